@@ -1,0 +1,137 @@
+/*
+ * config.h - the overwatch configuration (docs/configuration.md).
+ *
+ * Contract:
+ *  - gslb_config_load() parses a YAML file with the conventions of yamlconf.h and
+ *    validates it completely; on error it returns GSLB_ECONFIG with
+ *    "file:line:col: key: problem" in eb and leaves *cfg freed.
+ *  - gslb_config_load_default() loads the embedded demo configuration (README
+ *    "run" command): a demo zone with a few domains and backends on loopback.
+ *  - The struct is plain data after load (all arrays heap-owned, freed by
+ *    gslb_config_free()); readers treat it as immutable. Reload builds a new one.
+ *  - gslb_config_apply_to_store() writes zones, domains and static (config)
+ *    backends into the store in one transaction and recompiles answers; it keeps
+ *    agent-reported backends and health and removes config backends and domains
+ *    no longer configured.
+ */
+#pragma once
+
+#include "env.h"
+#include "gslb_err.h"
+#include "gslb_log.h"
+#include "records.h"
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#define GSLB_DEFAULT_CONFIG "/etc/opengslb/overwatch.yaml"
+#define GSLB_DEFAULT_DATA_DIR "/var/lib/opengslb"
+
+typedef struct gslb_hostport {
+    char host[GSLB_NAME_MAX]; /* IP literal, no brackets ("" = any) */
+    uint16_t port;
+} gslb_hostport_t;
+
+typedef struct gslb_token {
+    char name[GSLB_LABEL_MAX];
+    char value[256];
+} gslb_token_t;
+
+typedef struct gslb_health_check {
+    char type[8]; /* http, https, tcp */
+    char path[256];
+    char host[GSLB_NAME_MAX];
+    uint64_t interval_ms, timeout_ms;
+    uint32_t failure_threshold, success_threshold;
+    uint16_t expected_status[8];
+    uint8_t expected_count;
+} gslb_health_check_t;
+
+typedef struct gslb_cfg_server {
+    gslb_addr_t addr;
+    uint16_t port;
+    uint32_t weight;
+    char service[GSLB_NAME_MAX]; /* domain FQDN or service name */
+} gslb_cfg_server_t;
+
+typedef struct gslb_cfg_region {
+    char name[GSLB_LABEL_MAX];
+    size_t server_count;
+    gslb_cfg_server_t *servers;
+    gslb_health_check_t health_check;
+    bool has_health_check;
+} gslb_cfg_region_t;
+
+typedef struct gslb_cfg_zone {
+    char name[GSLB_NAME_MAX];
+    /* SOA/NS; defaults documented in docs/configuration.md */
+    gslb_zone_rec_t rec;
+} gslb_cfg_zone_t;
+
+typedef struct gslb_config {
+    char source[4096]; /* file path or "<embedded>" */
+    char mode[16];     /* "overwatch" */
+    /* overwatch.identity */
+    char node_id[GSLB_LABEL_MAX];
+    char region[GSLB_LABEL_MAX];
+    /* overwatch.agent_tokens */
+    size_t token_count;
+    gslb_token_t *tokens;
+    /* overwatch.gossip */
+    gslb_hostport_t gossip_bind;
+    uint8_t gossip_key[32];
+    size_t gossip_key_len; /* 0 = not configured */
+    uint64_t gossip_max_skew_ms;
+    /* overwatch.stale */
+    uint64_t stale_threshold_ms, stale_remove_after_ms;
+    /* overwatch.validation */
+    bool validation_enabled;
+    uint64_t validation_interval_ms, validation_timeout_ms;
+    /* overwatch.dnssec */
+    bool dnssec_enabled;
+    uint8_t dnssec_algorithm; /* 13 or 15 */
+    size_t peer_count;
+    char (*peers)[512];       /* https://host:port URLs */
+    uint64_t key_sync_poll_ms, key_sync_timeout_ms;
+    /* overwatch.data_dir, storage.map_size */
+    char data_dir[4096];
+    uint64_t map_size;
+    /* dns */
+    gslb_hostport_t dns_listen;
+    uint32_t dns_workers; /* 0 = number of CPUs */
+    uint32_t default_ttl;
+    uint32_t edns_payload; /* default 1232 */
+    uint32_t tcp_idle_timeout_ms;
+    uint32_t tcp_max_clients; /* per worker */
+    size_t zone_count;
+    gslb_cfg_zone_t *zones;
+    /* api / metrics */
+    gslb_hostport_t api_addr;
+    bool api_enabled;
+    size_t allowed_net_count;
+    char (*allowed_networks)[64]; /* CIDR text */
+    char api_token[256];          /* bearer token for mutating routes ("" = use agent_tokens.api) */
+    char tls_cert[4096], tls_key[4096];
+    gslb_hostport_t metrics_addr;
+    bool metrics_enabled;
+    /* regions / domains */
+    size_t region_count;
+    gslb_cfg_region_t *regions;
+    size_t domain_count;
+    gslb_domain_rec_t *domains;
+    /* logging */
+    enum gslb_log_level log_level;
+    enum gslb_log_format log_format;
+} gslb_config_t;
+
+int gslb_config_load(const char *path, gslb_config_t *cfg, gslb_errbuf_t *eb);
+int gslb_config_load_string(const char *name, const char *yaml, gslb_config_t *cfg,
+                            gslb_errbuf_t *eb);
+int gslb_config_load_default(gslb_config_t *cfg, const char *data_dir, uint16_t dns_port,
+                             gslb_errbuf_t *eb);
+void gslb_config_free(gslb_config_t *cfg);
+
+/** Look up a token by name; NULL if absent. */
+const gslb_token_t *gslb_config_token(const gslb_config_t *cfg, const char *name);
+
+int gslb_config_apply_to_store(const gslb_config_t *cfg, gslb_env_t *env, gslb_errbuf_t *eb);

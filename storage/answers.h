@@ -1,0 +1,112 @@
+/*
+ * answers.h - compiled answer sets: the only table the DNS hot path reads.
+ *
+ * Sub-DB "answers". Key = lower-case DNS wire name (uncompressed, with the root
+ * label) followed by the 2-byte big-endian qtype. Built by the writer
+ * (gslb_answers_rebuild*) whenever an input (zone, domain, backend, override)
+ * changes, inside the writer's transaction, so readers see inputs and answers
+ * change atomically.
+ *
+ * Entries:
+ *  qtype 0 (GSLB_ANS_NODE): one per existing name: zone apexes, GSLB domains,
+ *     in-zone NS hosts and every empty non-terminal between a name and its zone.
+ *  qtype SOA / NS at each apex; A / AAAA at in-zone NS hosts: static RRsets.
+ *  qtype A / AAAA at each GSLB domain: a candidate set (always present for both
+ *     families, possibly with zero candidates).
+ *
+ * All values are little-endian packed structs read in place (zero copy) from
+ * LMDB's map; alignment is not assumed (use memcpy or the accessors below).
+ * Every value begins with a version byte and a kind byte; readers must call
+ * gslb_ans_check() on the raw value once before using it, which validates all
+ * lengths against the value size (so a damaged store cannot make a reader
+ * overrun).
+ */
+#pragma once
+
+#include "records.h"
+
+#include <lmdb.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#define GSLB_ANS_V1 1
+#define GSLB_ANS_NODE 0
+
+enum gslb_ans_kind {
+    GSLB_ANS_KIND_NODE = 1,   /* value: gslb_ans_node_t */
+    GSLB_ANS_KIND_STATIC = 2, /* value: gslb_ans_static_t + rdata records */
+    GSLB_ANS_KIND_GSLB = 3,   /* value: gslb_ans_set_t + candidates */
+};
+
+enum gslb_ans_node_flags {
+    GSLB_NODE_APEX = 1 << 0,   /* zone apex: SOA/NS exist here */
+    GSLB_NODE_DOMAIN = 1 << 1, /* GSLB domain: A/AAAA candidate sets exist here */
+    GSLB_NODE_ENT = 1 << 2,    /* empty non-terminal: NODATA for every type */
+    GSLB_NODE_HOST = 1 << 3,   /* in-zone NS host with static A/AAAA */
+};
+
+#pragma pack(push, 1)
+typedef struct gslb_ans_node {
+    uint8_t version; /* GSLB_ANS_V1 */
+    uint8_t kind;    /* GSLB_ANS_KIND_NODE */
+    uint8_t flags;   /* enum gslb_ans_node_flags */
+    uint8_t zone_offset; /* the zone apex is key_name[zone_offset..] (wire) */
+} gslb_ans_node_t;
+
+/* Static RRset: header then `count` records of {uint16 rdlength; rdata[rdlength]}.
+ * Domain names inside rdata (NS, SOA) are uncompressed wire format. */
+typedef struct gslb_ans_static {
+    uint8_t version;
+    uint8_t kind; /* GSLB_ANS_KIND_STATIC */
+    uint16_t count;
+    uint32_t ttl;
+    uint32_t neg_ttl; /* SOA only: min(SOA TTL, SOA minimum) for negative answers */
+} gslb_ans_static_t;
+
+enum gslb_cand_flags {
+    GSLB_CAND_HEALTHY = 1 << 0,      /* servable now */
+    GSLB_CAND_LAST_HEALTHY = 1 << 1, /* part of the last set that had a healthy member */
+};
+
+typedef struct gslb_ans_cand {
+    uint8_t addr[16];  /* 4 bytes used for A, 16 for AAAA */
+    uint32_t weight;   /* 0 = never served by the weighted policy */
+    uint8_t priority;  /* index of the region in the domain's region list (failover order) */
+    uint8_t flags;     /* enum gslb_cand_flags */
+    uint32_t latency_us;
+} gslb_ans_cand_t;
+
+/* GSLB candidate set: header then `count` gslb_ans_cand_t. */
+typedef struct gslb_ans_set {
+    uint8_t version;
+    uint8_t kind;           /* GSLB_ANS_KIND_GSLB */
+    uint8_t policy;         /* enum gslb_policy */
+    uint8_t unhealthy_mode; /* enum gslb_unhealthy_mode */
+    uint32_t ttl;
+    uint16_t max_records;   /* 0 = unlimited */
+    uint16_t count;
+    uint16_t healthy_count;
+    uint32_t generation;    /* bumps on every rebuild that changes the set */
+} gslb_ans_set_t;
+#pragma pack(pop)
+
+/** Build the answers key for (wire name, qtype) into key (cap >= 257). The wire
+ *  name is lower-cased while copied. Returns the key length or GSLB_EINVAL. */
+int gslb_ans_key(const uint8_t *wire_name, size_t name_len, uint16_t qtype, uint8_t *key,
+                 size_t cap);
+
+/** Validate a raw value: version, kind, and that every length fits in len.
+ *  Returns the kind (> 0) or GSLB_ECORRUPT / GSLB_EVERSION. */
+int gslb_ans_check(const void *val, size_t len);
+
+/** Read-only lookup inside a caller-owned read txn. On success val points into
+ *  the map (valid until the txn is reset) and has been checked.
+ *  Returns kind (> 0), GSLB_ENOENT, or an error. No allocation. */
+int gslb_ans_lookup(MDB_txn *txn, MDB_dbi answers_dbi, const uint8_t *key, size_t key_len,
+                    MDB_val *val);
+
+/* Candidate accessor (val already checked). */
+static inline const gslb_ans_cand_t *gslb_ans_cands(const gslb_ans_set_t *set)
+{
+    return (const gslb_ans_cand_t *)(const void *)((const uint8_t *)set + sizeof(*set));
+}

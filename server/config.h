@@ -12,7 +12,8 @@
  *  - gslb_config_apply_to_store() writes zones, domains and static (config)
  *    backends into the store in one transaction and recompiles answers; it keeps
  *    agent-reported backends and health and removes config backends and domains
- *    no longer configured.
+ *    no longer configured (a removed domain loses all its backends, agent ones
+ *    too). Details: server/config_apply.c, docs/configuration.md.
  */
 #pragma once
 
@@ -91,7 +92,7 @@ typedef struct gslb_config {
     bool dnssec_enabled;
     uint8_t dnssec_algorithm; /* 13 or 15 */
     size_t peer_count;
-    char (*peers)[512];       /* https://host:port URLs */
+    char (*peers)[512]; /* https://host:port URLs */
     uint64_t key_sync_poll_ms, key_sync_timeout_ms;
     /* overwatch.data_dir, storage.map_size */
     char data_dir[4096];
@@ -135,3 +136,15 @@ void gslb_config_free(gslb_config_t *cfg);
 const gslb_token_t *gslb_config_token(const gslb_config_t *cfg, const char *name);
 
 int gslb_config_apply_to_store(const gslb_config_t *cfg, gslb_env_t *env, gslb_errbuf_t *eb);
+
+/* ---- additions ----------------------------------------------------------- */
+/** The domain whose FQDN or service name equals service (case-insensitive); NULL if none. */
+const gslb_domain_rec_t *gslb_config_domain_by_service(const gslb_config_t *cfg,
+                                                       const char *service);
+/** The static backends the config defines, one call per (domain, server) pair:
+ *  a server with `service` belongs to that one domain; a server without it belongs
+ *  to every domain that lists its region. cb returns 0 to continue, > 0 to stop,
+ *  < 0 to abort with that error. */
+typedef int (*gslb_cfg_backend_cb)(const gslb_domain_rec_t *dom, const gslb_cfg_region_t *reg,
+                                   const gslb_cfg_server_t *srv, void *ctx);
+int gslb_config_foreach_backend(const gslb_config_t *cfg, gslb_cfg_backend_cb cb, void *ctx);

@@ -12,6 +12,13 @@
  *    "<file>:<line>:<col>: <key path>: <problem>" and return GSLB_ECONFIG.
  *  - yc_check_keys() rejects keys not in an allowed list ("unknown key").
  *  - The tree owns its strings; free it with yc_free().
+ *  - Mapping keys are taken literally (no ${VAR} expansion), must be non-empty
+ *    scalars. Explicit YAML tags, NUL characters and more than one document
+ *    are rejected. Nesting deeper than YC_MAX_DEPTH is rejected.
+ *  - A plain (unquoted) scalar "", "~" or "null" is a null: yc_is_null() is
+ *    true and callers treat the key as absent (its default applies).
+ *  - Key paths in messages: "a.b.c" for mappings, "a.list[2].c" for sequences;
+ *    yc_path_key()/yc_path_index() build them.
  */
 #pragma once
 
@@ -56,8 +63,7 @@ int yc_error(const yc_doc_t *d, const yc_node_t *n, const char *path, gslb_errbu
 /* Typed reads: n must be a scalar of the right shape, else a positioned error. */
 int yc_str(const yc_doc_t *d, const yc_node_t *n, const char *path, char *out, size_t cap,
            gslb_errbuf_t *eb);
-int yc_bool(const yc_doc_t *d, const yc_node_t *n, const char *path, bool *out,
-            gslb_errbuf_t *eb);
+int yc_bool(const yc_doc_t *d, const yc_node_t *n, const char *path, bool *out, gslb_errbuf_t *eb);
 int yc_u32(const yc_doc_t *d, const yc_node_t *n, const char *path, uint32_t min, uint32_t max,
            uint32_t *out, gslb_errbuf_t *eb);
 /** Durations: "500ms", "30s", "5m", "1h", "2d", combinations "1h30m"; bare number = seconds. */
@@ -69,6 +75,38 @@ int yc_parse_duration_ms(const char *s, uint64_t *out_ms);
  *  allow_hostname. Output host without brackets. */
 int yc_hostport(const yc_doc_t *d, const yc_node_t *n, const char *path, bool allow_hostname,
                 char *host, size_t host_cap, uint16_t *port, gslb_errbuf_t *eb);
-/** Base64 key of 16, 24 or 32 bytes. */
+/** Base64 key of 16, 24 or 32 bytes (out must hold 32). Standard alphabet; the
+ *  '=' padding may be omitted. The key text is never copied into messages. */
 int yc_b64key(const yc_doc_t *d, const yc_node_t *n, const char *path, uint8_t *out,
               size_t *out_len, gslb_errbuf_t *eb);
+
+/* ---- additions (config helper) ------------------------------------------ */
+#define YC_MAX_DEPTH 64
+#define YC_MAX_INPUT (4u << 20) /* bytes of YAML accepted */
+
+/** True for a plain "", "~", "null" (any case) scalar, or a NULL node. */
+bool yc_is_null(const yc_node_t *n);
+/** Like yc_error() at an explicit position (e.g. a mapping key). */
+int yc_error_at(const yc_doc_t *d, unsigned line, unsigned col, const char *path, gslb_errbuf_t *eb,
+                const char *fmt, ...) __attribute__((format(printf, 6, 7)));
+/** Error unless n is of type t ("expected a mapping, got a sequence"). */
+int yc_expect(const yc_doc_t *d, const yc_node_t *n, enum yc_type t, const char *path,
+              gslb_errbuf_t *eb);
+/** Index of key in map, or -1. */
+long yc_index(const yc_node_t *map, const char *key);
+/** "base.key" (or "key" when base is empty) into out. Returns out. */
+const char *yc_path_key(char *out, size_t cap, const char *base, const char *key);
+/** "base[i]" into out. Returns out. */
+const char *yc_path_index(char *out, size_t cap, const char *base, size_t i);
+
+/** Parse host:port text. On error returns GSLB_EINVAL and sets *problem (static text). */
+int yc_parse_hostport(const char *s, bool allow_hostname, char *host, size_t host_cap,
+                      uint16_t *port, const char **problem);
+/** True if s is a syntactically valid DNS host name (letters, digits, '-', '_', dots). */
+bool yc_valid_hostname(const char *s);
+/** Decode a base64 key of 16/24/32 bytes into out (>= 32 bytes). GSLB_EINVAL (not base64)
+ *  or GSLB_ERANGE (decoded length, in *out_len, is not 16/24/32); *problem says why. */
+int yc_parse_b64key(const char *s, uint8_t *out, size_t *out_len, const char **problem);
+/** Expand ${VAR} / $${ in text. On success *out is malloc'd. On an unset or bad variable
+ *  returns GSLB_ECONFIG with the problem in why (never the variable's value). */
+int yc_expand_env(const char *text, char **out, char *why, size_t why_cap);

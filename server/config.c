@@ -1,0 +1,805 @@
+/*
+ * config.c - the overwatch configuration: load, defaults, the overwatch /
+ * storage / api / metrics / logging sections and the shared field readers.
+ * DNS zones live in config_dns.c, regions and domains in config_gslb.c, the
+ * store update in config_apply.c, the demo config in config_default.c.
+ * Every key is documented in docs/configuration.md.
+ */
+#include "config.h"
+#include "config_internal.h"
+
+#include <arpa/inet.h>
+#include <ctype.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+#include <unistd.h>
+
+/* ---- field readers (config_internal.h) ---------------------------------- */
+
+const yc_node_t *cfg_child(const yc_node_t *map, const char *key)
+{
+    const yc_node_t *n = yc_get(map, key);
+    return yc_is_null(n) ? NULL : n;
+}
+
+int cfg_key_error(const cfg_ctx_t *c, const yc_node_t *map, const char *key, const char *path,
+                  const char *fmt, ...)
+{
+    char problem[384];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(problem, sizeof(problem), fmt, ap);
+    va_end(ap);
+    long i = yc_index(map, key);
+    if (i < 0)
+        return yc_error(c->d, map, path, c->eb, "%s", problem);
+    return yc_error_at(c->d, map->key_lines[i], map->key_cols[i], path, c->eb, "%s", problem);
+}
+
+int cfg_section(const cfg_ctx_t *c, const yc_node_t *parent, const char *base, const char *key,
+                const char *const *allowed, const yc_node_t **out)
+{
+    char path[CFG_PATH_MAX];
+    yc_path_key(path, sizeof(path), base, key);
+    *out = cfg_child(parent, key);
+    if (!*out)
+        return 0;
+    return yc_check_keys(c->d, *out, path, allowed, c->eb);
+}
+
+int cfg_seq(const cfg_ctx_t *c, const yc_node_t *map, const char *base, const char *key,
+            const yc_node_t **out)
+{
+    char path[CFG_PATH_MAX];
+    yc_path_key(path, sizeof(path), base, key);
+    *out = cfg_child(map, key);
+    if (!*out)
+        return 0;
+    return yc_expect(c->d, *out, YC_SEQ, path, c->eb);
+}
+
+int cfg_opt_str(const cfg_ctx_t *c, const yc_node_t *map, const char *base, const char *key,
+                char *out, size_t cap)
+{
+    const yc_node_t *n = cfg_child(map, key);
+    char path[CFG_PATH_MAX];
+    if (!n)
+        return 0;
+    return yc_str(c->d, n, yc_path_key(path, sizeof(path), base, key), out, cap, c->eb);
+}
+
+int cfg_opt_bool(const cfg_ctx_t *c, const yc_node_t *map, const char *base, const char *key,
+                 bool *out)
+{
+    const yc_node_t *n = cfg_child(map, key);
+    char path[CFG_PATH_MAX];
+    if (!n)
+        return 0;
+    return yc_bool(c->d, n, yc_path_key(path, sizeof(path), base, key), out, c->eb);
+}
+
+int cfg_opt_u32(const cfg_ctx_t *c, const yc_node_t *map, const char *base, const char *key,
+                uint32_t min, uint32_t max, uint32_t *out)
+{
+    const yc_node_t *n = cfg_child(map, key);
+    char path[CFG_PATH_MAX];
+    if (!n)
+        return 0;
+    return yc_u32(c->d, n, yc_path_key(path, sizeof(path), base, key), min, max, out, c->eb);
+}
+
+static void format_ms(uint64_t ms, char *buf, size_t cap)
+{
+    if (ms % 1000)
+        snprintf(buf, cap, "%llums", (unsigned long long)ms);
+    else
+        snprintf(buf, cap, "%llus", (unsigned long long)(ms / 1000));
+}
+
+int cfg_opt_duration(const cfg_ctx_t *c, const yc_node_t *map, const char *base, const char *key,
+                     uint64_t min_ms, uint64_t max_ms, uint64_t *out)
+{
+    const yc_node_t *n = cfg_child(map, key);
+    char path[CFG_PATH_MAX];
+    if (!n)
+        return 0;
+    yc_path_key(path, sizeof(path), base, key);
+    uint64_t ms = 0;
+    int rc = yc_duration_ms(c->d, n, path, &ms, c->eb);
+    if (rc != 0)
+        return rc;
+    if (ms < min_ms || ms > max_ms) {
+        char lo[32], hi[32];
+        format_ms(min_ms, lo, sizeof(lo));
+        format_ms(max_ms, hi, sizeof(hi));
+        return yc_error(c->d, n, path, c->eb, "duration \"%.64s\" is out of range (%s..%s)",
+                        n->value, lo, hi);
+    }
+    *out = ms;
+    return 0;
+}
+
+int cfg_opt_seconds(const cfg_ctx_t *c, const yc_node_t *map, const char *base, const char *key,
+                    uint32_t max, uint32_t *out)
+{
+    const yc_node_t *n = cfg_child(map, key);
+    if (!n)
+        return 0;
+    uint64_t ms = 0;
+    int rc = cfg_opt_duration(c, map, base, key, 0, (uint64_t)max * 1000, &ms);
+    if (rc != 0)
+        return rc;
+    if (ms % 1000) {
+        char path[CFG_PATH_MAX];
+        return yc_error(c->d, n, yc_path_key(path, sizeof(path), base, key), c->eb,
+                        "must be a whole number of seconds");
+    }
+    *out = (uint32_t)(ms / 1000);
+    return 0;
+}
+
+int cfg_opt_listen(const cfg_ctx_t *c, const yc_node_t *map, const char *base, const char *key,
+                   gslb_hostport_t *out)
+{
+    const yc_node_t *n = cfg_child(map, key);
+    char path[CFG_PATH_MAX];
+    if (!n)
+        return 0;
+    yc_path_key(path, sizeof(path), base, key);
+    gslb_hostport_t hp;
+    int rc = yc_hostport(c->d, n, path, false, hp.host, sizeof(hp.host), &hp.port, c->eb);
+    if (rc != 0)
+        return rc;
+    if (hp.port == 0)
+        return yc_error(c->d, n, path, c->eb, "bad address \"%.128s\": port must be 1..65535",
+                        n->value);
+    *out = hp;
+    return 0;
+}
+
+int cfg_dns_name(const cfg_ctx_t *c, const yc_node_t *n, const char *path, char *out, size_t cap)
+{
+    char raw[GSLB_NAME_MAX + 1];
+    int rc = yc_str(c->d, n, path, raw, sizeof(raw), c->eb);
+    if (rc != 0)
+        return rc;
+    size_t len = strlen(raw);
+    if (len > 1 && raw[len - 1] == '.')
+        raw[--len] = '\0';
+    if (!yc_valid_hostname(raw) || len + 1 > cap)
+        return yc_error(c->d, n, path, c->eb, "\"%.128s\" is not a valid DNS name", n->value);
+    for (size_t i = 0; i <= len; i++)
+        out[i] = (char)tolower((unsigned char)raw[i]);
+    return 0;
+}
+
+int cfg_ident(const cfg_ctx_t *c, const yc_node_t *n, const char *path, char *out, size_t cap)
+{
+    int rc = yc_str(c->d, n, path, out, cap, c->eb);
+    if (rc != 0)
+        return rc;
+    for (const char *p = out; *p; p++) {
+        if (!(isalnum((unsigned char)*p) || *p == '-' || *p == '_' || *p == '.'))
+            return yc_error(c->d, n, path, c->eb,
+                            "\"%.64s\" may only contain letters, digits, '.', '-' and '_'",
+                            n->value);
+    }
+    return 0;
+}
+
+bool cfg_name_in_zone(const char *name, const char *zone)
+{
+    size_t n = strlen(name), z = strlen(zone);
+    if (n == z)
+        return strcmp(name, zone) == 0;
+    return n > z && name[n - z - 1] == '.' && strcmp(name + n - z, zone) == 0;
+}
+
+bool cfg_host_is_any(const char *host)
+{
+    return !*host || strcmp(host, "0.0.0.0") == 0 || strcmp(host, "::") == 0;
+}
+
+/* ---- defaults --------------------------------------------------------------- */
+
+static void default_node_id(char *out, size_t cap)
+{
+    char host[256] = "";
+    if (gethostname(host, sizeof(host) - 1) != 0 || !host[0])
+        snprintf(host, sizeof(host), "overwatch");
+    host[strcspn(host, ".")] = '\0';
+    size_t j = 0;
+    for (size_t i = 0; host[i] && j + 1 < cap; i++) {
+        char ch = host[i];
+        out[j++] = (isalnum((unsigned char)ch) || ch == '-' || ch == '_') ? ch : '-';
+    }
+    out[j] = '\0';
+}
+
+static void set_hostport(gslb_hostport_t *hp, const char *host, uint16_t port)
+{
+    snprintf(hp->host, sizeof(hp->host), "%s", host);
+    hp->port = port;
+}
+
+static void set_defaults(gslb_config_t *cfg)
+{
+    snprintf(cfg->mode, sizeof(cfg->mode), "overwatch");
+    default_node_id(cfg->node_id, sizeof(cfg->node_id));
+    set_hostport(&cfg->gossip_bind, "0.0.0.0", 7946);
+    cfg->gossip_max_skew_ms = 30000;
+    cfg->stale_threshold_ms = 30000;
+    cfg->stale_remove_after_ms = 300000;
+    cfg->validation_enabled = false;
+    cfg->validation_interval_ms = 30000;
+    cfg->validation_timeout_ms = 5000;
+    cfg->dnssec_enabled = true;
+    cfg->dnssec_algorithm = 13;
+    cfg->key_sync_poll_ms = 3600000;
+    cfg->key_sync_timeout_ms = 30000;
+    snprintf(cfg->data_dir, sizeof(cfg->data_dir), "%s", GSLB_DEFAULT_DATA_DIR);
+    cfg->map_size = GSLB_DEFAULT_MAP_SIZE;
+    set_hostport(&cfg->dns_listen, "0.0.0.0", 53);
+    cfg->dns_workers = 0;
+    cfg->default_ttl = 60;
+    cfg->edns_payload = 1232;
+    cfg->tcp_idle_timeout_ms = 10000;
+    cfg->tcp_max_clients = 256;
+    set_hostport(&cfg->api_addr, "0.0.0.0", 9090);
+    cfg->api_enabled = true;
+    set_hostport(&cfg->metrics_addr, "0.0.0.0", 9091);
+    cfg->metrics_enabled = true;
+    cfg->log_level = GSLB_LOG_INFO;
+    cfg->log_format = GSLB_LOG_TEXT;
+}
+
+/* ---- overwatch ----------------------------------------------------------------- */
+
+static int parse_identity(cfg_ctx_t *c, const yc_node_t *ow)
+{
+    static const char *const keys[] = {"node_id", "region", NULL};
+    const yc_node_t *m = NULL, *n = NULL;
+    int rc = cfg_section(c, ow, "overwatch", "identity", keys, &m);
+    if (rc != 0 || !m)
+        return rc;
+    if ((n = cfg_child(m, "node_id")) &&
+        (rc = cfg_ident(c, n, "overwatch.identity.node_id", c->cfg->node_id,
+                        sizeof(c->cfg->node_id))) != 0)
+        return rc;
+    if ((n = cfg_child(m, "region")) &&
+        (rc = cfg_ident(c, n, "overwatch.identity.region", c->cfg->region,
+                        sizeof(c->cfg->region))) != 0)
+        return rc;
+    return 0;
+}
+
+static int check_token_value(const cfg_ctx_t *c, const yc_node_t *n, const char *path,
+                             const char *v)
+{
+    if (!*v)
+        return yc_error(c->d, n, path, c->eb, "token must not be empty");
+    for (const char *p = v; *p; p++) {
+        if ((unsigned char)*p <= 0x20 || (unsigned char)*p >= 0x7f)
+            return yc_error(c->d, n, path, c->eb, "token must be printable ASCII without spaces");
+    }
+    return 0;
+}
+
+static int parse_agent_tokens(cfg_ctx_t *c, const yc_node_t *ow)
+{
+    const yc_node_t *m = cfg_child(ow, "agent_tokens");
+    if (!m)
+        return 0;
+    int rc = yc_expect(c->d, m, YC_MAP, "overwatch.agent_tokens", c->eb);
+    if (rc != 0)
+        return rc;
+    c->cfg->tokens = calloc(m->count ? m->count : 1, sizeof(*c->cfg->tokens));
+    if (!c->cfg->tokens)
+        return gslb_errf(c->eb, GSLB_ENOMEM, "out of memory");
+    for (size_t i = 0; i < m->count; i++) {
+        gslb_token_t *t = &c->cfg->tokens[i];
+        char path[CFG_PATH_MAX];
+        yc_path_key(path, sizeof(path), "overwatch.agent_tokens", m->keys[i]);
+        if (strlen(m->keys[i]) >= sizeof(t->name))
+            return yc_error_at(c->d, m->key_lines[i], m->key_cols[i], path, c->eb,
+                               "token name too long (max %zu characters)", sizeof(t->name) - 1);
+        snprintf(t->name, sizeof(t->name), "%s", m->keys[i]);
+        if ((rc = yc_str(c->d, m->items[i], path, t->value, sizeof(t->value), c->eb)) != 0 ||
+            (rc = check_token_value(c, m->items[i], path, t->value)) != 0)
+            return rc;
+        c->cfg->token_count++;
+    }
+    return 0;
+}
+
+static int parse_gossip(cfg_ctx_t *c, const yc_node_t *ow)
+{
+    static const char *const keys[] = {"bind_address", "encryption_key", "max_clock_skew", NULL};
+    const char *base = "overwatch.gossip";
+    const yc_node_t *m = NULL, *n = NULL;
+    int rc = cfg_section(c, ow, "overwatch", "gossip", keys, &m);
+    if (rc != 0 || !m)
+        return rc;
+    if ((rc = cfg_opt_listen(c, m, base, "bind_address", &c->cfg->gossip_bind)) != 0 ||
+        (rc = cfg_opt_duration(c, m, base, "max_clock_skew", 100, 86400000ULL,
+                               &c->cfg->gossip_max_skew_ms)) != 0)
+        return rc;
+    if ((n = cfg_child(m, "encryption_key")))
+        return yc_b64key(c->d, n, "overwatch.gossip.encryption_key", c->cfg->gossip_key,
+                         &c->cfg->gossip_key_len, c->eb);
+    return 0;
+}
+
+static int parse_peer_url(const cfg_ctx_t *c, const yc_node_t *n, const char *path, char *out,
+                          size_t cap)
+{
+    int rc = yc_str(c->d, n, path, out, cap, c->eb);
+    if (rc != 0)
+        return rc;
+    const char *rest = NULL;
+    if (strncmp(out, "https://", 8) == 0)
+        rest = out + 8;
+    else if (strncmp(out, "http://", 7) == 0)
+        rest = out + 7;
+    else
+        return yc_error(c->d, n, path, c->eb, "peer \"%.128s\" must be an https:// or http:// URL",
+                        out);
+    char authority[GSLB_NAME_MAX + 16];
+    size_t alen = strcspn(rest, "/?#");
+    if (alen == 0 || alen >= sizeof(authority))
+        return yc_error(c->d, n, path, c->eb, "peer \"%.128s\" has no valid host", out);
+    memcpy(authority, rest, alen);
+    authority[alen] = '\0';
+    char host[GSLB_NAME_MAX];
+    uint16_t port = 0;
+    const char *problem = NULL;
+    bool has_port = authority[alen - 1] != ']' && strchr(authority, ':') != NULL;
+    if (has_port) {
+        if (yc_parse_hostport(authority, true, host, sizeof(host), &port, &problem) != 0 ||
+            port == 0)
+            return yc_error(c->d, n, path, c->eb, "peer \"%.128s\": bad host:port", out);
+        return 0;
+    }
+    struct in6_addr a6;
+    if (authority[0] == '[') {
+        authority[alen - 1] = '\0';
+        if (inet_pton(AF_INET6, authority + 1, &a6) != 1)
+            return yc_error(c->d, n, path, c->eb, "peer \"%.128s\": bad IPv6 address", out);
+        return 0;
+    }
+    if (!yc_valid_hostname(authority))
+        return yc_error(c->d, n, path, c->eb, "peer \"%.128s\" has no valid host", out);
+    return 0;
+}
+
+static int parse_peers(cfg_ctx_t *c, const yc_node_t *ks)
+{
+    const yc_node_t *seq = NULL;
+    int rc = cfg_seq(c, ks, "overwatch.dnssec.key_sync", "peers", &seq);
+    if (rc != 0 || !seq || seq->count == 0)
+        return rc;
+    c->cfg->peers = calloc(seq->count, sizeof(*c->cfg->peers));
+    if (!c->cfg->peers)
+        return gslb_errf(c->eb, GSLB_ENOMEM, "out of memory");
+    for (size_t i = 0; i < seq->count; i++) {
+        char path[CFG_PATH_MAX];
+        yc_path_index(path, sizeof(path), "overwatch.dnssec.key_sync.peers", i);
+        char *url = c->cfg->peers[i];
+        if ((rc = parse_peer_url(c, seq->items[i], path, url, sizeof(c->cfg->peers[i]))) != 0)
+            return rc;
+        for (size_t j = 0; j < i; j++) {
+            if (strcmp(c->cfg->peers[j], url) == 0)
+                return yc_error(c->d, seq->items[i], path, c->eb, "duplicate peer \"%.128s\"", url);
+        }
+        c->cfg->peer_count++;
+    }
+    return 0;
+}
+
+static int parse_algorithm(cfg_ctx_t *c, const yc_node_t *m)
+{
+    const yc_node_t *n = cfg_child(m, "algorithm");
+    const char *path = "overwatch.dnssec.algorithm";
+    char v[32];
+    if (!n)
+        return 0;
+    int rc = yc_str(c->d, n, path, v, sizeof(v), c->eb);
+    if (rc != 0)
+        return rc;
+    if (strcasecmp(v, "ECDSAP256SHA256") == 0 || strcmp(v, "13") == 0)
+        c->cfg->dnssec_algorithm = 13;
+    else if (strcasecmp(v, "ED25519") == 0 || strcmp(v, "15") == 0)
+        c->cfg->dnssec_algorithm = 15;
+    else
+        return yc_error(c->d, n, path, c->eb,
+                        "unknown algorithm \"%.64s\" (expected ECDSAP256SHA256 (13) or "
+                        "ED25519 (15))",
+                        n->value);
+    return 0;
+}
+
+static int parse_dnssec(cfg_ctx_t *c, const yc_node_t *ow)
+{
+    static const char *const keys[] = {"enabled", "algorithm", "key_sync", NULL};
+    static const char *const ks_keys[] = {"peers", "poll_interval", "timeout", NULL};
+    const char *base = "overwatch.dnssec";
+    const yc_node_t *m = NULL, *ks = NULL;
+    int rc = cfg_section(c, ow, "overwatch", "dnssec", keys, &m);
+    if (rc != 0 || !m)
+        return rc;
+    if ((rc = cfg_opt_bool(c, m, base, "enabled", &c->cfg->dnssec_enabled)) != 0 ||
+        (rc = parse_algorithm(c, m)) != 0 ||
+        (rc = cfg_section(c, m, base, "key_sync", ks_keys, &ks)) != 0 || !ks)
+        return rc;
+    const char *ksb = "overwatch.dnssec.key_sync";
+    if ((rc = cfg_opt_duration(c, ks, ksb, "poll_interval", 1000, 7 * 86400000ULL,
+                               &c->cfg->key_sync_poll_ms)) != 0 ||
+        (rc = cfg_opt_duration(c, ks, ksb, "timeout", 100, 3600000ULL,
+                               &c->cfg->key_sync_timeout_ms)) != 0)
+        return rc;
+    return parse_peers(c, ks);
+}
+
+static int parse_stale(cfg_ctx_t *c, const yc_node_t *ow)
+{
+    static const char *const keys[] = {"threshold", "remove_after", NULL};
+    const char *base = "overwatch.stale";
+    const yc_node_t *m = NULL;
+    int rc = cfg_section(c, ow, "overwatch", "stale", keys, &m);
+    if (rc != 0 || !m)
+        return rc;
+    if ((rc = cfg_opt_duration(c, m, base, "threshold", 1000, 30 * 86400000ULL,
+                               &c->cfg->stale_threshold_ms)) != 0 ||
+        (rc = cfg_opt_duration(c, m, base, "remove_after", 1000, 365 * 86400000ULL,
+                               &c->cfg->stale_remove_after_ms)) != 0)
+        return rc;
+    if (c->cfg->stale_remove_after_ms < c->cfg->stale_threshold_ms)
+        return cfg_key_error(c, m, cfg_child(m, "remove_after") ? "remove_after" : "threshold",
+                             "overwatch.stale.remove_after",
+                             "must not be shorter than overwatch.stale.threshold");
+    return 0;
+}
+
+static int parse_validation(cfg_ctx_t *c, const yc_node_t *ow)
+{
+    static const char *const keys[] = {"enabled", "check_interval", "check_timeout", NULL};
+    const char *base = "overwatch.validation";
+    const yc_node_t *m = NULL;
+    int rc = cfg_section(c, ow, "overwatch", "validation", keys, &m);
+    if (rc != 0 || !m)
+        return rc;
+    if ((rc = cfg_opt_bool(c, m, base, "enabled", &c->cfg->validation_enabled)) != 0 ||
+        (rc = cfg_opt_duration(c, m, base, "check_interval", 100, 86400000ULL,
+                               &c->cfg->validation_interval_ms)) != 0 ||
+        (rc = cfg_opt_duration(c, m, base, "check_timeout", 10, 3600000ULL,
+                               &c->cfg->validation_timeout_ms)) != 0)
+        return rc;
+    if (c->cfg->validation_timeout_ms > c->cfg->validation_interval_ms)
+        return cfg_key_error(c, m,
+                             cfg_child(m, "check_timeout") ? "check_timeout" : "check_interval",
+                             "overwatch.validation.check_timeout",
+                             "must not be longer than overwatch.validation.check_interval");
+    return 0;
+}
+
+static int parse_data_dir(cfg_ctx_t *c, const yc_node_t *ow)
+{
+    const yc_node_t *n = cfg_child(ow, "data_dir");
+    if (!n)
+        return 0;
+    return yc_str(c->d, n, "overwatch.data_dir", c->cfg->data_dir, sizeof(c->cfg->data_dir), c->eb);
+}
+
+static int parse_overwatch(cfg_ctx_t *c, const yc_node_t *root)
+{
+    static const char *const keys[] = {"identity", "agent_tokens", "gossip",   "dnssec",
+                                       "stale",    "validation",   "data_dir", NULL};
+    const yc_node_t *ow = NULL;
+    int rc = cfg_section(c, root, "", "overwatch", keys, &ow);
+    if (rc != 0 || !ow)
+        return rc;
+    if ((rc = parse_identity(c, ow)) != 0 || (rc = parse_agent_tokens(c, ow)) != 0 ||
+        (rc = parse_gossip(c, ow)) != 0 || (rc = parse_dnssec(c, ow)) != 0 ||
+        (rc = parse_stale(c, ow)) != 0 || (rc = parse_validation(c, ow)) != 0)
+        return rc;
+    return parse_data_dir(c, ow);
+}
+
+/* ---- storage ------------------------------------------------------------------ */
+
+static int parse_size(const char *s, uint64_t *out)
+{
+    static const struct {
+        const char *suffix;
+        unsigned shift;
+    } units[] = {{"", 0},   {"K", 10},   {"KiB", 10}, {"M", 20},  {"MiB", 20},
+                 {"G", 30}, {"GiB", 30}, {"T", 40},   {"TiB", 40}};
+    size_t digits = strspn(s, "0123456789");
+    if (digits == 0 || digits > 15)
+        return GSLB_EINVAL;
+    uint64_t v = strtoull(s, NULL, 10);
+    for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
+        if (strcmp(s + digits, units[i].suffix) == 0) {
+            if (v > (UINT64_MAX >> units[i].shift))
+                return GSLB_EINVAL;
+            *out = v << units[i].shift;
+            return 0;
+        }
+    }
+    return GSLB_EINVAL;
+}
+
+static int parse_storage(cfg_ctx_t *c, const yc_node_t *root)
+{
+    static const char *const keys[] = {"map_size", NULL};
+    const yc_node_t *m = NULL, *n = NULL;
+    int rc = cfg_section(c, root, "", "storage", keys, &m);
+    if (rc != 0 || !m || !(n = cfg_child(m, "map_size")))
+        return rc;
+    const char *path = "storage.map_size";
+    if ((rc = yc_expect(c->d, n, YC_SCALAR, path, c->eb)) != 0)
+        return rc;
+    uint64_t v = 0;
+    if (parse_size(n->value, &v) != 0)
+        return yc_error(c->d, n, path, c->eb,
+                        "invalid size \"%.64s\" (bytes, or a number with K/KiB, M/MiB, G/GiB, "
+                        "T/TiB)",
+                        n->value);
+    if (v < (1ULL << 20) || v > (1ULL << 40))
+        return yc_error(c->d, n, path, c->eb, "size must be between 1 MiB and 1 TiB");
+    c->cfg->map_size = v;
+    return 0;
+}
+
+/* ---- api / metrics ------------------------------------------------------------------ */
+
+static int parse_prefix_len(const char *s, unsigned max, unsigned *out)
+{
+    size_t n = strlen(s);
+    if (n == 0 || n > 3 || strspn(s, "0123456789") != n)
+        return GSLB_EINVAL;
+    unsigned v = (unsigned)strtoul(s, NULL, 10);
+    if (v > max)
+        return GSLB_EINVAL;
+    *out = v;
+    return 0;
+}
+
+/* Parse "addr[/len]" and write the canonical network "net/len" (host bits cleared). */
+static int normalize_cidr(const char *text, char *out, size_t cap)
+{
+    char addr[64];
+    const char *slash = strchr(text, '/');
+    size_t alen = slash ? (size_t)(slash - text) : strlen(text);
+    if (alen == 0 || alen >= sizeof(addr))
+        return GSLB_EINVAL;
+    memcpy(addr, text, alen);
+    addr[alen] = '\0';
+    uint8_t bytes[16] = {0};
+    int fam = strchr(addr, ':') ? AF_INET6 : AF_INET;
+    unsigned max = fam == AF_INET ? 32 : 128, len = max;
+    if (inet_pton(fam, addr, bytes) != 1)
+        return GSLB_EINVAL;
+    if (slash && parse_prefix_len(slash + 1, max, &len) != 0)
+        return GSLB_EINVAL;
+    for (unsigned bit = len; bit < max; bit++)
+        bytes[bit / 8] &= (uint8_t) ~(0x80u >> (bit % 8));
+    char canon[INET6_ADDRSTRLEN];
+    if (!inet_ntop(fam, bytes, canon, sizeof(canon)))
+        return GSLB_EINVAL;
+    snprintf(out, cap, "%s/%u", canon, len);
+    return 0;
+}
+
+static int set_default_networks(gslb_config_t *cfg)
+{
+    cfg->allowed_networks = calloc(2, sizeof(*cfg->allowed_networks));
+    if (!cfg->allowed_networks)
+        return GSLB_ENOMEM;
+    snprintf(cfg->allowed_networks[0], sizeof(cfg->allowed_networks[0]), "127.0.0.0/8");
+    snprintf(cfg->allowed_networks[1], sizeof(cfg->allowed_networks[1]), "::1/128");
+    cfg->allowed_net_count = 2;
+    return 0;
+}
+
+static int parse_allowed_networks(cfg_ctx_t *c, const yc_node_t *api)
+{
+    const yc_node_t *seq = NULL;
+    int rc = cfg_seq(c, api, "api", "allowed_networks", &seq);
+    if (rc != 0)
+        return rc;
+    if (!seq)
+        return set_default_networks(c->cfg) == 0 ? 0
+                                                 : gslb_errf(c->eb, GSLB_ENOMEM, "out of memory");
+    c->cfg->allowed_networks =
+        calloc(seq->count ? seq->count : 1, sizeof(*c->cfg->allowed_networks));
+    if (!c->cfg->allowed_networks)
+        return gslb_errf(c->eb, GSLB_ENOMEM, "out of memory");
+    for (size_t i = 0; i < seq->count; i++) {
+        char path[CFG_PATH_MAX], text[128];
+        yc_path_index(path, sizeof(path), "api.allowed_networks", i);
+        if ((rc = yc_str(c->d, seq->items[i], path, text, sizeof(text), c->eb)) != 0)
+            return rc;
+        if (normalize_cidr(text, c->cfg->allowed_networks[i],
+                           sizeof(c->cfg->allowed_networks[i])) != 0)
+            return yc_error(c->d, seq->items[i], path, c->eb,
+                            "bad CIDR \"%.64s\" (expected e.g. 10.0.0.0/8 or 2001:db8::/32)", text);
+        c->cfg->allowed_net_count++;
+    }
+    return 0;
+}
+
+static int parse_api(cfg_ctx_t *c, const yc_node_t *root)
+{
+    static const char *const keys[] = {
+        "enabled", "address", "allowed_networks", "token", "tls_cert", "tls_key", NULL};
+    const yc_node_t *m = NULL;
+    int rc = cfg_section(c, root, "", "api", keys, &m);
+    if (rc != 0)
+        return rc;
+    if (m &&
+        ((rc = cfg_opt_bool(c, m, "api", "enabled", &c->cfg->api_enabled)) != 0 ||
+         (rc = cfg_opt_listen(c, m, "api", "address", &c->cfg->api_addr)) != 0 ||
+         (rc = cfg_opt_str(c, m, "api", "token", c->cfg->api_token, sizeof(c->cfg->api_token))) !=
+             0 ||
+         (rc = cfg_opt_str(c, m, "api", "tls_cert", c->cfg->tls_cert, sizeof(c->cfg->tls_cert))) !=
+             0 ||
+         (rc = cfg_opt_str(c, m, "api", "tls_key", c->cfg->tls_key, sizeof(c->cfg->tls_key))) != 0))
+        return rc;
+    if ((rc = parse_allowed_networks(c, m)) != 0)
+        return rc;
+    const yc_node_t *tok = cfg_child(m, "token");
+    if (tok && (rc = check_token_value(c, tok, "api.token", c->cfg->api_token)) != 0)
+        return rc;
+    if (!c->cfg->tls_cert[0] != !c->cfg->tls_key[0])
+        return cfg_key_error(c, m, c->cfg->tls_cert[0] ? "tls_cert" : "tls_key",
+                             c->cfg->tls_cert[0] ? "api.tls_cert" : "api.tls_key",
+                             "api.tls_cert and api.tls_key must be given together");
+    const gslb_token_t *api_tok = gslb_config_token(c->cfg, "api");
+    if (!c->cfg->api_token[0] && api_tok)
+        snprintf(c->cfg->api_token, sizeof(c->cfg->api_token), "%s", api_tok->value);
+    return 0;
+}
+
+static int parse_metrics(cfg_ctx_t *c, const yc_node_t *root)
+{
+    static const char *const keys[] = {"enabled", "address", NULL};
+    const yc_node_t *m = NULL;
+    int rc = cfg_section(c, root, "", "metrics", keys, &m);
+    if (rc != 0 || !m)
+        return rc;
+    if ((rc = cfg_opt_bool(c, m, "metrics", "enabled", &c->cfg->metrics_enabled)) != 0)
+        return rc;
+    return cfg_opt_listen(c, m, "metrics", "address", &c->cfg->metrics_addr);
+}
+
+/* ---- logging / mode -------------------------------------------------------------- */
+
+static int parse_logging(cfg_ctx_t *c, const yc_node_t *root)
+{
+    static const char *const keys[] = {"level", "format", NULL};
+    const yc_node_t *m = NULL, *n = NULL;
+    int rc = cfg_section(c, root, "", "logging", keys, &m);
+    if (rc != 0 || !m)
+        return rc;
+    char v[32];
+    if ((n = cfg_child(m, "level"))) {
+        if ((rc = yc_str(c->d, n, "logging.level", v, sizeof(v), c->eb)) != 0)
+            return rc;
+        if (gslb_log_level_parse(v, &c->cfg->log_level) != 0)
+            return yc_error(c->d, n, "logging.level", c->eb,
+                            "unknown level \"%.32s\" (expected debug, info, warn or error)", v);
+    }
+    if ((n = cfg_child(m, "format"))) {
+        if ((rc = yc_str(c->d, n, "logging.format", v, sizeof(v), c->eb)) != 0)
+            return rc;
+        if (gslb_log_format_parse(v, &c->cfg->log_format) != 0)
+            return yc_error(c->d, n, "logging.format", c->eb,
+                            "unknown format \"%.32s\" (expected text or json)", v);
+    }
+    return 0;
+}
+
+static int parse_mode(cfg_ctx_t *c, const yc_node_t *root)
+{
+    const yc_node_t *n = cfg_child(root, "mode");
+    if (!n)
+        return yc_error(c->d, root, "mode", c->eb,
+                        "missing required key (set \"mode: overwatch\")");
+    int rc = yc_str(c->d, n, "mode", c->cfg->mode, sizeof(c->cfg->mode), c->eb);
+    if (rc != 0)
+        return yc_error(c->d, n, "mode", c->eb, "mode must be \"overwatch\"");
+    if (strcmp(c->cfg->mode, "overwatch") != 0)
+        return yc_error(c->d, n, "mode", c->eb,
+                        "mode must be \"overwatch\" for gslb-overwatch, got \"%.32s\" (agents "
+                        "use gslb-agentd)",
+                        n->value);
+    return 0;
+}
+
+/* ---- load ------------------------------------------------------------------------- */
+
+static int parse_root(cfg_ctx_t *c, const yc_node_t *root)
+{
+    static const char *const keys[] = {"mode",    "overwatch", "storage", "dns",     "api",
+                                       "metrics", "regions",   "domains", "logging", NULL};
+    if (!root)
+        return yc_error(c->d, NULL, "", c->eb, "empty configuration (expected a mapping)");
+    int rc = yc_check_keys(c->d, root, "", keys, c->eb);
+    if (rc != 0 || (rc = parse_mode(c, root)) != 0 || (rc = parse_overwatch(c, root)) != 0 ||
+        (rc = parse_storage(c, root)) != 0 || (rc = cfg_parse_dns(c, root)) != 0 ||
+        (rc = parse_api(c, root)) != 0 || (rc = parse_metrics(c, root)) != 0 ||
+        (rc = parse_logging(c, root)) != 0 || (rc = cfg_parse_regions(c, root)) != 0 ||
+        (rc = cfg_parse_domains(c, root)) != 0)
+        return rc;
+    return cfg_check_backends(c, root);
+}
+
+static int load_doc(yc_doc_t *doc, const char *source, gslb_config_t *cfg, gslb_errbuf_t *eb)
+{
+    memset(cfg, 0, sizeof(*cfg));
+    set_defaults(cfg);
+    snprintf(cfg->source, sizeof(cfg->source), "%s", source);
+    cfg_ctx_t c = {.d = doc, .eb = eb, .cfg = cfg, .now = time(NULL)};
+    int rc = parse_root(&c, doc->root);
+    yc_free(doc);
+    if (rc != 0) {
+        gslb_config_free(cfg);
+        return rc == GSLB_ENOMEM ? rc : GSLB_ECONFIG;
+    }
+    return 0;
+}
+
+int gslb_config_load(const char *path, gslb_config_t *cfg, gslb_errbuf_t *eb)
+{
+    yc_doc_t doc;
+    memset(cfg, 0, sizeof(*cfg));
+    int rc = yc_load_file(path, &doc, eb);
+    if (rc != 0)
+        return rc == GSLB_ENOMEM ? rc : GSLB_ECONFIG;
+    return load_doc(&doc, path, cfg, eb);
+}
+
+int gslb_config_load_string(const char *name, const char *yaml, gslb_config_t *cfg,
+                            gslb_errbuf_t *eb)
+{
+    yc_doc_t doc;
+    memset(cfg, 0, sizeof(*cfg));
+    if (!yaml)
+        return gslb_errf(eb, GSLB_EINVAL, "no configuration text");
+    const char *src = name ? name : "<string>";
+    int rc = yc_load_string(src, yaml, strlen(yaml), &doc, eb);
+    if (rc != 0)
+        return rc == GSLB_ENOMEM ? rc : GSLB_ECONFIG;
+    return load_doc(&doc, src, cfg, eb);
+}
+
+void gslb_config_free(gslb_config_t *cfg)
+{
+    if (!cfg)
+        return;
+    if (cfg->tokens)
+        memset(cfg->tokens, 0, cfg->token_count * sizeof(*cfg->tokens));
+    free(cfg->tokens);
+    free(cfg->peers);
+    free(cfg->zones);
+    free(cfg->allowed_networks);
+    for (size_t i = 0; i < cfg->region_count; i++)
+        free(cfg->regions[i].servers);
+    free(cfg->regions);
+    free(cfg->domains);
+    memset(cfg, 0, sizeof(*cfg));
+}
+
+const gslb_token_t *gslb_config_token(const gslb_config_t *cfg, const char *name)
+{
+    for (size_t i = 0; cfg && i < cfg->token_count; i++) {
+        if (strcmp(cfg->tokens[i].name, name) == 0)
+            return &cfg->tokens[i];
+    }
+    return NULL;
+}

@@ -25,6 +25,8 @@
 
 #include "records.h"
 
+#include <stddef.h>
+
 #include <lmdb.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -47,9 +49,9 @@ enum gslb_ans_node_flags {
 
 #pragma pack(push, 1)
 typedef struct gslb_ans_node {
-    uint8_t version; /* GSLB_ANS_V1 */
-    uint8_t kind;    /* GSLB_ANS_KIND_NODE */
-    uint8_t flags;   /* enum gslb_ans_node_flags */
+    uint8_t version;     /* GSLB_ANS_V1 */
+    uint8_t kind;        /* GSLB_ANS_KIND_NODE */
+    uint8_t flags;       /* enum gslb_ans_node_flags */
     uint8_t zone_offset; /* the zone apex is key_name[zone_offset..] (wire) */
 } gslb_ans_node_t;
 
@@ -69,10 +71,10 @@ enum gslb_cand_flags {
 };
 
 typedef struct gslb_ans_cand {
-    uint8_t addr[16];  /* 4 bytes used for A, 16 for AAAA */
-    uint32_t weight;   /* 0 = never served by the weighted policy */
-    uint8_t priority;  /* index of the region in the domain's region list (failover order) */
-    uint8_t flags;     /* enum gslb_cand_flags */
+    uint8_t addr[16]; /* 4 bytes used for A, 16 for AAAA */
+    uint32_t weight;  /* 0 = never served by the weighted policy */
+    uint8_t priority; /* index of the region in the domain's region list (failover order) */
+    uint8_t flags;    /* enum gslb_cand_flags */
     uint32_t latency_us;
 } gslb_ans_cand_t;
 
@@ -83,10 +85,10 @@ typedef struct gslb_ans_set {
     uint8_t policy;         /* enum gslb_policy */
     uint8_t unhealthy_mode; /* enum gslb_unhealthy_mode */
     uint32_t ttl;
-    uint16_t max_records;   /* 0 = unlimited */
+    uint16_t max_records; /* 0 = unlimited */
     uint16_t count;
     uint16_t healthy_count;
-    uint32_t generation;    /* bumps on every rebuild that changes the set */
+    uint32_t generation; /* bumps on every rebuild that changes the set */
 } gslb_ans_set_t;
 #pragma pack(pop)
 
@@ -104,6 +106,16 @@ int gslb_ans_check(const void *val, size_t len);
  *  Returns kind (> 0), GSLB_ENOENT, or an error. No allocation. */
 int gslb_ans_lookup(MDB_txn *txn, MDB_dbi answers_dbi, const uint8_t *key, size_t key_len,
                     MDB_val *val);
+
+/** Most candidates kept per set (extra backends are logged and not served). */
+#define GSLB_ANS_MAX_CANDS 1024
+
+/** Presentation name ("a.example.com", trailing dot optional, "" = root) to
+ *  lower-case uncompressed wire format. Returns the wire length or an error. */
+int gslb_ans_name_to_wire(const char *text, uint8_t *out, size_t cap);
+/** Wire name of exactly len bytes to text without the trailing dot ("" = root).
+ *  Returns the text length or GSLB_EINVAL / GSLB_ERANGE. */
+int gslb_ans_wire_to_text(const uint8_t *wire, size_t len, char *out, size_t cap);
 
 /* Candidate accessor (val already checked). */
 static inline const gslb_ans_cand_t *gslb_ans_cands(const gslb_ans_set_t *set)

@@ -50,14 +50,17 @@ typedef struct gslb_env {
 } gslb_env_t;
 
 typedef struct gslb_env_opts {
-    const char *data_dir;  /* required */
-    size_t map_size;       /* 0 = default (4 GiB) / the file's size when read-only */
-    unsigned max_readers;  /* 0 = default (512) */
-    bool readonly;         /* gslb-dump */
-    const char *node_id;   /* written to meta on creation (may be NULL) */
+    const char *data_dir; /* required */
+    size_t map_size;      /* 0 = default (4 GiB) / the file's size when read-only */
+    unsigned max_readers; /* 0 = default (512) */
+    bool readonly;        /* gslb-dump */
+    const char *node_id;  /* written to meta on creation (may be NULL) */
 } gslb_env_opts_t;
 
 #define GSLB_DEFAULT_MAP_SIZE ((size_t)4 << 30)
+#define GSLB_DEFAULT_MAX_READERS 512
+/** Key of the schema record (gslb_meta_rec_t) in the "meta" sub-DB. */
+#define GSLB_META_KEY "schema"
 
 /** Sub-DB names, indexed by enum gslb_dbi ("meta", "zones", ...). */
 extern const char *const gslb_dbi_names[GSLB_DBI_COUNT];
@@ -72,6 +75,9 @@ uint64_t gslb_env_map_full_count(void);
 
 /** Begin a write txn. */
 int gslb_env_write_begin(gslb_env_t *e, MDB_txn **txn);
+/** Begin a one-shot read txn (clears stale readers and retries once when the
+ *  reader table is full; adopts a grown map in read-only mode). Caller aborts it. */
+int gslb_env_read_begin(gslb_env_t *e, MDB_txn **txn);
 /** Commit (health batches). Aborts nothing on error: txn is gone either way. */
 int gslb_env_commit(gslb_env_t *e, MDB_txn *txn);
 /** Commit and fsync: the change is on disk when this returns 0. */

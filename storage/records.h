@@ -23,8 +23,8 @@
 #define GSLB_REC_V1 1
 #define GSLB_REC_MAX 4096
 
-#define GSLB_NAME_MAX 254  /* presentation name without trailing dot + NUL */
-#define GSLB_LABEL_MAX 64  /* short identifiers: region, node id, agent id, token name */
+#define GSLB_NAME_MAX 254 /* presentation name without trailing dot + NUL */
+#define GSLB_LABEL_MAX 64 /* short identifiers: region, node id, agent id, token name */
 #define GSLB_MAX_NS 8
 #define GSLB_MAX_REGIONS 16
 #define GSLB_REASON_MAX 128
@@ -91,15 +91,15 @@ typedef struct gslb_backend_rec {
     uint16_t port;
     uint32_t weight;
     char region[GSLB_LABEL_MAX];
-    uint8_t source;              /* enum gslb_source */
+    uint8_t source;                /* enum gslb_source */
     char agent_id[GSLB_LABEL_MAX]; /* empty for config backends */
-    uint8_t agent_health;        /* enum gslb_tristate: as reported */
-    uint8_t validation_health;   /* enum gslb_tristate: our own probe */
-    bool stale;                  /* agent silent past stale.threshold */
-    bool draining;               /* agent said goodbye / drain requested */
-    int64_t last_seen;           /* unix s of last agent report, 0 = never */
-    int64_t last_change;         /* unix s of last effective state change */
-    uint32_t latency_us;         /* last probe latency, 0 = unknown */
+    uint8_t agent_health;          /* enum gslb_tristate: as reported */
+    uint8_t validation_health;     /* enum gslb_tristate: our own probe */
+    bool stale;                    /* agent silent past stale.threshold */
+    bool draining;                 /* agent said goodbye / drain requested */
+    int64_t last_seen;             /* unix s of last agent report, 0 = never */
+    int64_t last_change;           /* unix s of last effective state change */
+    uint32_t latency_us;           /* last probe latency, 0 = unknown */
 } gslb_backend_rec_t;
 
 /* ---- agents (key: agent id) ---------------------------------------------- */
@@ -183,7 +183,8 @@ bool gslb_addr_equal(const gslb_addr_t *a, const gslb_addr_t *b);
 /** Lower-case a presentation name and strip one trailing dot into out (cap bytes). */
 int gslb_name_normalize(const char *in, char *out, size_t cap);
 /** Effective status of a backend, in the documented order of authority:
- *  override > drain > validation > staleness > agent claim (docs/health.md).
+ *  override > drain > validation > staleness > agent claim (docs/storage.md,
+ *  "Effective backend status").
  *  ov may be NULL. Returns true when the backend may be served. */
 bool gslb_backend_servable(const gslb_backend_rec_t *b, const gslb_override_rec_t *ov);
 /** Name of the effective status: "healthy", "unhealthy", "stale", "draining",

@@ -9,8 +9,9 @@
  *    (GSLB_EMAPFULL is reported loudly by env).
  *  - Iteration: gslb_store_foreach_*() calls cb for every decoded record in key
  *    order; cb returns 0 to continue, >0 to stop (returned as 0), <0 to abort
- *    with that error. An undecodable record aborts with GSLB_ECORRUPT unless
- *    skip_bad is set (gslb-dump reports and continues).
+ *    with that error. An undecodable record aborts with its decoder's error
+ *    (GSLB_ECORRUPT / GSLB_EVERSION); tools that must report and continue
+ *    (gslb-dump) iterate raw values with gslb_store_foreach_raw() instead.
  *  - Answer sets are never written by hand: after changing zones, domains,
  *    backends or overrides, call gslb_answers_rebuild_domain() (or _all) in the
  *    same txn.
@@ -19,6 +20,25 @@
 
 #include "env.h"
 #include "records.h"
+
+/* ---- key builders (layouts in docs/storage.md) ------------------------------ */
+#define GSLB_ADDR_KEY_LEN 17 /* family code (4|6) + 16 address bytes */
+#define GSLB_BACKEND_KEY_MAX (GSLB_NAME_MAX + GSLB_ADDR_KEY_LEN + 2)
+/** Lower-case text key of a zone/domain name (no trailing dot, no NUL): length or error. */
+int gslb_store_name_key(const char *name, uint8_t *key, size_t cap);
+/** domain '\0' addr17 port(BE16). */
+int gslb_store_backend_key(const char *domain, const gslb_addr_t *addr, uint16_t port, uint8_t *key,
+                           size_t cap);
+/** domain '\0' addr17. */
+int gslb_store_override_key(const char *domain, const gslb_addr_t *addr, uint8_t *key, size_t cap);
+/** zone '\0' key_tag(BE16). */
+int gslb_store_dnskey_key(const char *zone, uint16_t key_tag, uint8_t *key, size_t cap);
+
+/** Raw iteration over one sub-DB (optionally only keys starting with prefix),
+ *  values undecoded; same cb return convention as the typed iterators. */
+typedef int (*gslb_raw_cb)(const MDB_val *key, const MDB_val *val, void *ctx);
+int gslb_store_foreach_raw(gslb_env_t *e, MDB_txn *txn, enum gslb_dbi dbi, const void *prefix,
+                           size_t prefix_len, gslb_raw_cb cb, void *ctx);
 
 int gslb_store_meta_get(gslb_env_t *e, MDB_txn *txn, gslb_meta_rec_t *out);
 int gslb_store_meta_put(gslb_env_t *e, MDB_txn *txn, const gslb_meta_rec_t *r);
@@ -35,14 +55,13 @@ int gslb_store_domain_by_service(gslb_env_t *e, MDB_txn *txn, const char *servic
                                  gslb_domain_rec_t *out);
 
 /* Backend key: domain + address + port. */
-int gslb_store_backend_get(gslb_env_t *e, MDB_txn *txn, const char *domain,
-                           const gslb_addr_t *addr, uint16_t port, gslb_backend_rec_t *out);
+int gslb_store_backend_get(gslb_env_t *e, MDB_txn *txn, const char *domain, const gslb_addr_t *addr,
+                           uint16_t port, gslb_backend_rec_t *out);
 int gslb_store_backend_put(gslb_env_t *e, MDB_txn *txn, const gslb_backend_rec_t *r);
-int gslb_store_backend_del(gslb_env_t *e, MDB_txn *txn, const char *domain,
-                           const gslb_addr_t *addr, uint16_t port);
+int gslb_store_backend_del(gslb_env_t *e, MDB_txn *txn, const char *domain, const gslb_addr_t *addr,
+                           uint16_t port);
 
-int gslb_store_agent_get(gslb_env_t *e, MDB_txn *txn, const char *agent_id,
-                         gslb_agent_rec_t *out);
+int gslb_store_agent_get(gslb_env_t *e, MDB_txn *txn, const char *agent_id, gslb_agent_rec_t *out);
 int gslb_store_agent_put(gslb_env_t *e, MDB_txn *txn, const gslb_agent_rec_t *r);
 int gslb_store_agent_del(gslb_env_t *e, MDB_txn *txn, const char *agent_id);
 
@@ -72,8 +91,8 @@ typedef int (*gslb_audit_cb)(const gslb_audit_rec_t *r, void *ctx);
 int gslb_store_foreach_zone(gslb_env_t *e, MDB_txn *txn, gslb_zone_cb cb, void *ctx);
 int gslb_store_foreach_domain(gslb_env_t *e, MDB_txn *txn, gslb_domain_cb cb, void *ctx);
 /** domain may be NULL (all backends) or a FQDN (only that domain's, by key prefix). */
-int gslb_store_foreach_backend(gslb_env_t *e, MDB_txn *txn, const char *domain,
-                               gslb_backend_cb cb, void *ctx);
+int gslb_store_foreach_backend(gslb_env_t *e, MDB_txn *txn, const char *domain, gslb_backend_cb cb,
+                               void *ctx);
 int gslb_store_foreach_agent(gslb_env_t *e, MDB_txn *txn, gslb_agent_cb cb, void *ctx);
 /** zone may be NULL (all zones). */
 int gslb_store_foreach_dnskey(gslb_env_t *e, MDB_txn *txn, const char *zone, gslb_dnskey_cb cb,

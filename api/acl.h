@@ -1,0 +1,40 @@
+/*
+ * acl.h - api.allowed_networks: IPv4/IPv6 CIDR lists and client matching.
+ *
+ * Contract:
+ *  - gslb_cidr_parse() accepts "a.b.c.d/len", "v6/len" or a bare address (a
+ *    host route: /32 or /128). Host bits beyond the prefix are cleared (like
+ *    most tools do). Anything else is GSLB_EINVAL.
+ *  - An IPv4-mapped IPv6 client (::ffff:a.b.c.d) is matched as IPv4.
+ *  - The list is taken literally: an empty list allows nobody. (The default
+ *    [127.0.0.0/8, ::1/128] is the configuration loader's, docs/configuration.md.)
+ *  - An acl is immutable after gslb_acl_build(); matching is thread-safe.
+ */
+#pragma once
+
+#include "gslb_err.h"
+#include "records.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct gslb_cidr {
+    uint8_t family; /* AF_INET or AF_INET6 */
+    uint8_t bytes[16];
+    uint8_t prefix;
+} gslb_cidr_t;
+
+typedef struct gslb_acl {
+    size_t count;
+    gslb_cidr_t *nets;
+} gslb_acl_t;
+
+int gslb_cidr_parse(const char *text, gslb_cidr_t *out);
+bool gslb_cidr_match(const gslb_cidr_t *net, const gslb_addr_t *addr);
+
+/** Build from CIDR texts (count 0 = nobody). Errors name the bad entry. */
+int gslb_acl_build(gslb_acl_t *acl, const char (*nets)[64], size_t count, gslb_errbuf_t *eb);
+/** true when the client address text (as CivetWeb reports it) is allowed. */
+bool gslb_acl_allows(const gslb_acl_t *acl, const char *client);
+void gslb_acl_free(gslb_acl_t *acl);

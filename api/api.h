@@ -1,0 +1,118 @@
+/*
+ * api.h - the narrow interface between gslb-overwatch and its HTTP API and
+ * Prometheus metrics endpoint (docs/api.md, docs/metrics.md).
+ *
+ * Contract:
+ *  - The server fills a gslb_api_hooks_t (plain callbacks + an opaque ctx) and
+ *    calls gslb_api_start() once, after the LMDB environment is open. The API
+ *    never includes server internals: everything it needs from the running
+ *    server comes through these hooks (readiness, a counter snapshot, reload).
+ *  - Configuration: the API reads api.* / metrics.* / node identity from a
+ *    gslb_config_t owned by the server. gslb_api_set_config() swaps that pointer
+ *    (on reload) under a write lock; when it returns, no API thread references
+ *    the previous config any more, so the caller may free it. Listen addresses
+ *    and TLS files are read at start only ("requires restart").
+ *  - Threads: handlers run on CivetWeb's worker threads. Each worker owns one
+ *    gslb_reader_t (created in CivetWeb's init_thread callback) and never holds a
+ *    read txn across network I/O. Mutations are short durable write txns.
+ *  - Hooks are called from API threads, concurrently, and must be thread-safe
+ *    and non-blocking (the stats snapshot reads per-worker counters with
+ *    relaxed atomics; it must never take a lock a DNS worker holds).
+ *  - gslb_api_stop() stops both listeners and joins their threads.
+ */
+#pragma once
+
+#include "config.h"
+#include "env.h"
+#include "gslb_err.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* ---- counter snapshot (filled by the server on every scrape) ------------- */
+
+#define GSLB_API_LABEL_MAX 24
+#define GSLB_API_MAX_QUERY_SERIES 256
+#define GSLB_API_MAX_GOSSIP_SERIES 32
+#define GSLB_API_MAX_EXTRA 96
+
+/** One counter with up to two label values (bounded label sets only). */
+typedef struct gslb_api_series {
+    char l1[GSLB_API_LABEL_MAX];
+    char l2[GSLB_API_LABEL_MAX];
+    uint64_t value;
+} gslb_api_series_t;
+
+/** A further metric the server exports as is (validator, sweeper, gossip
+ *  details, DNS events). All strings are static (literals or static tables);
+ *  at most one label, from a bounded set. Series of one family are adjacent. */
+typedef struct gslb_api_metric {
+    const char *name;
+    const char *help;
+    bool counter;            /* else gauge */
+    const char *label;       /* label name, NULL = none */
+    const char *label_value; /* when label != NULL */
+    uint64_t value;
+} gslb_api_metric_t;
+
+typedef struct gslb_api_stats {
+    uint32_t dns_workers;
+    /* opengslb_dns_queries_total{qtype=l1,rcode=l2}: summed over workers */
+    size_t query_series;
+    gslb_api_series_t queries[GSLB_API_MAX_QUERY_SERIES];
+    uint64_t truncated; /* opengslb_dns_responses_truncated_total */
+    /* opengslb_gossip_messages_total{result=l1} */
+    size_t gossip_series;
+    gslb_api_series_t gossip[GSLB_API_MAX_GOSSIP_SERIES];
+    /* DNSSEC key sync (filled by the DNSSEC module; zero = never synced) */
+    bool dnssec_sync_success;
+    int64_t dnssec_last_sync; /* unix s of the last successful sync, 0 = never */
+    /* reloads (filled by server/reload.c through the server's hook) */
+    uint64_t reloads_ok, reloads_failed;
+    int64_t last_reload; /* unix s, 0 = never */
+    /* everything else, exported family by family in this order */
+    size_t extra_count;
+    gslb_api_metric_t extra[GSLB_API_MAX_EXTRA];
+} gslb_api_stats_t;
+
+/* ---- DNSSEC hooks (reserved for the DNSSEC routes; NULL until then) ------ */
+typedef struct gslb_api_dnssec_ops gslb_api_dnssec_ops_t;
+
+/* ---- hooks the server passes in ------------------------------------------ */
+typedef struct gslb_api_hooks {
+    void *ctx;
+    /** true when DNS workers serve and the store is open; else fill reason. */
+    bool (*ready)(void *ctx, char *reason, size_t cap);
+    /** Fill a counter snapshot (never blocks a DNS worker). May be NULL. */
+    void (*stats)(void *ctx, gslb_api_stats_t *out);
+    /** Reload the configuration now (same path as SIGHUP). Returns 0 or an
+     *  error with a message in eb. May be NULL (no POST /api/v1/reload). */
+    int (*reload)(void *ctx, gslb_errbuf_t *eb);
+    /** Reserved for the DNSSEC routes (status, sync, key export). */
+    const gslb_api_dnssec_ops_t *dnssec;
+} gslb_api_hooks_t;
+
+typedef struct gslb_api gslb_api_t;
+
+/**
+ * Start the API (if cfg->api_enabled) and the metrics endpoint (if
+ * cfg->metrics_enabled). env must stay open until gslb_api_stop(). cfg must
+ * stay valid until it is replaced by gslb_api_set_config() or the API stops.
+ * Returns 0 and *out, or an error (port taken, bad TLS files, IPv6 listen
+ * address with a CivetWeb built without IPv6, ...) with a message in eb.
+ */
+int gslb_api_start(gslb_env_t *env, const gslb_config_t *cfg, const gslb_api_hooks_t *hooks,
+                   gslb_api_t **out, gslb_errbuf_t *eb);
+
+/** Swap the configuration (reload): allowed networks and token apply to the
+ *  next request. Logs "requires restart" for listen/TLS changes, which are
+ *  ignored. After return the previous cfg is no longer referenced. */
+void gslb_api_set_config(gslb_api_t *api, const gslb_config_t *cfg);
+
+/** Bound ports (after start; useful with port 0). 0 when disabled. */
+uint16_t gslb_api_port(const gslb_api_t *api);
+uint16_t gslb_api_metrics_port(const gslb_api_t *api);
+
+/** Stop listeners, join threads, free. NULL is allowed. */
+void gslb_api_stop(gslb_api_t *api);

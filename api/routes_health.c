@@ -1,0 +1,64 @@
+/*
+ * routes_health.c - liveness, readiness, version and the reload trigger.
+ */
+#include "routes.h"
+
+#include "gslb_log.h"
+
+#include <stdio.h>
+
+int gslb_route_live(gslb_req_t *rq)
+{
+    return gslb_req_reply(rq, 200, json_pack("{s:s}", "status", "alive"));
+}
+
+/* Ready = the server says its DNS workers serve, and a read snapshot opens. */
+static bool store_readable(gslb_req_t *rq, char *reason, size_t cap)
+{
+    if (!rq->reader || gslb_reader_begin(rq->reader) != 0) {
+        snprintf(reason, cap, "store is not readable");
+        return false;
+    }
+    gslb_reader_end(rq->reader);
+    return true;
+}
+
+int gslb_route_ready(gslb_req_t *rq)
+{
+    char reason[256] = "";
+    const gslb_api_hooks_t *h = &rq->api->hooks;
+    bool ready = store_readable(rq, reason, sizeof(reason));
+    if (ready && h->ready && !h->ready(h->ctx, reason, sizeof(reason)))
+        ready = false;
+    if (ready)
+        return gslb_req_reply(rq, 200, json_pack("{s:s}", "status", "ready"));
+    if (!reason[0])
+        snprintf(reason, sizeof(reason), "not ready");
+    return gslb_req_reply(rq, 503,
+                          json_pack("{s:s, s:s, s:s, s:i}", "status", "not_ready", "reason", reason,
+                                    "error", reason, "code", 503));
+}
+
+int gslb_route_version(gslb_req_t *rq)
+{
+    char node_id[GSLB_LABEL_MAX], region[GSLB_LABEL_MAX];
+    gslb_req_identity(rq, node_id, region, sizeof(node_id));
+    return gslb_req_reply(rq, 200,
+                          json_pack("{s:s, s:s, s:s, s:s, s:s}", "name", "gslb-overwatch",
+                                    "version", GSLB_VERSION, "api_version", "v1", "node_id",
+                                    node_id, "region", region));
+}
+
+int gslb_route_reload(gslb_req_t *rq)
+{
+    const gslb_api_hooks_t *h = &rq->api->hooks;
+    if (!h->reload)
+        return gslb_req_error(rq, 404, "reload is not available in this process");
+    gslb_errbuf_t eb = {{0}};
+    gslb_info("api: reload requested by %s", rq->client);
+    int rc = h->reload(h->ctx, &eb);
+    if (rc != 0)
+        return gslb_req_error(rq, 400, "reload failed, previous configuration kept: %s",
+                              eb.msg[0] ? eb.msg : gslb_strerror(rc));
+    return gslb_req_reply(rq, 200, json_pack("{s:s}", "status", "reloaded"));
+}

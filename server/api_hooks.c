@@ -1,0 +1,175 @@
+/*
+ * api_hooks.c - the hooks gslb-overwatch hands to the API (api.h).
+ */
+#include "api_hooks.h"
+
+#include "api.h"
+#include "gossip_rx.h"
+#include "gslb_log.h"
+#include "reload.h"
+#include "stats.h"
+#include "sweeper.h"
+#include "validator.h"
+
+#include <stdio.h>
+
+#ifdef GSLB_HAVE_SYSTEMD
+#include <systemd/sd-daemon.h>
+#endif
+
+static void notify(const char *state)
+{
+#ifdef GSLB_HAVE_SYSTEMD
+    sd_notify(0, state);
+#else
+    (void)state;
+#endif
+}
+
+static bool hook_ready(void *ctx, char *reason, size_t cap)
+{
+    gslb_runtime_t *rt = ctx;
+    if (!rt->env_open) {
+        snprintf(reason, cap, "store is not open");
+        return false;
+    }
+    if (!rt->dns || !atomic_load(&rt->ready)) {
+        snprintf(reason, cap, "DNS workers are not serving (starting or stopping)");
+        return false;
+    }
+    return true;
+}
+
+static void add_query_series(const char *qtype, const char *rcode, uint64_t value, void *ctx)
+{
+    gslb_api_stats_t *st = ctx;
+    if (st->query_series >= GSLB_API_MAX_QUERY_SERIES)
+        return;
+    gslb_api_series_t *s = &st->queries[st->query_series++];
+    snprintf(s->l1, sizeof(s->l1), "%s", qtype);
+    snprintf(s->l2, sizeof(s->l2), "%s", rcode);
+    s->value = value;
+}
+
+/* One more exported series (api.h: static strings, adjacent per family). */
+static void extra(gslb_api_stats_t *st, const char *name, bool counter, const char *help,
+                  const char *label, const char *label_value, uint64_t value)
+{
+    if (st->extra_count >= GSLB_API_MAX_EXTRA)
+        return;
+    st->extra[st->extra_count++] = (gslb_api_metric_t){
+        .name = name,
+        .help = help,
+        .counter = counter,
+        .label = label,
+        .label_value = label_value,
+        .value = value,
+    };
+}
+
+static void fill_gossip(gslb_api_stats_t *st)
+{
+    gslb_gossip_counters_t gc;
+    gslb_gossip_counters(&gc);
+    for (unsigned r = 0; r < GSLB_GOSSIP_RESULT_COUNT && r < GSLB_API_MAX_GOSSIP_SERIES; r++) {
+        gslb_api_series_t *s = &st->gossip[st->gossip_series++];
+        snprintf(s->l1, sizeof(s->l1), "%s", gslb_gossip_result_name((enum gslb_gossip_result)r));
+        s->value = gc.messages[r];
+    }
+    for (unsigned r = 0; r < GSLB_GOSSIP_IGNORE_COUNT; r++)
+        extra(st, "opengslb_gossip_backends_ignored_total", true,
+              "Reported backends ignored, by reason.", "reason",
+              gslb_gossip_ignore_name((enum gslb_gossip_ignore)r), gc.backends_ignored[r]);
+    extra(st, "opengslb_gossip_batches_total", true,
+          "Gossip write transactions committed (one per tick at most).", NULL, NULL, gc.batches);
+    extra(st, "opengslb_gossip_batch_errors_total", true, "Gossip write transactions that failed.",
+          NULL, NULL, gc.batch_errors);
+    extra(st, "opengslb_gossip_tcp_connections_total", true, "Gossip TCP connections, by result.",
+          "result", "accepted", gc.tcp_accepted);
+    extra(st, "opengslb_gossip_tcp_connections_total", true, "Gossip TCP connections, by result.",
+          "result", "rejected", gc.tcp_rejected);
+    extra(st, "opengslb_gossip_goodbyes_total", true, "Agent goodbye messages applied.", NULL, NULL,
+          gc.goodbyes);
+}
+
+static void fill_sweeper_and_validator(gslb_api_stats_t *st)
+{
+    gslb_sweeper_counters_t sc;
+    gslb_validator_counters_t vc;
+    gslb_sweeper_counters(&sc);
+    gslb_validator_counters(&vc);
+    extra(st, "opengslb_sweeper_backends_marked_stale_total", true,
+          "Backends marked stale because their agent went silent.", NULL, NULL,
+          sc.backends_marked_stale);
+    extra(st, "opengslb_sweeper_backends_removed_total", true,
+          "Backends removed after stale.remove_after.", NULL, NULL, sc.backends_removed);
+    extra(st, "opengslb_sweeper_agents_removed_total", true,
+          "Agents removed after stale.remove_after.", NULL, NULL, sc.agents_removed);
+    extra(st, "opengslb_sweeper_errors_total", true, "Sweeps that failed.", NULL, NULL, sc.errors);
+    extra(st, "opengslb_validation_disagreements_total", true,
+          "Times the validator and an agent settled on different verdicts.", NULL, NULL,
+          vc.disagreements);
+    extra(st, "opengslb_validation_probes_total", true, "Validation probes, by result.", "result",
+          "ok", vc.probes_ok);
+    extra(st, "opengslb_validation_probes_total", true, "Validation probes, by result.", "result",
+          "failed", vc.probes_failed);
+    extra(st, "opengslb_validation_errors_total", true, "Validation rounds that failed.", NULL,
+          NULL, vc.errors);
+}
+
+static void fill_dns_events(gslb_api_stats_t *st, const gslb_stats_t *sum)
+{
+    for (unsigned f = 0; f < GSLB_ST_FIELD_COUNT; f++)
+        extra(st, "opengslb_dns_events_total", true,
+              "DNS worker events (packets, drops, EDNS, TCP connections), by kind.", "event",
+              gslb_stats_field_name(f), sum->field[f]);
+}
+
+static void hook_stats(void *ctx, gslb_api_stats_t *st)
+{
+    gslb_runtime_t *rt = ctx;
+    if (rt->dns) {
+        gslb_stats_t sum;
+        gslb_dns_stats(rt->dns, &sum);
+        st->dns_workers = gslb_dns_worker_count(rt->dns);
+        gslb_stats_foreach_query(&sum, add_query_series, st);
+        st->truncated = sum.field[GSLB_ST_TRUNCATED];
+        fill_dns_events(st, &sum);
+    }
+    fill_gossip(st);
+    fill_sweeper_and_validator(st);
+    st->reloads_ok = __atomic_load_n(&rt->reloads_ok, __ATOMIC_RELAXED);
+    st->reloads_failed = __atomic_load_n(&rt->reloads_failed, __ATOMIC_RELAXED);
+    st->last_reload = __atomic_load_n(&rt->last_reload, __ATOMIC_RELAXED);
+}
+
+static int hook_reload(void *ctx, gslb_errbuf_t *eb)
+{
+    notify("RELOADING=1");
+    int rc = gslb_reload_config(ctx, eb);
+    notify("READY=1");
+    return rc;
+}
+
+int gslb_runtime_start_api(gslb_runtime_t *rt, gslb_errbuf_t *eb)
+{
+    if (!rt->cfg->api_enabled && !rt->cfg->metrics_enabled)
+        return GSLB_OK;
+    gslb_api_hooks_t hooks = {
+        .ctx = rt,
+        .ready = hook_ready,
+        .stats = hook_stats,
+        .reload = hook_reload,
+    };
+    struct gslb_api *api = NULL;
+    int rc = gslb_api_start(&rt->env, rt->cfg, &hooks, &api, eb);
+    if (rc == GSLB_OK)
+        rt->api = api;
+    return rc;
+}
+
+void gslb_runtime_stop_api(gslb_runtime_t *rt)
+{
+    gslb_api_stop(rt->api);
+    rt->api = NULL;
+}

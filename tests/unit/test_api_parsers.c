@@ -1,0 +1,190 @@
+/*
+ * test_api_parsers.c - the API's pure parts: CIDR parsing and matching
+ * (IPv4, IPv6, v4-mapped, host bits, garbage), the override body parser, the
+ * route matcher, constant-time secret comparison and Prometheus escaping.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include "acl.h"
+#include "metrics.h"
+#include "override_body.h"
+#include "routes.h"
+
+#include <string.h>
+#include <sys/socket.h>
+
+static bool matches(const char *cidr, const char *addr)
+{
+    gslb_cidr_t c;
+    gslb_addr_t a;
+    assert_int_equal(gslb_cidr_parse(cidr, &c), 0);
+    assert_int_equal(gslb_addr_parse(addr, &a), 0);
+    return gslb_cidr_match(&c, &a);
+}
+
+static void test_cidr_match(void **state)
+{
+    assert_true(matches("10.0.0.0/8", "10.255.1.2"));
+    assert_false(matches("10.0.0.0/8", "11.0.0.1"));
+    assert_true(matches("192.168.1.0/23", "192.168.0.77"));
+    assert_false(matches("192.168.2.0/23", "192.168.1.1"));
+    assert_true(matches("0.0.0.0/0", "203.0.113.9"));
+    assert_true(matches("127.0.0.1", "127.0.0.1"));
+    assert_false(matches("127.0.0.1", "127.0.0.2"));
+    assert_true(matches("10.1.2.3/8", "10.9.9.9")); /* host bits are cleared */
+    assert_true(matches("2001:db8::/32", "2001:db8:ffff::1"));
+    assert_false(matches("2001:db8::/33", "2001:db8:8000::1"));
+    assert_true(matches("::1/128", "::1"));
+    assert_true(matches("::/0", "fe80::1"));
+    assert_false(matches("::/0", "10.0.0.1"));             /* families never mix */
+    assert_true(matches("10.0.0.0/8", "::ffff:10.1.1.1")); /* v4-mapped counts as v4 */
+}
+
+static void test_cidr_rejects_garbage(void **state)
+{
+    gslb_cidr_t c;
+    const char *bad[] = {"",
+                         "10.0.0.0/",
+                         "10.0.0.0/33",
+                         "::/129",
+                         "10.0.0/8",
+                         "10.0.0.0/8x",
+                         "10.0.0.0/-1",
+                         "example.com/8",
+                         "1.2.3.4/08/1",
+                         "10.0.0.0/1234"};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        if (gslb_cidr_parse(bad[i], &c) == 0)
+            fail_msg("accepted \"%s\"", bad[i]);
+    }
+    assert_int_not_equal(gslb_cidr_parse(NULL, &c), 0);
+}
+
+static void test_acl_is_literal(void **state)
+{
+    gslb_acl_t acl;
+    gslb_errbuf_t eb;
+    assert_int_equal(gslb_acl_build(&acl, NULL, 0, &eb), 0); /* empty list: nobody */
+    assert_false(gslb_acl_allows(&acl, "127.0.0.1"));
+    assert_false(gslb_acl_allows(&acl, "::1"));
+    gslb_acl_free(&acl);
+
+    const char nets[3][64] = {"10.0.0.0/8", "::1/128", "bogus"};
+    assert_int_equal(gslb_acl_build(&acl, nets, 3, &eb), GSLB_ECONFIG);
+    assert_non_null(strstr(eb.msg, "allowed_networks[2]"));
+    assert_int_equal(gslb_acl_build(&acl, nets, 2, &eb), 0);
+    assert_false(gslb_acl_allows(&acl, "127.0.0.1"));
+    assert_true(gslb_acl_allows(&acl, "10.2.3.4"));
+    assert_true(gslb_acl_allows(&acl, "::1"));
+    assert_false(gslb_acl_allows(&acl, "not an address"));
+    assert_false(gslb_acl_allows(&acl, NULL));
+    gslb_acl_free(&acl);
+}
+
+static int parse(const char *body, gslb_override_req_t *r)
+{
+    gslb_errbuf_t eb;
+    return gslb_override_body_parse(body, strlen(body), r, &eb);
+}
+
+static void test_override_body(void **state)
+{
+    gslb_override_req_t r;
+    assert_int_equal(parse("{\"state\":\"drain\",\"reason\":\"r\",\"source\":\"s\"}", &r), 0);
+    assert_int_equal(r.state, GSLB_OVERRIDE_DRAIN);
+    assert_string_equal(r.reason, "r");
+    assert_string_equal(r.source, "s");
+    assert_int_equal(parse("{\"healthy\":true}", &r), 0);
+    assert_int_equal(r.state, GSLB_OVERRIDE_UP);
+    assert_int_equal(parse("{\"healthy\":false,\"reason\":\"caf\\u00e9\"}", &r), 0);
+    assert_int_equal(r.state, GSLB_OVERRIDE_DOWN);
+    assert_string_equal(r.reason, "caf\xc3\xa9");
+
+    char longreason[300];
+    snprintf(longreason, sizeof(longreason), "{\"state\":\"up\",\"reason\":\"%0200d\"}", 0);
+    const char *bad[] = {"",
+                         "[]",
+                         "null",
+                         "{}",
+                         "{\"state\":\"up\",\"healthy\":true}",
+                         "{\"state\":\"UP\"}",
+                         "{\"state\":1}",
+                         "{\"healthy\":\"false\"}",
+                         "{\"state\":\"up\",\"state\":\"down\"}",
+                         "{\"state\":\"up\",\"reason\":\"a\\nb\"}",
+                         "{\"state\":\"up\",\"reason\":\"a\\u0000b\"}",
+                         "{\"state\":\"up\",\"source\":5}",
+                         "{\"state\":\"up\",\"extra\":true}",
+                         "{\"state\":\"up\"} trailing",
+                         longreason};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        if (parse(bad[i], &r) == 0)
+            fail_msg("accepted %s", bad[i]);
+        assert_int_equal(r.state, 0);
+    }
+}
+
+static void test_route_matching(void **state)
+{
+    gslb_req_t rq;
+    const gslb_route_t *route;
+    char allow[64];
+    memset(&rq, 0, sizeof(rq));
+    assert_int_equal(gslb_route_find("PUT", "/api/v1/overrides/web/2001:db8::1", &rq, &route, allow,
+                                     sizeof(allow)),
+                     GSLB_ROUTE_FOUND);
+    assert_int_equal(rq.nparams, 2);
+    assert_string_equal(rq.params[0], "web");
+    assert_string_equal(rq.params[1], "2001:db8::1");
+    assert_int_equal(
+        gslb_route_find("GET", "/api/v1/overrides/web/1.2.3.4", &rq, &route, allow, sizeof(allow)),
+        GSLB_ROUTE_NO_METHOD);
+    assert_string_equal(allow, "PUT, DELETE");
+    assert_int_equal(
+        gslb_route_find("GET", "/api/v1/overrides/web", &rq, &route, allow, sizeof(allow)),
+        GSLB_ROUTE_NO_PATH);
+    assert_int_equal(gslb_route_find("GET", "/api/v1/overrides/web/1.2.3.4/x", &rq, &route, allow,
+                                     sizeof(allow)),
+                     GSLB_ROUTE_NO_PATH);
+    assert_int_equal(gslb_route_find("GET", "//api/v1//ready/", &rq, &route, allow, sizeof(allow)),
+                     GSLB_ROUTE_FOUND);
+    assert_ptr_equal(route->fn, gslb_route_ready);
+}
+
+static void test_secret_equal(void **state)
+{
+    assert_true(gslb_secret_equal("abc", "abc"));
+    assert_false(gslb_secret_equal("abc", "abd"));
+    assert_false(gslb_secret_equal("abc", "abcd"));
+    assert_false(gslb_secret_equal("", "x"));
+}
+
+static void test_prom_escaping(void **state)
+{
+    gslb_prom_t p;
+    gslb_prom_init(&p);
+    gslb_prom_family(&p, "m", "gauge", "help");
+    gslb_prom_sample_u64(&p, "m", 3, "a", "x\"y\\z\nw", "b", "", NULL);
+    gslb_prom_sample_u64(&p, "m", 18446744073709551615ull, NULL);
+    assert_false(p.oom);
+    assert_string_equal(p.buf, "# HELP m help\n# TYPE m gauge\n"
+                               "m{a=\"x\\\"y\\\\z\\nw\",b=\"\"} 3\n"
+                               "m 18446744073709551615\n");
+    gslb_prom_free(&p);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_cidr_match),     cmocka_unit_test(test_cidr_rejects_garbage),
+        cmocka_unit_test(test_acl_is_literal), cmocka_unit_test(test_override_body),
+        cmocka_unit_test(test_route_matching), cmocka_unit_test(test_secret_equal),
+        cmocka_unit_test(test_prom_escaping),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -261,6 +261,17 @@ static void render_build_info(gslb_api_t *api, gslb_prom_t *p)
                          "region", region, NULL);
 }
 
+/* The node's own view of its health: 1 when /api/v1/ready would answer 200 (DNS workers
+ * serve and the store is open). Prometheus' `up` only says the scrape worked. */
+static void render_up(gslb_api_t *api, gslb_prom_t *p)
+{
+    char reason[128] = "";
+    bool ready = api->hooks.ready ? api->hooks.ready(api->hooks.ctx, reason, sizeof(reason)) : false;
+    gslb_prom_family(p, "opengslb_up", "gauge",
+                     "1 when this overwatch serves DNS and its store is open (as /api/v1/ready).");
+    gslb_prom_sample_u64(p, "opengslb_up", ready ? 1 : 0, NULL);
+}
+
 static void render_dns(const gslb_api_stats_t *st, gslb_prom_t *p)
 {
     gslb_prom_family(p, "opengslb_dns_workers", "gauge", "DNS worker threads serving.");
@@ -332,8 +343,12 @@ static void render_extra(const gslb_api_stats_t *st, gslb_prom_t *p)
 static void render_store(const gslb_store_summary_t *s, gslb_prom_t *p)
 {
     gslb_prom_family(p, "opengslb_overwatch_agents_registered", "gauge",
-                     "Agents known to this overwatch (including stale ones).");
-    gslb_prom_sample_u64(p, "opengslb_overwatch_agents_registered", s->agents, NULL);
+                     "Agents currently registered: heard from within stale.threshold.");
+    gslb_prom_sample_u64(p, "opengslb_overwatch_agents_registered",
+                         s->agents >= s->agents_stale ? s->agents - s->agents_stale : 0, NULL);
+    gslb_prom_family(p, "opengslb_overwatch_agents_known", "gauge",
+                     "Agents in the store, stale ones included (removed after stale.remove_after).");
+    gslb_prom_sample_u64(p, "opengslb_overwatch_agents_known", s->agents, NULL);
     gslb_prom_family(p, "opengslb_overwatch_agents_stale", "gauge",
                      "Agents silent for longer than stale.threshold.");
     gslb_prom_sample_u64(p, "opengslb_overwatch_agents_stale", s->agents_stale, NULL);
@@ -389,6 +404,7 @@ int gslb_metrics_render(gslb_api_t *api, gslb_reader_t *reader, gslb_prom_t *out
     gslb_store_summary_t sum;
     int rc = summarize(api, reader, &sum);
     render_build_info(api, out);
+    render_up(api, out);
     render_dns(st, out);
     render_gossip_and_dnssec(st, out);
     render_reloads(st, out);

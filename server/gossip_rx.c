@@ -1,0 +1,1092 @@
+/*
+ * gossip_rx.c - the overwatch's gossip receiver (gossip_rx.h).
+ *
+ * Layout: counters; the agent table (in memory: last sequence, last heard,
+ * the pending message); authentication (ingest); application to the store
+ * (flush); sockets and the thread.
+ */
+#include "gossip_rx.h"
+#include "gslb_log.h"
+#include "probe.h"
+#include "store.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <openssl/crypto.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#define RX_BATCH 64
+#define RX_MAX_AGENTS 100000
+
+/* ---- counters ------------------------------------------------------------- */
+
+static gslb_gossip_counters_t g_counters;
+
+static void count(uint64_t *c)
+{
+    __atomic_fetch_add(c, 1, __ATOMIC_RELAXED);
+}
+
+void gslb_gossip_counters(gslb_gossip_counters_t *out)
+{
+    uint64_t *dst = (uint64_t *)out;
+    uint64_t *src = (uint64_t *)&g_counters;
+    for (size_t i = 0; i < sizeof(*out) / sizeof(uint64_t); i++)
+        dst[i] = __atomic_load_n(&src[i], __ATOMIC_RELAXED);
+}
+
+const char *gslb_gossip_ignore_name(enum gslb_gossip_ignore r)
+{
+    return r == GSLB_GOSSIP_IGNORE_UNAUTHORIZED ? "unauthorized" : "unknown_service";
+}
+
+/* ---- agent table ---------------------------------------------------------- */
+
+typedef struct agent_state {
+    char id[GSLB_LABEL_MAX];
+    uint64_t last_seq;
+    int64_t last_heard_ms;
+    /* newest accepted message not yet applied */
+    bool pending;
+    uint8_t *pt;
+    size_t pt_len, pt_cap;
+    gslb_addr_t src;
+    /* what the store holds from the last application */
+    bool applied;
+    uint64_t applied_hash; /* backends and region, latency excluded */
+    int64_t applied_sec;
+    uint64_t set_hash; /* the set of backend keys */
+    bool set_known;
+    bool warned_ignored;
+    struct agent_state *next;
+} agent_state_t;
+
+typedef struct conn {
+    int fd;
+    uint8_t *buf;
+    size_t have, need; /* need = 4 (length) or 4 + frame */
+    int64_t last_ms;
+    gslb_addr_t src;
+    struct sockaddr_storage ss;
+} conn_t;
+
+struct gslb_gossip_rx {
+    gslb_env_t *env;
+    /* auth (auth_mu: update() may swap it from another thread) */
+    pthread_mutex_t auth_mu;
+    gslb_gossip_aead_t aead;
+    gslb_token_t *tokens;
+    size_t token_count;
+    uint64_t max_skew_ms;
+    /* agents (mu: the sweeper reads last_heard) */
+    pthread_mutex_t mu;
+    agent_state_t **buckets;
+    size_t nbuckets, nagents;
+    agent_state_t **pending;
+    size_t npending, pending_cap;
+    int64_t first_pending_ms; /* monotonic */
+    /* scratch */
+    uint8_t *pt;
+    gslb_gossip_backend_t *backs;
+    /* sockets */
+    int udp_fd, tcp_fd, stop_fd;
+    uint16_t port;
+    conn_t conns[GSLB_GOSSIP_TCP_MAX_CONNS];
+    size_t nconns;
+    pthread_t thread;
+    bool thread_started;
+};
+
+static uint64_t fnv1a(uint64_t h, const void *p, size_t n)
+{
+    const uint8_t *b = p;
+    for (size_t i = 0; i < n; i++) {
+        h ^= b[i];
+        h *= 1099511628211ULL;
+    }
+    return h;
+}
+#define FNV_INIT 14695981039346656037ULL
+
+static agent_state_t *agent_find(gslb_gossip_rx_t *rx, const char *id)
+{
+    if (!rx->nbuckets)
+        return NULL;
+    size_t b = fnv1a(FNV_INIT, id, strlen(id)) & (rx->nbuckets - 1);
+    for (agent_state_t *a = rx->buckets[b]; a; a = a->next)
+        if (strcmp(a->id, id) == 0)
+            return a;
+    return NULL;
+}
+
+static int agents_grow(gslb_gossip_rx_t *rx)
+{
+    size_t nb = rx->nbuckets ? rx->nbuckets * 2 : 64;
+    agent_state_t **nbk = calloc(nb, sizeof(*nbk));
+    if (!nbk)
+        return GSLB_ENOMEM;
+    for (size_t i = 0; i < rx->nbuckets; i++) {
+        agent_state_t *a = rx->buckets[i];
+        while (a) {
+            agent_state_t *next = a->next;
+            size_t b = fnv1a(FNV_INIT, a->id, strlen(a->id)) & (nb - 1);
+            a->next = nbk[b];
+            nbk[b] = a;
+            a = next;
+        }
+    }
+    free(rx->buckets);
+    rx->buckets = nbk;
+    rx->nbuckets = nb;
+    return GSLB_OK;
+}
+
+/* Caller holds rx->mu. */
+static agent_state_t *agent_insert(gslb_gossip_rx_t *rx, const char *id, uint64_t last_seq)
+{
+    if (rx->nagents >= RX_MAX_AGENTS)
+        return NULL;
+    if (rx->nagents + 1 > rx->nbuckets && agents_grow(rx) < 0)
+        return NULL;
+    agent_state_t *a = calloc(1, sizeof(*a));
+    if (!a)
+        return NULL;
+    snprintf(a->id, sizeof(a->id), "%s", id);
+    a->last_seq = last_seq;
+    size_t b = fnv1a(FNV_INIT, id, strlen(id)) & (rx->nbuckets - 1);
+    a->next = rx->buckets[b];
+    rx->buckets[b] = a;
+    rx->nagents++;
+    return a;
+}
+
+static void agents_free(gslb_gossip_rx_t *rx)
+{
+    for (size_t i = 0; i < rx->nbuckets; i++) {
+        agent_state_t *a = rx->buckets[i];
+        while (a) {
+            agent_state_t *next = a->next;
+            free(a->pt);
+            free(a);
+            a = next;
+        }
+    }
+    free(rx->buckets);
+    rx->buckets = NULL;
+    rx->nbuckets = rx->nagents = 0;
+}
+
+bool gslb_gossip_rx_last_heard(gslb_gossip_rx_t *rx, const char *agent_id, int64_t *out_ms)
+{
+    if (!rx)
+        return false;
+    pthread_mutex_lock(&rx->mu);
+    agent_state_t *a = agent_find(rx, agent_id);
+    bool found = a && a->last_heard_ms > 0;
+    if (found)
+        *out_ms = a->last_heard_ms;
+    pthread_mutex_unlock(&rx->mu);
+    return found;
+}
+
+/* ---- authentication ------------------------------------------------------- */
+
+static enum gslb_gossip_result counted(enum gslb_gossip_result r)
+{
+    count(&g_counters.messages[r]);
+    return r;
+}
+
+/* Constant-time over the whole token buffer, whatever the lengths. */
+static bool token_ok(const gslb_gossip_rx_t *rx, const char *name, const char *value)
+{
+    const gslb_token_t *t = NULL;
+    for (size_t i = 0; i < rx->token_count && !t; i++)
+        if (strcmp(rx->tokens[i].name, name) == 0)
+            t = &rx->tokens[i];
+    if (!t || !name[0])
+        return false;
+    char want[sizeof(t->value)] = {0}, got[sizeof(t->value)] = {0};
+    size_t wl = strnlen(t->value, sizeof(want) - 1), gl = strnlen(value, sizeof(got) - 1);
+    memcpy(want, t->value, wl);
+    memcpy(got, value, gl);
+    bool same = CRYPTO_memcmp(want, got, sizeof(want)) == 0 && wl == gl && wl > 0;
+    OPENSSL_cleanse(want, sizeof(want));
+    OPENSSL_cleanse(got, sizeof(got));
+    return same;
+}
+
+static bool timestamp_ok(const gslb_gossip_rx_t *rx, int64_t ts, int64_t now_ms)
+{
+    int64_t d = ts > now_ms ? ts - now_ms : now_ms - ts;
+    return ts > 0 && (uint64_t)d <= rx->max_skew_ms;
+}
+
+/* The last sequence stored for an agent this process has not seen yet. */
+static uint64_t stored_last_seq(gslb_gossip_rx_t *rx, const char *id)
+{
+    MDB_txn *txn = NULL;
+    gslb_agent_rec_t rec;
+    uint64_t seq = 0;
+    if (gslb_env_read_begin(rx->env, &txn) != GSLB_OK)
+        return 0;
+    if (gslb_store_agent_get(rx->env, txn, id, &rec) == GSLB_OK)
+        seq = rec.last_seq;
+    mdb_txn_abort(txn);
+    return seq;
+}
+
+static int queue_message(gslb_gossip_rx_t *rx, agent_state_t *a, const uint8_t *pt, size_t len)
+{
+    if (a->pt_cap < len) {
+        uint8_t *p = realloc(a->pt, len);
+        if (!p)
+            return GSLB_ENOMEM;
+        a->pt = p;
+        a->pt_cap = len;
+    }
+    memcpy(a->pt, pt, len);
+    a->pt_len = len;
+    if (a->pending)
+        return GSLB_OK;
+    if (rx->npending == rx->pending_cap) {
+        size_t cap = rx->pending_cap ? rx->pending_cap * 2 : 64;
+        agent_state_t **v = realloc(rx->pending, cap * sizeof(*v));
+        if (!v)
+            return GSLB_ENOMEM;
+        rx->pending = v;
+        rx->pending_cap = cap;
+    }
+    if (rx->npending == 0) {
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        rx->first_pending_ms = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    }
+    rx->pending[rx->npending++] = a;
+    a->pending = true;
+    return GSLB_OK;
+}
+
+static void addr_from_sockaddr(const struct sockaddr *sa, gslb_addr_t *out)
+{
+    memset(out, 0, sizeof(*out));
+    if (!sa)
+        return;
+    if (sa->sa_family == AF_INET) {
+        out->family = AF_INET;
+        memcpy(out->bytes, &((const struct sockaddr_in *)(const void *)sa)->sin_addr, 4);
+    } else if (sa->sa_family == AF_INET6) {
+        out->family = AF_INET6;
+        memcpy(out->bytes, &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr, 16);
+    }
+}
+
+/* Sequence check and queueing; holds rx->mu. */
+static enum gslb_gossip_result admit(gslb_gossip_rx_t *rx, const gslb_gossip_msg_t *m,
+                                     size_t pt_len, const struct sockaddr *src, int64_t now_ms)
+{
+    pthread_mutex_lock(&rx->mu);
+    agent_state_t *a = agent_find(rx, m->agent_id);
+    if (!a) {
+        pthread_mutex_unlock(&rx->mu);
+        uint64_t seq = stored_last_seq(rx, m->agent_id); /* no lock across LMDB */
+        pthread_mutex_lock(&rx->mu);
+        a = agent_find(rx, m->agent_id);
+        if (!a)
+            a = agent_insert(rx, m->agent_id, seq);
+    }
+    enum gslb_gossip_result r = GSLB_GOSSIP_ACCEPTED;
+    if (!a)
+        r = GSLB_GOSSIP_MALFORMED; /* agent table full or out of memory */
+    else if (m->seq <= a->last_seq)
+        r = GSLB_GOSSIP_REPLAYED;
+    else if (queue_message(rx, a, rx->pt, pt_len) < 0)
+        r = GSLB_GOSSIP_MALFORMED;
+    if (r == GSLB_GOSSIP_ACCEPTED) {
+        a->last_seq = m->seq;
+        a->last_heard_ms = now_ms;
+        addr_from_sockaddr(src, &a->src);
+    }
+    pthread_mutex_unlock(&rx->mu);
+    return r;
+}
+
+enum gslb_gossip_result gslb_gossip_rx_ingest(gslb_gossip_rx_t *rx, const uint8_t *msg, size_t len,
+                                              const struct sockaddr *src, int64_t now_ms)
+{
+    enum gslb_gossip_result why = GSLB_GOSSIP_MALFORMED;
+    gslb_gossip_msg_t m = {.backends = rx->backs};
+    pthread_mutex_lock(&rx->auth_mu);
+    int n = gslb_gossip_open(&rx->aead, msg, len, rx->pt, GSLB_GOSSIP_MSG_MAX, &why);
+    if (n >= 0) {
+        int rc = gslb_gossip_decode(rx->pt, (size_t)n, &m, GSLB_GOSSIP_MAX_BACKENDS);
+        if (rc == GSLB_EVERSION)
+            why = GSLB_GOSSIP_BAD_VERSION;
+        else if (rc < 0)
+            why = GSLB_GOSSIP_MALFORMED;
+        else if (!token_ok(rx, m.token_name, m.token))
+            why = GSLB_GOSSIP_UNKNOWN_TOKEN;
+        else if (!timestamp_ok(rx, m.timestamp_ms, now_ms))
+            why = GSLB_GOSSIP_STALE_TIMESTAMP;
+        else
+            why = GSLB_GOSSIP_ACCEPTED;
+    }
+    pthread_mutex_unlock(&rx->auth_mu);
+    OPENSSL_cleanse(m.token, sizeof(m.token));
+    if (why == GSLB_GOSSIP_ACCEPTED)
+        why = admit(rx, &m, (size_t)n, src, now_ms);
+    return counted(why);
+}
+
+/* ---- application to the store --------------------------------------------- */
+
+typedef struct svc_cache_ent {
+    char service[GSLB_NAME_MAX];
+    bool found;
+    char domain[GSLB_NAME_MAX];
+    char dom_service[GSLB_LABEL_MAX];
+} svc_cache_ent_t;
+
+typedef struct bkey {
+    char domain[GSLB_NAME_MAX];
+    gslb_addr_t addr;
+    uint16_t port;
+} bkey_t;
+
+typedef struct batch {
+    gslb_gossip_rx_t *rx;
+    MDB_txn *txn;
+    int64_t now_s;
+    svc_cache_ent_t *svc;
+    size_t nsvc, svc_cap;
+    char (*dirty)[GSLB_NAME_MAX];
+    size_t ndirty, dirty_cap;
+    bkey_t *keys; /* the current agent's accepted backends, sorted */
+    size_t nkeys;
+    /* scan results */
+    gslb_backend_rec_t *found;
+    size_t nfound, found_cap;
+    const char *scan_agent;
+} batch_t;
+
+static int mark_dirty(batch_t *b, const char *domain)
+{
+    for (size_t i = 0; i < b->ndirty; i++)
+        if (strcmp(b->dirty[i], domain) == 0)
+            return GSLB_OK;
+    if (b->ndirty == b->dirty_cap) {
+        size_t cap = b->dirty_cap ? b->dirty_cap * 2 : 16;
+        void *v = realloc(b->dirty, cap * sizeof(*b->dirty));
+        if (!v)
+            return GSLB_ENOMEM;
+        b->dirty = v;
+        b->dirty_cap = cap;
+    }
+    snprintf(b->dirty[b->ndirty++], GSLB_NAME_MAX, "%s", domain);
+    return GSLB_OK;
+}
+
+static const svc_cache_ent_t *lookup_service(batch_t *b, const char *service)
+{
+    for (size_t i = 0; i < b->nsvc; i++)
+        if (strcmp(b->svc[i].service, service) == 0)
+            return &b->svc[i];
+    if (b->nsvc == b->svc_cap) {
+        size_t cap = b->svc_cap ? b->svc_cap * 2 : 16;
+        void *v = realloc(b->svc, cap * sizeof(*b->svc));
+        if (!v)
+            return NULL;
+        b->svc = v;
+        b->svc_cap = cap;
+    }
+    svc_cache_ent_t *e = &b->svc[b->nsvc++];
+    memset(e, 0, sizeof(*e));
+    snprintf(e->service, sizeof(e->service), "%s", service);
+    gslb_domain_rec_t d;
+    if (gslb_store_domain_by_service(b->rx->env, b->txn, service, &d) == GSLB_OK) {
+        e->found = true;
+        snprintf(e->domain, sizeof(e->domain), "%s", d.name);
+        snprintf(e->dom_service, sizeof(e->dom_service), "%s", d.service);
+    }
+    return e;
+}
+
+/* A token named like the service, the domain's service name or the domain
+ * covers the backend (docs/gossip-protocol.md, "Authorization"). */
+static bool token_covers(const char *token_name, const char *service, const svc_cache_ent_t *e)
+{
+    return strcasecmp(token_name, service) == 0 || strcasecmp(token_name, e->dom_service) == 0 ||
+           strcasecmp(token_name, e->domain) == 0;
+}
+
+static int bkey_cmp(const void *x, const void *y)
+{
+    const bkey_t *a = x, *b = y;
+    int c = strcmp(a->domain, b->domain);
+    if (!c)
+        c = memcmp(&a->addr, &b->addr, sizeof(a->addr));
+    if (!c)
+        c = (int)a->port - (int)b->port;
+    return c;
+}
+
+static bool latency_moved(uint32_t before, uint32_t after)
+{
+    uint32_t d = before > after ? before - after : after - before;
+    return d >= 1000 && d * 4 >= before;
+}
+
+/* Write one reported backend. */
+static int apply_backend(batch_t *b, const gslb_gossip_msg_t *m, const gslb_gossip_backend_t *g,
+                         const char *domain, bool undrain)
+{
+    gslb_env_t *e = b->rx->env;
+    gslb_backend_rec_t old, rec;
+    int rc = gslb_store_backend_get(e, b->txn, domain, &g->addr, g->port, &old);
+    if (rc != GSLB_OK && rc != GSLB_ENOENT)
+        return rc;
+    bool exists = rc == GSLB_OK;
+    if (exists)
+        rec = old;
+    else
+        memset(&rec, 0, sizeof(rec));
+    snprintf(rec.domain, sizeof(rec.domain), "%s", domain);
+    rec.addr = g->addr;
+    rec.port = g->port;
+    rec.weight = g->weight;
+    snprintf(rec.region, sizeof(rec.region), "%s", m->region);
+    rec.source = GSLB_SOURCE_AGENT;
+    snprintf(rec.agent_id, sizeof(rec.agent_id), "%s", m->agent_id);
+    rec.agent_health = g->health;
+    rec.stale = false;
+    rec.draining = exists && old.draining && !undrain;
+    rec.last_seen = b->now_s;
+    rec.latency_us = g->latency_us;
+    bool served_change =
+        !exists || old.weight != rec.weight || old.agent_health != rec.agent_health || old.stale ||
+        old.draining != rec.draining || old.source != rec.source ||
+        strcmp(old.region, rec.region) != 0 || strcmp(old.agent_id, rec.agent_id) != 0;
+    bool latency_change = exists && latency_moved(old.latency_us, rec.latency_us);
+    if (served_change)
+        rec.last_change = b->now_s;
+    if (exists && !served_change && !latency_change && old.last_seen == rec.last_seen)
+        return GSLB_OK;
+    if ((rc = gslb_store_backend_put(e, b->txn, &rec)) < 0)
+        return rc;
+    return (served_change || latency_change) ? mark_dirty(b, domain) : GSLB_OK;
+}
+
+static int collect_agent_backend(const gslb_backend_rec_t *r, void *ctx)
+{
+    batch_t *b = ctx;
+    if (r->source != GSLB_SOURCE_AGENT || strcmp(r->agent_id, b->scan_agent) != 0)
+        return 0;
+    if (b->nfound == b->found_cap) {
+        size_t cap = b->found_cap ? b->found_cap * 2 : 64;
+        void *v = realloc(b->found, cap * sizeof(*b->found));
+        if (!v)
+            return GSLB_ENOMEM;
+        b->found = v;
+        b->found_cap = cap;
+    }
+    b->found[b->nfound++] = *r;
+    return 0;
+}
+
+static int scan_agent_backends(batch_t *b, const char *agent_id)
+{
+    b->nfound = 0;
+    b->scan_agent = agent_id;
+    return gslb_store_foreach_backend(b->rx->env, b->txn, NULL, collect_agent_backend, b);
+}
+
+/* Delete the agent's stored backends that its message no longer lists. */
+static int remove_unreported(batch_t *b, const char *agent_id)
+{
+    int rc = scan_agent_backends(b, agent_id);
+    for (size_t i = 0; rc == GSLB_OK && i < b->nfound; i++) {
+        const gslb_backend_rec_t *r = &b->found[i];
+        bkey_t k;
+        memset(&k, 0, sizeof(k));
+        snprintf(k.domain, sizeof(k.domain), "%s", r->domain);
+        k.addr = r->addr;
+        k.port = r->port;
+        if (bsearch(&k, b->keys, b->nkeys, sizeof(k), bkey_cmp))
+            continue;
+        rc = gslb_store_backend_del(b->rx->env, b->txn, r->domain, &r->addr, r->port);
+        if (rc == GSLB_OK || rc == GSLB_ENOENT)
+            rc = mark_dirty(b, r->domain);
+    }
+    return rc;
+}
+
+/* Goodbye: drain every stored backend of the agent at once. */
+static int drain_agent(batch_t *b, const char *agent_id)
+{
+    int rc = scan_agent_backends(b, agent_id);
+    for (size_t i = 0; rc == GSLB_OK && i < b->nfound; i++) {
+        gslb_backend_rec_t r = b->found[i];
+        if (r.draining)
+            continue;
+        r.draining = true;
+        r.last_change = b->now_s;
+        if ((rc = gslb_store_backend_put(b->rx->env, b->txn, &r)) == GSLB_OK)
+            rc = mark_dirty(b, r.domain);
+    }
+    return rc;
+}
+
+static uint64_t content_hash(const gslb_gossip_msg_t *m)
+{
+    uint64_t h = fnv1a(FNV_INIT, m->region, strlen(m->region) + 1);
+    h = fnv1a(h, &m->type, 1);
+    for (size_t i = 0; i < m->backend_count; i++) {
+        const gslb_gossip_backend_t *g = &m->backends[i];
+        h = fnv1a(h, g->service, strlen(g->service) + 1);
+        h = fnv1a(h, &g->addr, sizeof(g->addr));
+        h = fnv1a(h, &g->port, sizeof(g->port));
+        h = fnv1a(h, &g->weight, sizeof(g->weight));
+        h = fnv1a(h, &g->health, sizeof(g->health));
+    }
+    return h;
+}
+
+static uint64_t keyset_hash(const batch_t *b)
+{
+    uint64_t h = FNV_INIT;
+    for (size_t i = 0; i < b->nkeys; i++)
+        h = fnv1a(h, &b->keys[i], sizeof(b->keys[i]));
+    return h ^ b->nkeys;
+}
+
+static void warn_ignored(agent_state_t *a, const gslb_gossip_backend_t *g, bool unauthorized,
+                         const char *token_name)
+{
+    if (a->warned_ignored)
+        return;
+    a->warned_ignored = true;
+    if (unauthorized)
+        gslb_warn("gossip: agent %s: backend of service %s ignored: token \"%s\" does not "
+                  "cover it",
+                  a->id, g->service, token_name);
+    else
+        gslb_warn("gossip: agent %s: backend of service %s ignored: no domain has this service",
+                  a->id, g->service);
+}
+
+/* Write the reported backends; fills b->keys with the accepted ones. */
+static int apply_backends(batch_t *b, agent_state_t *a, const gslb_gossip_msg_t *m, bool undrain)
+{
+    b->nkeys = 0;
+    for (size_t i = 0; i < m->backend_count; i++) {
+        const gslb_gossip_backend_t *g = &m->backends[i];
+        const svc_cache_ent_t *s = lookup_service(b, g->service);
+        if (!s)
+            return GSLB_ENOMEM;
+        if (!s->found || !token_covers(m->token_name, g->service, s)) {
+            enum gslb_gossip_ignore why =
+                s->found ? GSLB_GOSSIP_IGNORE_UNAUTHORIZED : GSLB_GOSSIP_IGNORE_UNKNOWN_SERVICE;
+            count(&g_counters.backends_ignored[why]);
+            warn_ignored(a, g, s->found, m->token_name);
+            continue;
+        }
+        int rc = apply_backend(b, m, g, s->domain, undrain);
+        if (rc < 0)
+            return rc;
+        bkey_t *k = &b->keys[b->nkeys++];
+        memset(k, 0, sizeof(*k));
+        snprintf(k->domain, sizeof(k->domain), "%s", s->domain);
+        k->addr = g->addr;
+        k->port = g->port;
+    }
+    qsort(b->keys, b->nkeys, sizeof(*b->keys), bkey_cmp);
+    return GSLB_OK;
+}
+
+static int put_agent_record(batch_t *b, agent_state_t *a, const gslb_gossip_msg_t *m,
+                            gslb_agent_rec_t *old, bool *had_old)
+{
+    gslb_env_t *e = b->rx->env;
+    gslb_agent_rec_t rec;
+    int rc = gslb_store_agent_get(e, b->txn, m->agent_id, old);
+    if (rc != GSLB_OK && rc != GSLB_ENOENT)
+        return rc;
+    *had_old = rc == GSLB_OK;
+    memset(&rec, 0, sizeof(rec));
+    snprintf(rec.agent_id, sizeof(rec.agent_id), "%s", m->agent_id);
+    snprintf(rec.region, sizeof(rec.region), "%s", m->region);
+    snprintf(rec.token_name, sizeof(rec.token_name), "%s", m->token_name);
+    rec.first_seen = *had_old && old->first_seen ? old->first_seen : b->now_s;
+    rec.last_heartbeat = b->now_s;
+    rec.last_seq = m->seq;
+    rec.source_addr = a->src;
+    rec.stale = false;
+    rec.goodbye = m->type == GSLB_GOSSIP_GOODBYE;
+    return gslb_store_agent_put(e, b->txn, &rec);
+}
+
+static int apply_agent(batch_t *b, agent_state_t *a)
+{
+    gslb_gossip_msg_t m = {.backends = b->rx->backs};
+    int rc = gslb_gossip_decode(a->pt, a->pt_len, &m, GSLB_GOSSIP_MAX_BACKENDS);
+    if (rc < 0)
+        return GSLB_OK; /* cannot happen: it decoded when it was accepted */
+    gslb_agent_rec_t old;
+    bool had_old = false;
+    if ((rc = put_agent_record(b, a, &m, &old, &had_old)) < 0)
+        return rc;
+    if (m.type == GSLB_GOSSIP_GOODBYE) {
+        count(&g_counters.goodbyes);
+        gslb_info("gossip: agent %s said goodbye: its backends are drained", a->id);
+        a->applied = false;
+        a->set_known = false;
+        return drain_agent(b, a->id);
+    }
+    bool was_off = had_old && (old.stale || old.goodbye);
+    uint64_t h = content_hash(&m);
+    if (a->applied && had_old && !was_off && h == a->applied_hash && a->applied_sec == b->now_s)
+        return GSLB_OK; /* same content within the same second: nothing to write */
+    if (was_off)
+        gslb_info("gossip: agent %s is back (%s)", a->id,
+                  old.goodbye ? "after goodbye" : "was stale");
+    if ((rc = apply_backends(b, a, &m, !had_old || old.goodbye)) < 0)
+        return rc;
+    uint64_t ks = keyset_hash(b);
+    if (!a->set_known || ks != a->set_hash) {
+        if ((rc = remove_unreported(b, a->id)) < 0)
+            return rc;
+        a->warned_ignored = a->set_known ? false : a->warned_ignored;
+    }
+    a->applied = true;
+    a->applied_hash = h;
+    a->applied_sec = b->now_s;
+    a->set_hash = ks;
+    a->set_known = true;
+    return GSLB_OK;
+}
+
+static void batch_free(batch_t *b)
+{
+    free(b->svc);
+    free(b->dirty);
+    free(b->keys);
+    free(b->found);
+}
+
+static void forget_applied(gslb_gossip_rx_t *rx, agent_state_t **list, size_t n)
+{
+    pthread_mutex_lock(&rx->mu);
+    for (size_t i = 0; i < n; i++) {
+        list[i]->applied = false;
+        list[i]->set_known = false;
+    }
+    pthread_mutex_unlock(&rx->mu);
+}
+
+static int apply_all(batch_t *b, agent_state_t **list, size_t n)
+{
+    int rc = GSLB_OK;
+    for (size_t i = 0; rc == GSLB_OK && i < n; i++)
+        rc = apply_agent(b, list[i]);
+    for (size_t i = 0; rc == GSLB_OK && i < b->ndirty; i++)
+        rc = gslb_answers_rebuild_domain(b->rx->env, b->txn, b->dirty[i]);
+    return rc;
+}
+
+int gslb_gossip_rx_flush(gslb_gossip_rx_t *rx, int64_t now_ms)
+{
+    /* Take the pending list; messages arriving meanwhile start a new one. */
+    pthread_mutex_lock(&rx->mu);
+    size_t n = rx->npending;
+    agent_state_t **list = n ? malloc(n * sizeof(*list)) : NULL;
+    if (n && !list) {
+        pthread_mutex_unlock(&rx->mu);
+        return GSLB_ENOMEM;
+    }
+    for (size_t i = 0; i < n; i++) {
+        list[i] = rx->pending[i];
+        list[i]->pending = false;
+    }
+    rx->npending = 0;
+    pthread_mutex_unlock(&rx->mu);
+    if (!n)
+        return GSLB_OK;
+    /* The thread that flushes is the one that ingests, so a->pt is stable. */
+    batch_t b = {.rx = rx, .now_s = now_ms / 1000};
+    b.keys = malloc(GSLB_GOSSIP_MAX_BACKENDS * sizeof(*b.keys));
+    int rc = b.keys ? gslb_env_write_begin(rx->env, &b.txn) : GSLB_ENOMEM;
+    if (rc == GSLB_OK) {
+        rc = apply_all(&b, list, n);
+        if (rc == GSLB_OK)
+            rc = gslb_env_commit(rx->env, b.txn);
+        else
+            mdb_txn_abort(b.txn);
+    }
+    if (rc == GSLB_OK) {
+        count(&g_counters.batches);
+    } else {
+        count(&g_counters.batch_errors);
+        forget_applied(rx, list, n);
+        gslb_error("gossip: cannot apply %zu agent message(s): %s", n, gslb_strerror(rc));
+    }
+    batch_free(&b);
+    free(list);
+    return rc;
+}
+
+/* ---- sockets -------------------------------------------------------------- */
+
+static socklen_t bind_sockaddr(const gslb_hostport_t *hp, uint16_t port,
+                               struct sockaddr_storage *ss)
+{
+    gslb_addr_t a;
+    memset(ss, 0, sizeof(*ss));
+    const char *host = hp->host[0] ? hp->host : "0.0.0.0";
+    if (gslb_addr_parse(host, &a) < 0)
+        return 0;
+    if (a.family == AF_INET6) {
+        struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)ss;
+        s6->sin6_family = AF_INET6;
+        s6->sin6_port = htons(port);
+        memcpy(&s6->sin6_addr, a.bytes, 16);
+        return sizeof(*s6);
+    }
+    struct sockaddr_in *s4 = (struct sockaddr_in *)ss;
+    s4->sin_family = AF_INET;
+    s4->sin_port = htons(port);
+    memcpy(&s4->sin_addr, a.bytes, 4);
+    return sizeof(*s4);
+}
+
+static int open_bound(const gslb_hostport_t *hp, uint16_t port, int type, uint16_t *bound)
+{
+    struct sockaddr_storage ss;
+    socklen_t sl = bind_sockaddr(hp, port, &ss);
+    if (!sl) {
+        errno = EINVAL;
+        return -1;
+    }
+    int fd = socket(ss.ss_family, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return -1;
+    int one = 1, rcvbuf = 4 << 20;
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+    if (type == SOCK_DGRAM)
+        setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof(rcvbuf));
+    if (bind(fd, (struct sockaddr *)&ss, sl) != 0 || (type == SOCK_STREAM && listen(fd, 64) != 0)) {
+        int e = errno;
+        close(fd);
+        errno = e;
+        return -1;
+    }
+    sl = sizeof(ss);
+    getsockname(fd, (struct sockaddr *)&ss, &sl);
+    *bound = ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
+                                            : ((struct sockaddr_in *)&ss)->sin_port);
+    return fd;
+}
+
+/* UDP and TCP on the same port; with port 0 pick one free for both. */
+static int open_sockets(gslb_gossip_rx_t *rx, const gslb_hostport_t *hp, gslb_errbuf_t *eb)
+{
+    for (int attempt = 0; attempt < 16; attempt++) {
+        uint16_t port = 0, tport = 0;
+        int u = open_bound(hp, hp->port, SOCK_DGRAM, &port);
+        if (u < 0)
+            return gslb_errf(eb, GSLB_EIO, "gossip: cannot bind UDP %s port %u: %s",
+                             hp->host[0] ? hp->host : "0.0.0.0", hp->port, strerror(errno));
+        int t = open_bound(hp, port, SOCK_STREAM, &tport);
+        if (t >= 0) {
+            rx->udp_fd = u;
+            rx->tcp_fd = t;
+            rx->port = port;
+            return GSLB_OK;
+        }
+        int e = errno;
+        close(u);
+        if (hp->port != 0)
+            return gslb_errf(eb, GSLB_EIO, "gossip: cannot bind TCP %s port %u: %s",
+                             hp->host[0] ? hp->host : "0.0.0.0", hp->port, strerror(e));
+    }
+    return gslb_errf(eb, GSLB_EIO, "gossip: no free port for both UDP and TCP");
+}
+
+static void read_udp(gslb_gossip_rx_t *rx, uint8_t (*bufs)[GSLB_GOSSIP_UDP_MAX + 512])
+{
+    struct mmsghdr mm[RX_BATCH];
+    struct iovec iov[RX_BATCH];
+    struct sockaddr_storage from[RX_BATCH];
+    for (int round = 0; round < 16; round++) {
+        for (int i = 0; i < RX_BATCH; i++) {
+            iov[i] = (struct iovec){.iov_base = bufs[i], .iov_len = sizeof(bufs[i])};
+            mm[i].msg_hdr = (struct msghdr){.msg_name = &from[i],
+                                            .msg_namelen = sizeof(from[i]),
+                                            .msg_iov = &iov[i],
+                                            .msg_iovlen = 1};
+            mm[i].msg_len = 0;
+        }
+        int n = recvmmsg(rx->udp_fd, mm, RX_BATCH, MSG_DONTWAIT, NULL);
+        if (n <= 0)
+            return;
+        int64_t now = gslb_wall_ms();
+        for (int i = 0; i < n; i++) {
+            /* A datagram larger than the buffer is truncated: bad length. */
+            size_t len =
+                (mm[i].msg_hdr.msg_flags & MSG_TRUNC) ? GSLB_GOSSIP_MSG_MAX + 1 : mm[i].msg_len;
+            gslb_gossip_rx_ingest(rx, bufs[i], len > sizeof(bufs[i]) ? 0 : len,
+                                  (struct sockaddr *)&from[i], now);
+        }
+        if (n < RX_BATCH)
+            return;
+    }
+}
+
+static void conn_close(gslb_gossip_rx_t *rx, size_t i)
+{
+    close(rx->conns[i].fd);
+    free(rx->conns[i].buf);
+    rx->conns[i] = rx->conns[--rx->nconns];
+}
+
+static void accept_tcp(gslb_gossip_rx_t *rx)
+{
+    for (;;) {
+        struct sockaddr_storage ss;
+        socklen_t sl = sizeof(ss);
+        int fd = accept4(rx->tcp_fd, (struct sockaddr *)&ss, &sl, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        if (fd < 0)
+            return;
+        if (rx->nconns >= GSLB_GOSSIP_TCP_MAX_CONNS) {
+            count(&g_counters.tcp_rejected);
+            close(fd);
+            continue;
+        }
+        count(&g_counters.tcp_accepted);
+        char text[64];
+        gslb_addr_t from;
+        addr_from_sockaddr((struct sockaddr *)&ss, &from);
+        gslb_debug("gossip: TCP connection from %s", gslb_addr_format(&from, text, sizeof(text)));
+        conn_t *c = &rx->conns[rx->nconns++];
+        memset(c, 0, sizeof(*c));
+        c->fd = fd;
+        c->need = 4;
+        c->ss = ss;
+        c->last_ms = gslb_mono_ms();
+    }
+}
+
+/* Returns false when the connection must be closed. */
+static bool conn_frame_done(gslb_gossip_rx_t *rx, conn_t *c)
+{
+    if (c->need == 4) {
+        uint32_t len = ((uint32_t)c->buf[0] << 24) | ((uint32_t)c->buf[1] << 16) |
+                       ((uint32_t)c->buf[2] << 8) | c->buf[3];
+        if (len < GSLB_GOSSIP_OVERHEAD || len > GSLB_GOSSIP_MSG_MAX) {
+            counted(GSLB_GOSSIP_BAD_LENGTH);
+            return false;
+        }
+        uint8_t *nb = realloc(c->buf, 4 + (size_t)len);
+        if (!nb)
+            return false;
+        c->buf = nb;
+        c->need = 4 + (size_t)len;
+        return true;
+    }
+    gslb_gossip_rx_ingest(rx, c->buf + 4, c->need - 4, (struct sockaddr *)&c->ss, gslb_wall_ms());
+    c->have = 0;
+    c->need = 4;
+    return true;
+}
+
+static bool conn_read(gslb_gossip_rx_t *rx, conn_t *c)
+{
+    if (!c->buf && !(c->buf = malloc(4)))
+        return false;
+    for (;;) {
+        ssize_t r = recv(c->fd, c->buf + c->have, c->need - c->have, MSG_DONTWAIT);
+        if (r == 0)
+            return false;
+        if (r < 0)
+            return errno == EAGAIN || errno == EINTR;
+        c->have += (size_t)r;
+        c->last_ms = gslb_mono_ms();
+        if (c->have == c->need && !conn_frame_done(rx, c))
+            return false;
+    }
+}
+
+static void expire_conns(gslb_gossip_rx_t *rx)
+{
+    int64_t now = gslb_mono_ms();
+    for (size_t i = rx->nconns; i-- > 0;)
+        if (now - rx->conns[i].last_ms > GSLB_GOSSIP_TCP_IDLE_MS)
+            conn_close(rx, i);
+}
+
+static int poll_timeout(const gslb_gossip_rx_t *rx)
+{
+    if (!rx->npending)
+        return 1000;
+    int64_t left = rx->first_pending_ms + GSLB_GOSSIP_TICK_MS - gslb_mono_ms();
+    return left > 0 ? (int)left : 0;
+}
+
+static void *rx_main(void *arg)
+{
+    gslb_gossip_rx_t *rx = arg;
+    uint8_t(*bufs)[GSLB_GOSSIP_UDP_MAX + 512] = malloc(RX_BATCH * sizeof(*bufs));
+    if (!bufs) {
+        gslb_error("gossip: out of memory");
+        return NULL;
+    }
+    struct pollfd pf[3 + GSLB_GOSSIP_TCP_MAX_CONNS];
+    for (;;) {
+        pf[0] = (struct pollfd){.fd = rx->stop_fd, .events = POLLIN};
+        pf[1] = (struct pollfd){.fd = rx->udp_fd, .events = POLLIN};
+        pf[2] = (struct pollfd){.fd = rx->tcp_fd, .events = POLLIN};
+        size_t nc = rx->nconns;
+        for (size_t i = 0; i < nc; i++)
+            pf[3 + i] = (struct pollfd){.fd = rx->conns[i].fd, .events = POLLIN};
+        int r = poll(pf, 3 + nc, poll_timeout(rx));
+        if (r < 0 && errno != EINTR)
+            break;
+        if (r > 0 && pf[0].revents)
+            break;
+        if (r > 0 && pf[1].revents)
+            read_udp(rx, bufs);
+        for (size_t i = nc; r > 0 && i-- > 0;)
+            if (pf[3 + i].revents && !conn_read(rx, &rx->conns[i]))
+                conn_close(rx, i);
+        if (r > 0 && pf[2].revents)
+            accept_tcp(rx);
+        expire_conns(rx);
+        if (rx->npending && poll_timeout(rx) == 0)
+            gslb_gossip_rx_flush(rx, gslb_wall_ms());
+    }
+    gslb_gossip_rx_flush(rx, gslb_wall_ms());
+    free(bufs);
+    return NULL;
+}
+
+/* ---- lifecycle ------------------------------------------------------------ */
+
+static int copy_auth(gslb_gossip_rx_t *rx, const gslb_config_t *cfg, gslb_errbuf_t *eb)
+{
+    gslb_gossip_aead_t aead;
+    if (cfg->gossip_key_len == 0)
+        return gslb_errf(eb, GSLB_ECONFIG, "gossip: overwatch.gossip.encryption_key is not set");
+    int rc = gslb_gossip_aead_init(&aead, cfg->gossip_key, cfg->gossip_key_len, eb);
+    if (rc < 0)
+        return rc;
+    gslb_token_t *tokens = NULL;
+    if (cfg->token_count) {
+        tokens = malloc(cfg->token_count * sizeof(*tokens));
+        if (!tokens) {
+            gslb_gossip_aead_free(&aead);
+            return gslb_errf(eb, GSLB_ENOMEM, "out of memory");
+        }
+        memcpy(tokens, cfg->tokens, cfg->token_count * sizeof(*tokens));
+    }
+    pthread_mutex_lock(&rx->auth_mu);
+    gslb_gossip_aead_free(&rx->aead);
+    if (rx->tokens) {
+        OPENSSL_cleanse(rx->tokens, rx->token_count * sizeof(*rx->tokens));
+        free(rx->tokens);
+    }
+    rx->aead = aead;
+    rx->tokens = tokens;
+    rx->token_count = cfg->token_count;
+    rx->max_skew_ms = cfg->gossip_max_skew_ms;
+    pthread_mutex_unlock(&rx->auth_mu);
+    return GSLB_OK;
+}
+
+int gslb_gossip_rx_update(gslb_gossip_rx_t *rx, const gslb_config_t *cfg, gslb_errbuf_t *eb)
+{
+    return copy_auth(rx, cfg, eb);
+}
+
+static void rx_free(gslb_gossip_rx_t *rx)
+{
+    for (size_t i = rx->nconns; i-- > 0;)
+        conn_close(rx, i);
+    if (rx->udp_fd >= 0)
+        close(rx->udp_fd);
+    if (rx->tcp_fd >= 0)
+        close(rx->tcp_fd);
+    if (rx->stop_fd >= 0)
+        close(rx->stop_fd);
+    gslb_gossip_aead_free(&rx->aead);
+    if (rx->tokens)
+        OPENSSL_cleanse(rx->tokens, rx->token_count * sizeof(*rx->tokens));
+    free(rx->tokens);
+    agents_free(rx);
+    free(rx->pending);
+    free(rx->pt);
+    free(rx->backs);
+    pthread_mutex_destroy(&rx->mu);
+    pthread_mutex_destroy(&rx->auth_mu);
+    free(rx);
+}
+
+int gslb_gossip_rx_start(gslb_gossip_rx_t **out, const gslb_gossip_rx_opts_t *opts,
+                         gslb_errbuf_t *eb)
+{
+    gslb_gossip_rx_t *rx = calloc(1, sizeof(*rx));
+    if (!rx)
+        return gslb_errf(eb, GSLB_ENOMEM, "out of memory");
+    rx->env = opts->env;
+    rx->udp_fd = rx->tcp_fd = rx->stop_fd = -1;
+    pthread_mutex_init(&rx->mu, NULL);
+    pthread_mutex_init(&rx->auth_mu, NULL);
+    rx->pt = malloc(GSLB_GOSSIP_MSG_MAX);
+    rx->backs = malloc(GSLB_GOSSIP_MAX_BACKENDS * sizeof(*rx->backs));
+    int rc = (rx->pt && rx->backs) ? copy_auth(rx, opts->cfg, eb)
+                                   : gslb_errf(eb, GSLB_ENOMEM, "out of memory");
+    if (rc == GSLB_OK && !opts->no_sockets) {
+        rc = open_sockets(rx, &opts->cfg->gossip_bind, eb);
+        if (rc == GSLB_OK && (rx->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) < 0)
+            rc = gslb_errf(eb, GSLB_EIO, "gossip: eventfd: %s", strerror(errno));
+        if (rc == GSLB_OK && pthread_create(&rx->thread, NULL, rx_main, rx) != 0)
+            rc = gslb_errf(eb, GSLB_EIO, "gossip: cannot start the receiver thread");
+        rx->thread_started = rc == GSLB_OK;
+    }
+    if (rc < 0) {
+        rx_free(rx);
+        return rc;
+    }
+    if (!opts->no_sockets)
+        gslb_info("gossip: listening on %s port %u (UDP and TCP)",
+                  opts->cfg->gossip_bind.host[0] ? opts->cfg->gossip_bind.host : "0.0.0.0",
+                  rx->port);
+    *out = rx;
+    return GSLB_OK;
+}
+
+uint16_t gslb_gossip_rx_port(const gslb_gossip_rx_t *rx)
+{
+    return rx ? rx->port : 0;
+}
+
+void gslb_gossip_rx_stop(gslb_gossip_rx_t *rx)
+{
+    if (!rx)
+        return;
+    if (rx->thread_started) {
+        uint64_t one = 1;
+        if (write(rx->stop_fd, &one, sizeof(one)) < 0)
+            gslb_warn("gossip: cannot signal the receiver thread: %s", strerror(errno));
+        pthread_join(rx->thread, NULL);
+    } else {
+        gslb_gossip_rx_flush(rx, gslb_wall_ms());
+    }
+    rx_free(rx);
+}

@@ -1,0 +1,92 @@
+/*
+ * gossip_rx.h - the overwatch's gossip receiver (docs/gossip-protocol.md).
+ *
+ * Contract:
+ *  - One thread receives sealed messages on UDP and TCP (same port,
+ *    overwatch.gossip.bind_address), authenticates each (AES-GCM open, strict
+ *    decode, token by name + CRYPTO_memcmp, timestamp within
+ *    overwatch.gossip.max_clock_skew, sequence strictly above the agent's last)
+ *    and counts it under exactly one result (gslb_gossip_result). A rejected
+ *    message changes no state.
+ *  - Accepted messages are applied in batches: at most one LMDB write
+ *    transaction per tick (GSLB_GOSSIP_TICK_MS), opened only when something
+ *    arrived. Within a tick only an agent's newest message is applied (every
+ *    message carries the agent's full state). Answer sets of the domains whose
+ *    served state changed are recompiled in the same transaction.
+ *  - Agents are recorded in the agents table (region, token name, last
+ *    heartbeat, last sequence, source address). A backend maps to a domain by
+ *    service (gslb_store_domain_by_service); an unknown service, or a service
+ *    the agent's token does not cover, is counted and ignored.
+ *  - A heartbeat rewrites the agent's backends (source AGENT, agent health,
+ *    latency, last_seen) and clears their stale flag; backends the agent no
+ *    longer reports are deleted. A goodbye drains every backend of the agent
+ *    at once; its next heartbeat undrains them.
+ *  - Counters are process-wide (gslb_gossip_counters()), for the metrics exporter.
+ */
+#pragma once
+
+#include "config.h"
+#include "env.h"
+#include "gossip_wire.h"
+#include "gslb_err.h"
+
+#include <netinet/in.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#define GSLB_GOSSIP_TICK_MS 50
+#define GSLB_GOSSIP_TCP_MAX_CONNS 64
+#define GSLB_GOSSIP_TCP_IDLE_MS 5000
+
+enum gslb_gossip_ignore {
+    GSLB_GOSSIP_IGNORE_UNKNOWN_SERVICE = 0,
+    GSLB_GOSSIP_IGNORE_UNAUTHORIZED,
+    GSLB_GOSSIP_IGNORE_COUNT
+};
+
+typedef struct gslb_gossip_counters {
+    uint64_t messages[GSLB_GOSSIP_RESULT_COUNT]; /* opengslb_gossip_messages_total{result} */
+    uint64_t backends_ignored[GSLB_GOSSIP_IGNORE_COUNT]; /* {reason} */
+    uint64_t batches;                                    /* write transactions committed */
+    uint64_t batch_errors;                               /* write transactions that failed */
+    uint64_t tcp_accepted;                               /* TCP connections accepted */
+    uint64_t tcp_rejected;                               /* refused: too many connections */
+    uint64_t goodbyes;                                   /* goodbye messages applied */
+} gslb_gossip_counters_t;
+
+/** Snapshot of the process-wide counters. */
+void gslb_gossip_counters(gslb_gossip_counters_t *out);
+/** "unknown_service", "unauthorized". */
+const char *gslb_gossip_ignore_name(enum gslb_gossip_ignore r);
+
+typedef struct gslb_gossip_rx gslb_gossip_rx_t;
+
+typedef struct gslb_gossip_rx_opts {
+    gslb_env_t *env;
+    const gslb_config_t *cfg; /* tokens, key, bind address, max skew (copied) */
+    bool no_sockets;          /* tests: no sockets, no thread; use ingest/flush */
+} gslb_gossip_rx_opts_t;
+
+/** Create the receiver, bind UDP and TCP (errors are returned here, e.g. the
+ *  port is in use) and, unless no_sockets, start its thread. */
+int gslb_gossip_rx_start(gslb_gossip_rx_t **out, const gslb_gossip_rx_opts_t *opts,
+                         gslb_errbuf_t *eb);
+/** Stop the thread, apply what is pending, free everything. NULL is fine. */
+void gslb_gossip_rx_stop(gslb_gossip_rx_t *rx);
+/** The bound port (useful with port 0). */
+uint16_t gslb_gossip_rx_port(const gslb_gossip_rx_t *rx);
+/** Take new tokens / key / skew from a reloaded configuration. */
+int gslb_gossip_rx_update(gslb_gossip_rx_t *rx, const gslb_config_t *cfg, gslb_errbuf_t *eb);
+
+/** Authenticate one sealed message (from `src`, may be NULL) at wall time
+ *  now_ms and queue it when accepted. Returns the result it was counted as.
+ *  Thread: the receiver's own (or the caller's with no_sockets). */
+enum gslb_gossip_result gslb_gossip_rx_ingest(gslb_gossip_rx_t *rx, const uint8_t *msg, size_t len,
+                                              const struct sockaddr *src, int64_t now_ms);
+/** Apply every queued message in one write transaction. Returns 0 or an error. */
+int gslb_gossip_rx_flush(gslb_gossip_rx_t *rx, int64_t now_ms);
+
+/** Wall time (unix ms) this process last accepted a message from agent_id;
+ *  false when it has not since it started (the sweeper then uses the store). */
+bool gslb_gossip_rx_last_heard(gslb_gossip_rx_t *rx, const char *agent_id, int64_t *out_ms);

@@ -1,0 +1,345 @@
+/*
+ * sweeper.c - marks silent agents' backends stale and removes them later
+ * (sweeper.h).
+ */
+#include "sweeper.h"
+#include "gslb_log.h"
+#include "probe.h"
+#include "store.h"
+
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+static gslb_sweeper_counters_t g_counters;
+
+static void add(uint64_t *c, uint64_t v)
+{
+    __atomic_fetch_add(c, v, __ATOMIC_RELAXED);
+}
+
+static void set_gauge(uint64_t *c, uint64_t v)
+{
+    __atomic_store_n(c, v, __ATOMIC_RELAXED);
+}
+
+void gslb_sweeper_counters(gslb_sweeper_counters_t *out)
+{
+    uint64_t *dst = (uint64_t *)out;
+    uint64_t *src = (uint64_t *)&g_counters;
+    for (size_t i = 0; i < sizeof(*out) / sizeof(uint64_t); i++)
+        dst[i] = __atomic_load_n(&src[i], __ATOMIC_RELAXED);
+}
+
+struct gslb_sweeper {
+    gslb_sweeper_opts_t o;
+    pthread_t thread;
+    bool started, stop;
+    pthread_mutex_t mu;
+    pthread_cond_t cond;
+};
+
+enum verdict { KEEP = 0, MAKE_STALE, REMOVE };
+
+typedef struct agent_seen {
+    gslb_agent_rec_t rec;
+    int64_t heard_ms;
+} agent_seen_t;
+
+typedef struct sweep {
+    gslb_sweeper_t *s;
+    int64_t now_ms;
+    agent_seen_t *agents;
+    size_t nagents, agents_cap;
+    gslb_backend_rec_t *todo; /* backends to change */
+    size_t ntodo, todo_cap;
+    char (*dirty)[GSLB_NAME_MAX];
+    size_t ndirty, dirty_cap;
+    bool agents_changed;
+} sweep_t;
+
+static int grow(void **v, size_t *cap, size_t need, size_t size)
+{
+    if (need <= *cap)
+        return GSLB_OK;
+    size_t c = *cap ? *cap * 2 : 32;
+    while (c < need)
+        c *= 2;
+    void *n = realloc(*v, c * size);
+    if (!n)
+        return GSLB_ENOMEM;
+    *v = n;
+    *cap = c;
+    return GSLB_OK;
+}
+
+/* ---- judging -------------------------------------------------------------- */
+
+static int64_t stored_heard_ms(int64_t unix_s)
+{
+    return unix_s > 0 ? unix_s * 1000 + 999 : 0;
+}
+
+static int64_t agent_heard_ms(const sweep_t *w, const gslb_agent_rec_t *r)
+{
+    int64_t ms = 0;
+    const gslb_sweeper_opts_t *o = &w->s->o;
+    if (o->last_heard && o->last_heard(o->last_heard_ctx, r->agent_id, &ms))
+        return ms;
+    return stored_heard_ms(r->last_heartbeat);
+}
+
+static enum verdict judge(const sweep_t *w, int64_t heard_ms, bool stale)
+{
+    int64_t silent = w->now_ms - heard_ms;
+    if (silent >= (int64_t)w->s->o.remove_after_ms)
+        return REMOVE;
+    if (silent >= (int64_t)w->s->o.stale_threshold_ms && !stale)
+        return MAKE_STALE;
+    return KEEP;
+}
+
+static const agent_seen_t *find_agent(const sweep_t *w, const char *id)
+{
+    for (size_t i = 0; i < w->nagents; i++)
+        if (strcmp(w->agents[i].rec.agent_id, id) == 0)
+            return &w->agents[i];
+    return NULL;
+}
+
+/* Heard time of a backend's agent in this sweep's view. */
+static int64_t backend_heard_ms(const sweep_t *w, const gslb_backend_rec_t *b)
+{
+    const agent_seen_t *a = find_agent(w, b->agent_id);
+    if (a)
+        return a->heard_ms;
+    int64_t ms = 0;
+    const gslb_sweeper_opts_t *o = &w->s->o;
+    if (o->last_heard && o->last_heard(o->last_heard_ctx, b->agent_id, &ms))
+        return ms;
+    return stored_heard_ms(b->last_seen);
+}
+
+static int collect_agent(const gslb_agent_rec_t *r, void *ctx)
+{
+    sweep_t *w = ctx;
+    if (grow((void **)&w->agents, &w->agents_cap, w->nagents + 1, sizeof(*w->agents)) < 0)
+        return GSLB_ENOMEM;
+    agent_seen_t *a = &w->agents[w->nagents++];
+    a->rec = *r;
+    a->heard_ms = agent_heard_ms(w, r);
+    if (judge(w, a->heard_ms, r->stale) != KEEP)
+        w->agents_changed = true;
+    return 0;
+}
+
+static int collect_backend(const gslb_backend_rec_t *r, void *ctx)
+{
+    sweep_t *w = ctx;
+    if (r->source != GSLB_SOURCE_AGENT)
+        return 0;
+    if (judge(w, backend_heard_ms(w, r), r->stale) == KEEP)
+        return 0;
+    if (grow((void **)&w->todo, &w->todo_cap, w->ntodo + 1, sizeof(*w->todo)) < 0)
+        return GSLB_ENOMEM;
+    w->todo[w->ntodo++] = *r;
+    return 0;
+}
+
+static void publish_gauges(const sweep_t *w)
+{
+    uint64_t live = 0, stale = 0;
+    for (size_t i = 0; i < w->nagents; i++) {
+        int64_t silent = w->now_ms - w->agents[i].heard_ms;
+        if (silent >= (int64_t)w->s->o.stale_threshold_ms)
+            stale++;
+        else
+            live++;
+    }
+    set_gauge(&g_counters.agents_registered, live);
+    set_gauge(&g_counters.agents_stale, stale);
+}
+
+static int survey(sweep_t *w)
+{
+    MDB_txn *txn = NULL;
+    gslb_env_t *e = w->s->o.env;
+    int rc = gslb_env_read_begin(e, &txn);
+    if (rc < 0)
+        return rc;
+    rc = gslb_store_foreach_agent(e, txn, collect_agent, w);
+    if (rc == GSLB_OK)
+        rc = gslb_store_foreach_backend(e, txn, NULL, collect_backend, w);
+    mdb_txn_abort(txn);
+    return rc;
+}
+
+/* ---- applying ------------------------------------------------------------- */
+
+static int mark_dirty(sweep_t *w, const char *domain)
+{
+    for (size_t i = 0; i < w->ndirty; i++)
+        if (strcmp(w->dirty[i], domain) == 0)
+            return GSLB_OK;
+    if (grow((void **)&w->dirty, &w->dirty_cap, w->ndirty + 1, sizeof(*w->dirty)) < 0)
+        return GSLB_ENOMEM;
+    memcpy(w->dirty[w->ndirty++], domain, GSLB_NAME_MAX);
+    return GSLB_OK;
+}
+
+/* Re-read the agents inside the write txn: a heartbeat may have landed. */
+static int refresh_agents(sweep_t *w, MDB_txn *txn)
+{
+    w->nagents = 0;
+    return gslb_store_foreach_agent(w->s->o.env, txn, collect_agent, w);
+}
+
+static int apply_backend(sweep_t *w, MDB_txn *txn, const gslb_backend_rec_t *seen)
+{
+    gslb_env_t *e = w->s->o.env;
+    gslb_backend_rec_t b;
+    int rc = gslb_store_backend_get(e, txn, seen->domain, &seen->addr, seen->port, &b);
+    if (rc == GSLB_ENOENT || (rc == GSLB_OK && b.source != GSLB_SOURCE_AGENT))
+        return GSLB_OK;
+    if (rc < 0)
+        return rc;
+    enum verdict v = judge(w, backend_heard_ms(w, &b), b.stale);
+    if (v == REMOVE) {
+        rc = gslb_store_backend_del(e, txn, b.domain, &b.addr, b.port);
+        if (rc == GSLB_OK)
+            add(&g_counters.backends_removed, 1);
+    } else if (v == MAKE_STALE) {
+        b.stale = true;
+        b.last_change = w->now_ms / 1000;
+        rc = gslb_store_backend_put(e, txn, &b);
+        if (rc == GSLB_OK)
+            add(&g_counters.backends_marked_stale, 1);
+    } else {
+        return GSLB_OK;
+    }
+    return rc == GSLB_OK ? mark_dirty(w, b.domain) : rc;
+}
+
+static int apply_agent(sweep_t *w, MDB_txn *txn, const agent_seen_t *a)
+{
+    gslb_env_t *e = w->s->o.env;
+    enum verdict v = judge(w, a->heard_ms, a->rec.stale);
+    if (v == REMOVE) {
+        gslb_info("sweeper: agent %s silent for %llds: removed with its backends", a->rec.agent_id,
+                  (long long)((w->now_ms - a->heard_ms) / 1000));
+        add(&g_counters.agents_removed, 1);
+        int rc = gslb_store_agent_del(e, txn, a->rec.agent_id);
+        return rc == GSLB_ENOENT ? GSLB_OK : rc;
+    }
+    if (v == MAKE_STALE) {
+        gslb_warn("sweeper: agent %s silent for %lldms: its backends are stale", a->rec.agent_id,
+                  (long long)(w->now_ms - a->heard_ms));
+        gslb_agent_rec_t r = a->rec;
+        r.stale = true;
+        return gslb_store_agent_put(e, txn, &r);
+    }
+    return GSLB_OK;
+}
+
+static int apply_changes(sweep_t *w)
+{
+    gslb_env_t *e = w->s->o.env;
+    MDB_txn *txn = NULL;
+    int rc = gslb_env_write_begin(e, &txn);
+    if (rc < 0)
+        return rc;
+    rc = refresh_agents(w, txn);
+    for (size_t i = 0; rc == GSLB_OK && i < w->ntodo; i++)
+        rc = apply_backend(w, txn, &w->todo[i]);
+    for (size_t i = 0; rc == GSLB_OK && i < w->nagents; i++)
+        rc = apply_agent(w, txn, &w->agents[i]);
+    for (size_t i = 0; rc == GSLB_OK && i < w->ndirty; i++)
+        rc = gslb_answers_rebuild_domain(e, txn, w->dirty[i]);
+    if (rc != GSLB_OK) {
+        mdb_txn_abort(txn);
+        return rc;
+    }
+    return gslb_env_commit(e, txn);
+}
+
+int gslb_sweeper_run_once(gslb_sweeper_t *s, int64_t now_ms)
+{
+    sweep_t w = {.s = s, .now_ms = now_ms};
+    int rc = survey(&w);
+    if (rc == GSLB_OK && (w.ntodo || w.agents_changed))
+        rc = apply_changes(&w);
+    if (rc == GSLB_OK) {
+        publish_gauges(&w);
+        add(&g_counters.sweeps, 1);
+    } else {
+        add(&g_counters.errors, 1);
+        gslb_error("sweeper: %s", gslb_strerror(rc));
+    }
+    free(w.agents);
+    free(w.todo);
+    free(w.dirty);
+    return rc;
+}
+
+/* ---- thread --------------------------------------------------------------- */
+
+static void *sweeper_main(void *arg)
+{
+    gslb_sweeper_t *s = arg;
+    pthread_mutex_lock(&s->mu);
+    while (!s->stop) {
+        pthread_mutex_unlock(&s->mu);
+        gslb_sweeper_run_once(s, gslb_wall_ms());
+        pthread_mutex_lock(&s->mu);
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        uint64_t ns = (uint64_t)ts.tv_nsec + (uint64_t)s->o.tick_ms * 1000000ULL;
+        ts.tv_sec += (time_t)(ns / 1000000000ULL);
+        ts.tv_nsec = (long)(ns % 1000000000ULL);
+        while (!s->stop && pthread_cond_timedwait(&s->cond, &s->mu, &ts) == 0)
+            ;
+    }
+    pthread_mutex_unlock(&s->mu);
+    return NULL;
+}
+
+int gslb_sweeper_start(gslb_sweeper_t **out, const gslb_sweeper_opts_t *opts, gslb_errbuf_t *eb)
+{
+    gslb_sweeper_t *s = calloc(1, sizeof(*s));
+    if (!s)
+        return gslb_errf(eb, GSLB_ENOMEM, "out of memory");
+    s->o = *opts;
+    if (!s->o.tick_ms)
+        s->o.tick_ms = GSLB_SWEEPER_TICK_MS;
+    pthread_mutex_init(&s->mu, NULL);
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&s->cond, &ca);
+    pthread_condattr_destroy(&ca);
+    if (!opts->no_thread) {
+        if (pthread_create(&s->thread, NULL, sweeper_main, s) != 0) {
+            gslb_sweeper_stop(s);
+            return gslb_errf(eb, GSLB_EIO, "sweeper: cannot start its thread");
+        }
+        s->started = true;
+    }
+    *out = s;
+    return GSLB_OK;
+}
+
+void gslb_sweeper_stop(gslb_sweeper_t *s)
+{
+    if (!s)
+        return;
+    pthread_mutex_lock(&s->mu);
+    s->stop = true;
+    pthread_cond_broadcast(&s->cond);
+    pthread_mutex_unlock(&s->mu);
+    if (s->started)
+        pthread_join(s->thread, NULL);
+    pthread_cond_destroy(&s->cond);
+    pthread_mutex_destroy(&s->mu);
+    free(s);
+}

@@ -1,0 +1,59 @@
+/*
+ * sweeper.h - staleness of agent-reported backends (docs/agent.md, "Staleness").
+ *
+ * Contract:
+ *  - Every tick (default 500 ms) the sweeper judges each agent by the time it
+ *    was last heard: the gossip receiver's in-memory time when it has one,
+ *    else the stored agents.last_heartbeat (unix seconds, taken as the end of
+ *    that second), else, for a backend whose agent record is gone, its
+ *    last_seen. So after a restart staleness is judged from the stored times.
+ *  - Silent for >= stale_threshold: the agent and its backends are marked
+ *    stale (not served). Silent for >= remove_after: its backends and its
+ *    agent record are deleted. Both are measured from the last heartbeat.
+ *  - Decisions are made on a read snapshot and re-checked inside one write
+ *    transaction (which also recompiles the affected answer sets), so a
+ *    heartbeat that lands in between wins. No write transaction is opened
+ *    when nothing changes.
+ *  - Counters and gauges are process-wide (gslb_sweeper_counters()).
+ */
+#pragma once
+
+#include "env.h"
+#include "gslb_err.h"
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#define GSLB_SWEEPER_TICK_MS 500
+
+/** When this process last heard agent_id (unix ms); false if it does not know. */
+typedef bool (*gslb_last_heard_fn)(void *ctx, const char *agent_id, int64_t *out_ms);
+
+typedef struct gslb_sweeper_opts {
+    gslb_env_t *env;
+    uint64_t stale_threshold_ms;
+    uint64_t remove_after_ms;
+    uint32_t tick_ms;              /* 0 = GSLB_SWEEPER_TICK_MS */
+    gslb_last_heard_fn last_heard; /* may be NULL */
+    void *last_heard_ctx;
+    bool no_thread; /* tests: call gslb_sweeper_run_once() */
+} gslb_sweeper_opts_t;
+
+typedef struct gslb_sweeper_counters {
+    uint64_t agents_registered; /* gauge: agents heard within the threshold */
+    uint64_t agents_stale;      /* gauge: agents silent past the threshold */
+    uint64_t backends_marked_stale;
+    uint64_t backends_removed;
+    uint64_t agents_removed;
+    uint64_t sweeps;
+    uint64_t errors;
+} gslb_sweeper_counters_t;
+
+void gslb_sweeper_counters(gslb_sweeper_counters_t *out);
+
+typedef struct gslb_sweeper gslb_sweeper_t;
+
+int gslb_sweeper_start(gslb_sweeper_t **out, const gslb_sweeper_opts_t *opts, gslb_errbuf_t *eb);
+void gslb_sweeper_stop(gslb_sweeper_t *s);
+/** One sweep at wall time now_ms. Returns 0 or an error. */
+int gslb_sweeper_run_once(gslb_sweeper_t *s, int64_t now_ms);

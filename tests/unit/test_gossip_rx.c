@@ -1,0 +1,599 @@
+/*
+ * test_gossip_rx.c - the overwatch's gossip receiver and sweeper against a
+ * real LMDB in a mkdtemp directory: authentication results (wrong key,
+ * unknown token, stale timestamp, replay, garbage) change nothing; accepted
+ * heartbeats create and update agent backends and answer sets; goodbye
+ * drains; unreported backends are removed; sequence numbers survive a
+ * restart; the sweeper marks silent agents stale and removes them later.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include "answers.h"
+#include "config.h"
+#include "env.h"
+#include "gossip_rx.h"
+#include "gossip_wire.h"
+#include "probe.h"
+#include "store.h"
+#include "sweeper.h"
+#include "validator.h"
+
+#include <arpa/inet.h>
+#include <endian.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define KEY_B64 "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8="
+#define WEB "webapp.gslb.example.com"
+
+static const char *const CONFIG_FMT = "mode: overwatch\n"
+                                      "overwatch:\n"
+                                      "  identity: {node_id: unit}\n"
+                                      "  agent_tokens: {webapp: tok-webapp, other: tok-other}\n"
+                                      "  gossip:\n"
+                                      "    bind_address: \"127.0.0.1:7946\"\n"
+                                      "    encryption_key: \"" KEY_B64 "\"\n"
+                                      "    max_clock_skew: 5s\n"
+                                      "  stale: {threshold: 2s, remove_after: 6s}\n"
+                                      "  data_dir: \"%s\"\n"
+                                      "dns:\n"
+                                      "  listen_address: \"127.0.0.1:5353\"\n"
+                                      "  zones: [gslb.example.com]\n"
+                                      "regions:\n"
+                                      "  - name: us-east\n"
+                                      "    servers:\n"
+                                      "      - {address: 127.0.0.99, service: webapp}\n"
+                                      "domains:\n"
+                                      "  - name: webapp.gslb.example.com\n"
+                                      "    regions: [us-east]\n"
+                                      "  - name: other.gslb.example.com\n"
+                                      "    regions: [us-east]\n";
+
+typedef struct fixture {
+    char dir[64];
+    gslb_config_t cfg;
+    gslb_env_t env;
+    gslb_gossip_rx_t *rx;
+    gslb_gossip_aead_t aead;
+    uint64_t seq;
+    int64_t now;
+} fixture_t;
+
+static int setup(void **state)
+{
+    fixture_t *f = calloc(1, sizeof(*f));
+    gslb_errbuf_t eb = {{0}};
+    char yaml[4096];
+    snprintf(f->dir, sizeof(f->dir), "/tmp/gslb-gossip-XXXXXX");
+    if (!mkdtemp(f->dir))
+        return -1;
+    snprintf(yaml, sizeof(yaml), CONFIG_FMT, f->dir);
+    gslb_env_opts_t o = {.data_dir = f->dir, .map_size = 64 << 20};
+    if (gslb_config_load_string("unit.yaml", yaml, &f->cfg, &eb) ||
+        gslb_env_open(&f->env, &o, &eb) || gslb_config_apply_to_store(&f->cfg, &f->env, &eb)) {
+        print_message("setup: %s\n", eb.msg);
+        return -1;
+    }
+    gslb_gossip_rx_opts_t ro = {.env = &f->env, .cfg = &f->cfg, .no_sockets = true};
+    if (gslb_gossip_rx_start(&f->rx, &ro, &eb) ||
+        gslb_gossip_aead_init(&f->aead, f->cfg.gossip_key, f->cfg.gossip_key_len, &eb)) {
+        print_message("setup: %s\n", eb.msg);
+        return -1;
+    }
+    f->seq = 1000;
+    f->now = gslb_wall_ms();
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    fixture_t *f = *state;
+    char cmd[128];
+    gslb_gossip_rx_stop(f->rx);
+    gslb_gossip_aead_free(&f->aead);
+    gslb_env_close(&f->env);
+    gslb_config_free(&f->cfg);
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", f->dir);
+    int rc = system(cmd);
+    free(f);
+    return rc == 0 ? 0 : -1;
+}
+
+/* ---- message helpers ------------------------------------------------------ */
+
+typedef struct msgspec {
+    const char *agent, *token_name, *token;
+    uint8_t type;
+    int64_t ts;
+    uint64_t seq;
+    size_t n;
+    gslb_gossip_backend_t b[4];
+} msgspec_t;
+
+static void add_backend(msgspec_t *s, const char *service, const char *addr, uint16_t port,
+                        uint8_t health)
+{
+    gslb_gossip_backend_t *b = &s->b[s->n++];
+    memset(b, 0, sizeof(*b));
+    snprintf(b->service, sizeof(b->service), "%s", service);
+    assert_int_equal(gslb_addr_parse(addr, &b->addr), 0);
+    b->port = port;
+    b->weight = 100;
+    b->health = health;
+    b->latency_us = 500;
+}
+
+static msgspec_t heartbeat(fixture_t *f, const char *agent)
+{
+    msgspec_t s;
+    memset(&s, 0, sizeof(s));
+    s.agent = agent;
+    s.token_name = "webapp";
+    s.token = "tok-webapp";
+    s.type = GSLB_GOSSIP_HEARTBEAT;
+    s.ts = f->now;
+    s.seq = ++f->seq;
+    return s;
+}
+
+static int seal(fixture_t *f, const msgspec_t *s, uint8_t *out, size_t cap)
+{
+    gslb_gossip_msg_t m;
+    memset(&m, 0, sizeof(m));
+    m.version = GSLB_GOSSIP_VERSION;
+    m.type = s->type;
+    m.seq = s->seq;
+    m.timestamp_ms = s->ts;
+    snprintf(m.agent_id, sizeof(m.agent_id), "%s", s->agent);
+    snprintf(m.region, sizeof(m.region), "us-east");
+    snprintf(m.token_name, sizeof(m.token_name), "%s", s->token_name);
+    snprintf(m.token, sizeof(m.token), "%s", s->token);
+    m.backends = (gslb_gossip_backend_t *)s->b;
+    m.backend_count = (uint16_t)s->n;
+    uint8_t scratch[4096];
+    int n = gslb_gossip_build(&f->aead, &m, scratch, sizeof(scratch), out, cap);
+    assert_true(n > 0);
+    return n;
+}
+
+static enum gslb_gossip_result send_msg(fixture_t *f, const msgspec_t *s)
+{
+    uint8_t buf[4096];
+    int n = seal(f, s, buf, sizeof(buf));
+    return gslb_gossip_rx_ingest(f->rx, buf, (size_t)n, NULL, f->now);
+}
+
+static void flush(fixture_t *f)
+{
+    assert_int_equal(gslb_gossip_rx_flush(f->rx, f->now), 0);
+}
+
+/* ---- store helpers -------------------------------------------------------- */
+
+static int get_backend(fixture_t *f, const char *domain, const char *addr, uint16_t port,
+                       gslb_backend_rec_t *out)
+{
+    MDB_txn *txn;
+    gslb_addr_t a;
+    assert_int_equal(gslb_addr_parse(addr, &a), 0);
+    assert_int_equal(gslb_env_read_begin(&f->env, &txn), 0);
+    int rc = gslb_store_backend_get(&f->env, txn, domain, &a, port, out);
+    mdb_txn_abort(txn);
+    return rc;
+}
+
+static int get_agent(fixture_t *f, const char *id, gslb_agent_rec_t *out)
+{
+    MDB_txn *txn;
+    assert_int_equal(gslb_env_read_begin(&f->env, &txn), 0);
+    int rc = gslb_store_agent_get(&f->env, txn, id, out);
+    mdb_txn_abort(txn);
+    return rc;
+}
+
+/* Is addr a healthy candidate of the domain's A set? */
+static bool served(fixture_t *f, const char *domain, const char *addr)
+{
+    MDB_txn *txn;
+    uint8_t wire[256], key[260];
+    gslb_addr_t a;
+    assert_int_equal(gslb_addr_parse(addr, &a), 0);
+    int n = gslb_ans_name_to_wire(domain, wire, sizeof(wire));
+    int k = gslb_ans_key(wire, (size_t)n, a.family == AF_INET ? 1 : 28, key, sizeof(key));
+    assert_int_equal(gslb_env_read_begin(&f->env, &txn), 0);
+    MDB_val v;
+    bool found = false;
+    if (gslb_ans_lookup(txn, f->env.dbi[GSLB_DBI_ANSWERS], key, (size_t)k, &v) ==
+        GSLB_ANS_KIND_GSLB) {
+        gslb_ans_set_t set;
+        memcpy(&set, v.mv_data, sizeof(set));
+        const uint8_t *c = (const uint8_t *)v.mv_data + sizeof(set);
+        for (size_t i = 0; i < le16toh(set.count); i++) {
+            gslb_ans_cand_t cand;
+            memcpy(&cand, c + i * sizeof(cand), sizeof(cand));
+            if (memcmp(cand.addr, a.bytes, a.family == AF_INET ? 4 : 16) == 0 &&
+                (cand.flags & GSLB_CAND_HEALTHY))
+                found = true;
+        }
+    }
+    mdb_txn_abort(txn);
+    return found;
+}
+
+static uint64_t result_count(enum gslb_gossip_result r)
+{
+    gslb_gossip_counters_t c;
+    gslb_gossip_counters(&c);
+    return c.messages[r];
+}
+
+static uint64_t txnid(fixture_t *f)
+{
+    return gslb_env_last_txnid(&f->env);
+}
+
+/* ---- tests ---------------------------------------------------------------- */
+
+static void test_heartbeat_creates_backends(void **state)
+{
+    fixture_t *f = *state;
+    msgspec_t s = heartbeat(f, "agent-a");
+    add_backend(&s, "webapp", "127.0.0.1", 8080, GSLB_HEALTHY);
+    add_backend(&s, "webapp.gslb.example.com", "::1", 8443, GSLB_HEALTHY);
+    uint64_t accepted = result_count(GSLB_GOSSIP_ACCEPTED);
+    assert_int_equal(send_msg(f, &s), GSLB_GOSSIP_ACCEPTED);
+    assert_int_equal(result_count(GSLB_GOSSIP_ACCEPTED), accepted + 1);
+    gslb_backend_rec_t b;
+    assert_int_equal(get_backend(f, WEB, "127.0.0.1", 8080, &b), GSLB_ENOENT); /* batched */
+    flush(f);
+    assert_int_equal(get_backend(f, WEB, "127.0.0.1", 8080, &b), 0);
+    assert_int_equal(b.source, GSLB_SOURCE_AGENT);
+    assert_string_equal(b.agent_id, "agent-a");
+    assert_string_equal(b.region, "us-east");
+    assert_int_equal(b.agent_health, GSLB_HEALTHY);
+    assert_int_equal(b.last_seen, f->now / 1000);
+    assert_int_equal(b.latency_us, 500);
+    assert_true(served(f, WEB, "127.0.0.1"));
+    assert_true(served(f, WEB, "::1"));
+    assert_true(served(f, WEB, "127.0.0.99"));
+    gslb_agent_rec_t a;
+    assert_int_equal(get_agent(f, "agent-a", &a), 0);
+    assert_int_equal(a.last_seq, s.seq);
+    assert_string_equal(a.token_name, "webapp");
+    assert_false(a.stale);
+    /* health flips: the answer follows */
+    msgspec_t s2 = heartbeat(f, "agent-a");
+    add_backend(&s2, "webapp", "127.0.0.1", 8080, GSLB_UNHEALTHY);
+    add_backend(&s2, "webapp.gslb.example.com", "::1", 8443, GSLB_HEALTHY);
+    assert_int_equal(send_msg(f, &s2), GSLB_GOSSIP_ACCEPTED);
+    flush(f);
+    assert_false(served(f, WEB, "127.0.0.1"));
+    assert_true(served(f, WEB, "::1"));
+}
+
+static void test_rejected_messages_change_nothing(void **state)
+{
+    fixture_t *f = *state;
+    msgspec_t s = heartbeat(f, "agent-a");
+    add_backend(&s, "webapp", "127.0.0.1", 8080, GSLB_HEALTHY);
+    uint8_t good[4096];
+    int good_len = seal(f, &s, good, sizeof(good));
+    assert_int_equal(gslb_gossip_rx_ingest(f->rx, good, (size_t)good_len, NULL, f->now),
+                     GSLB_GOSSIP_ACCEPTED);
+    flush(f);
+    uint64_t before = txnid(f);
+
+    /* replayed datagram */
+    uint64_t replayed = result_count(GSLB_GOSSIP_REPLAYED);
+    assert_int_equal(gslb_gossip_rx_ingest(f->rx, good, (size_t)good_len, NULL, f->now),
+                     GSLB_GOSSIP_REPLAYED);
+    assert_int_equal(result_count(GSLB_GOSSIP_REPLAYED), replayed + 1);
+    /* an older sequence with an unhealthy claim */
+    msgspec_t old = heartbeat(f, "agent-a");
+    old.seq = s.seq - 1;
+    add_backend(&old, "webapp", "127.0.0.1", 8080, GSLB_UNHEALTHY);
+    assert_int_equal(send_msg(f, &old), GSLB_GOSSIP_REPLAYED);
+    /* unknown token name, wrong token value */
+    msgspec_t bad = heartbeat(f, "agent-a");
+    add_backend(&bad, "webapp", "127.0.0.1", 8080, GSLB_UNHEALTHY);
+    bad.token_name = "nosuch";
+    assert_int_equal(send_msg(f, &bad), GSLB_GOSSIP_UNKNOWN_TOKEN);
+    bad.token_name = "webapp";
+    bad.token = "tok-webapX";
+    bad.seq = ++f->seq;
+    assert_int_equal(send_msg(f, &bad), GSLB_GOSSIP_UNKNOWN_TOKEN);
+    bad.token = "tok-webapp-longer";
+    assert_int_equal(send_msg(f, &bad), GSLB_GOSSIP_UNKNOWN_TOKEN);
+    /* timestamps outside the window */
+    msgspec_t skew = heartbeat(f, "agent-a");
+    add_backend(&skew, "webapp", "127.0.0.1", 8080, GSLB_UNHEALTHY);
+    skew.ts = f->now - 6000;
+    assert_int_equal(send_msg(f, &skew), GSLB_GOSSIP_STALE_TIMESTAMP);
+    skew.ts = f->now + 6000;
+    assert_int_equal(send_msg(f, &skew), GSLB_GOSSIP_STALE_TIMESTAMP);
+    /* wrong key */
+    gslb_gossip_aead_t other;
+    uint8_t key[32];
+    memcpy(key, f->cfg.gossip_key, 32);
+    key[5] ^= 0xff;
+    assert_int_equal(gslb_gossip_aead_init(&other, key, f->cfg.gossip_key_len, NULL), 0);
+    gslb_gossip_aead_t saved = f->aead;
+    f->aead = other;
+    msgspec_t wk = heartbeat(f, "agent-a");
+    add_backend(&wk, "webapp", "127.0.0.1", 8080, GSLB_UNHEALTHY);
+    assert_int_equal(send_msg(f, &wk), GSLB_GOSSIP_DECRYPT_FAILED);
+    f->aead = saved;
+    gslb_gossip_aead_free(&other);
+    /* random bytes and short junk */
+    uint8_t junk[300];
+    for (size_t i = 0; i < sizeof(junk); i++)
+        junk[i] = (uint8_t)(i * 37 + 11);
+    assert_int_equal(gslb_gossip_rx_ingest(f->rx, junk, sizeof(junk), NULL, f->now),
+                     GSLB_GOSSIP_BAD_VERSION);
+    junk[0] = 'O';
+    junk[1] = 'G';
+    junk[2] = 1;
+    junk[3] = 0;
+    assert_int_equal(gslb_gossip_rx_ingest(f->rx, junk, sizeof(junk), NULL, f->now),
+                     GSLB_GOSSIP_DECRYPT_FAILED);
+    assert_int_equal(gslb_gossip_rx_ingest(f->rx, junk, 20, NULL, f->now), GSLB_GOSSIP_BAD_LENGTH);
+    assert_int_equal(gslb_gossip_rx_ingest(f->rx, junk, 0, NULL, f->now), GSLB_GOSSIP_BAD_LENGTH);
+
+    flush(f);
+    assert_int_equal(txnid(f), before); /* no write transaction at all */
+    assert_true(served(f, WEB, "127.0.0.1"));
+    gslb_agent_rec_t a;
+    assert_int_equal(get_agent(f, "agent-a", &a), 0);
+    assert_int_equal(a.last_seq, s.seq);
+}
+
+static void test_unknown_and_unauthorized_services(void **state)
+{
+    fixture_t *f = *state;
+    gslb_gossip_counters_t before, after;
+    gslb_gossip_counters(&before);
+    msgspec_t s = heartbeat(f, "agent-b");
+    add_backend(&s, "nosuchservice", "127.0.0.2", 80, GSLB_HEALTHY);
+    add_backend(&s, "other", "127.0.0.3", 80, GSLB_HEALTHY); /* token "webapp" */
+    add_backend(&s, "webapp", "127.0.0.4", 80, GSLB_HEALTHY);
+    assert_int_equal(send_msg(f, &s), GSLB_GOSSIP_ACCEPTED);
+    flush(f);
+    gslb_gossip_counters(&after);
+    assert_int_equal(after.backends_ignored[GSLB_GOSSIP_IGNORE_UNKNOWN_SERVICE],
+                     before.backends_ignored[GSLB_GOSSIP_IGNORE_UNKNOWN_SERVICE] + 1);
+    assert_int_equal(after.backends_ignored[GSLB_GOSSIP_IGNORE_UNAUTHORIZED],
+                     before.backends_ignored[GSLB_GOSSIP_IGNORE_UNAUTHORIZED] + 1);
+    gslb_backend_rec_t b;
+    assert_int_equal(get_backend(f, "other.gslb.example.com", "127.0.0.3", 80, &b), GSLB_ENOENT);
+    assert_int_equal(get_backend(f, WEB, "127.0.0.4", 80, &b), 0);
+    /* the right token covers "other" */
+    msgspec_t o = heartbeat(f, "agent-c");
+    o.token_name = "other";
+    o.token = "tok-other";
+    add_backend(&o, "other", "127.0.0.3", 80, GSLB_HEALTHY);
+    assert_int_equal(send_msg(f, &o), GSLB_GOSSIP_ACCEPTED);
+    flush(f);
+    assert_int_equal(get_backend(f, "other.gslb.example.com", "127.0.0.3", 80, &b), 0);
+}
+
+static void test_goodbye_drains_and_heartbeat_returns(void **state)
+{
+    fixture_t *f = *state;
+    msgspec_t s = heartbeat(f, "agent-a");
+    add_backend(&s, "webapp", "127.0.0.1", 8080, GSLB_HEALTHY);
+    assert_int_equal(send_msg(f, &s), GSLB_GOSSIP_ACCEPTED);
+    flush(f);
+    assert_true(served(f, WEB, "127.0.0.1"));
+    msgspec_t bye = heartbeat(f, "agent-a");
+    bye.type = GSLB_GOSSIP_GOODBYE;
+    add_backend(&bye, "webapp", "127.0.0.1", 8080, GSLB_HEALTHY);
+    assert_int_equal(send_msg(f, &bye), GSLB_GOSSIP_ACCEPTED);
+    flush(f);
+    assert_false(served(f, WEB, "127.0.0.1"));
+    gslb_backend_rec_t b;
+    assert_int_equal(get_backend(f, WEB, "127.0.0.1", 8080, &b), 0);
+    assert_true(b.draining);
+    gslb_agent_rec_t a;
+    assert_int_equal(get_agent(f, "agent-a", &a), 0);
+    assert_true(a.goodbye);
+    msgspec_t back = heartbeat(f, "agent-a");
+    add_backend(&back, "webapp", "127.0.0.1", 8080, GSLB_HEALTHY);
+    assert_int_equal(send_msg(f, &back), GSLB_GOSSIP_ACCEPTED);
+    flush(f);
+    assert_true(served(f, WEB, "127.0.0.1"));
+}
+
+static void test_unreported_backends_removed_and_batching(void **state)
+{
+    fixture_t *f = *state;
+    msgspec_t s = heartbeat(f, "agent-a");
+    add_backend(&s, "webapp", "127.0.0.1", 8080, GSLB_HEALTHY);
+    add_backend(&s, "webapp", "127.0.0.5", 8080, GSLB_HEALTHY);
+    assert_int_equal(send_msg(f, &s), GSLB_GOSSIP_ACCEPTED);
+    flush(f);
+    assert_true(served(f, WEB, "127.0.0.5"));
+    /* two messages in one tick: only the newest counts, one transaction */
+    uint64_t before = txnid(f);
+    msgspec_t s2 = heartbeat(f, "agent-a");
+    add_backend(&s2, "webapp", "127.0.0.1", 8080, GSLB_UNHEALTHY);
+    msgspec_t s3 = heartbeat(f, "agent-a");
+    add_backend(&s3, "webapp", "127.0.0.1", 8080, GSLB_HEALTHY);
+    assert_int_equal(send_msg(f, &s2), GSLB_GOSSIP_ACCEPTED);
+    assert_int_equal(send_msg(f, &s3), GSLB_GOSSIP_ACCEPTED);
+    flush(f);
+    assert_int_equal(txnid(f), before + 1);
+    gslb_backend_rec_t b;
+    assert_int_equal(get_backend(f, WEB, "127.0.0.5", 8080, &b), GSLB_ENOENT);
+    assert_false(served(f, WEB, "127.0.0.5"));
+    assert_true(served(f, WEB, "127.0.0.1"));
+}
+
+static void test_sequence_survives_restart(void **state)
+{
+    fixture_t *f = *state;
+    msgspec_t s = heartbeat(f, "agent-a");
+    add_backend(&s, "webapp", "127.0.0.1", 8080, GSLB_HEALTHY);
+    uint8_t buf[4096];
+    int n = seal(f, &s, buf, sizeof(buf));
+    assert_int_equal(gslb_gossip_rx_ingest(f->rx, buf, (size_t)n, NULL, f->now),
+                     GSLB_GOSSIP_ACCEPTED);
+    gslb_gossip_rx_stop(f->rx); /* applies what is pending */
+    gslb_errbuf_t eb;
+    gslb_gossip_rx_opts_t ro = {.env = &f->env, .cfg = &f->cfg, .no_sockets = true};
+    assert_int_equal(gslb_gossip_rx_start(&f->rx, &ro, &eb), 0);
+    assert_int_equal(gslb_gossip_rx_ingest(f->rx, buf, (size_t)n, NULL, f->now),
+                     GSLB_GOSSIP_REPLAYED);
+}
+
+static void test_sweeper_stale_then_removed(void **state)
+{
+    fixture_t *f = *state;
+    msgspec_t s = heartbeat(f, "agent-a");
+    add_backend(&s, "webapp", "127.0.0.1", 8080, GSLB_HEALTHY);
+    assert_int_equal(send_msg(f, &s), GSLB_GOSSIP_ACCEPTED);
+    flush(f);
+    gslb_sweeper_t *sw;
+    gslb_errbuf_t eb;
+    gslb_sweeper_opts_t so = {.env = &f->env,
+                              .stale_threshold_ms = f->cfg.stale_threshold_ms,
+                              .remove_after_ms = f->cfg.stale_remove_after_ms,
+                              .no_thread = true}; /* judged from the stored times */
+    assert_int_equal(gslb_sweeper_start(&sw, &so, &eb), 0);
+    int64_t heard = (f->now / 1000) * 1000 + 999;
+    uint64_t before = txnid(f);
+    assert_int_equal(gslb_sweeper_run_once(sw, heard + 1999), 0);
+    assert_int_equal(txnid(f), before); /* nothing to do, no transaction */
+    assert_true(served(f, WEB, "127.0.0.1"));
+    gslb_sweeper_counters_t c;
+    gslb_sweeper_counters(&c);
+    assert_int_equal(c.agents_registered, 1);
+    assert_int_equal(gslb_sweeper_run_once(sw, heard + 2000), 0);
+    assert_false(served(f, WEB, "127.0.0.1"));
+    gslb_backend_rec_t b;
+    assert_int_equal(get_backend(f, WEB, "127.0.0.1", 8080, &b), 0);
+    assert_true(b.stale);
+    gslb_sweeper_counters(&c);
+    assert_int_equal(c.agents_stale, 1);
+    assert_int_equal(c.agents_registered, 0);
+    /* a heartbeat brings it back */
+    f->now = heard + 2500;
+    msgspec_t again = heartbeat(f, "agent-a");
+    add_backend(&again, "webapp", "127.0.0.1", 8080, GSLB_HEALTHY);
+    assert_int_equal(send_msg(f, &again), GSLB_GOSSIP_ACCEPTED);
+    flush(f);
+    assert_true(served(f, WEB, "127.0.0.1"));
+    /* silent past remove_after: gone */
+    heard = (f->now / 1000) * 1000 + 999;
+    assert_int_equal(gslb_sweeper_run_once(sw, heard + 6000), 0);
+    assert_int_equal(get_backend(f, WEB, "127.0.0.1", 8080, &b), GSLB_ENOENT);
+    gslb_agent_rec_t a;
+    assert_int_equal(get_agent(f, "agent-a", &a), GSLB_ENOENT);
+    assert_true(served(f, WEB, "127.0.0.99")); /* config backends untouched */
+    gslb_sweeper_stop(sw);
+}
+
+static bool heard_from_rx(void *ctx, const char *agent_id, int64_t *out)
+{
+    return gslb_gossip_rx_last_heard(ctx, agent_id, out);
+}
+
+static void test_sweeper_uses_receiver_time(void **state)
+{
+    fixture_t *f = *state;
+    msgspec_t s = heartbeat(f, "agent-a");
+    add_backend(&s, "webapp", "127.0.0.1", 8080, GSLB_HEALTHY);
+    assert_int_equal(send_msg(f, &s), GSLB_GOSSIP_ACCEPTED);
+    flush(f);
+    gslb_sweeper_t *sw;
+    gslb_errbuf_t eb;
+    gslb_sweeper_opts_t so = {.env = &f->env,
+                              .stale_threshold_ms = 2000,
+                              .remove_after_ms = 6000,
+                              .last_heard = heard_from_rx,
+                              .last_heard_ctx = f->rx,
+                              .no_thread = true};
+    assert_int_equal(gslb_sweeper_start(&sw, &so, &eb), 0);
+    assert_int_equal(gslb_sweeper_run_once(sw, f->now + 1999), 0);
+    assert_true(served(f, WEB, "127.0.0.1"));
+    assert_int_equal(gslb_sweeper_run_once(sw, f->now + 2000), 0);
+    assert_false(served(f, WEB, "127.0.0.1"));
+    gslb_sweeper_stop(sw);
+}
+
+static void test_validator_vetoes_and_counts_disagreements(void **state)
+{
+    fixture_t *f = *state;
+    int lfd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    assert_int_equal(bind(lfd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+    assert_int_equal(listen(lfd, 16), 0);
+    socklen_t sl = sizeof(sa);
+    getsockname(lfd, (struct sockaddr *)&sa, &sl);
+    uint16_t port = ntohs(sa.sin_port);
+    /* the agent claims both healthy; only 127.0.0.1 listens on the port */
+    msgspec_t s = heartbeat(f, "agent-a");
+    add_backend(&s, "webapp", "127.0.0.1", port, GSLB_HEALTHY);
+    add_backend(&s, "webapp", "127.0.0.2", port, GSLB_HEALTHY);
+    assert_int_equal(send_msg(f, &s), GSLB_GOSSIP_ACCEPTED);
+    flush(f);
+    assert_true(served(f, WEB, "127.0.0.2"));
+    f->cfg.validation_enabled = true;
+    f->cfg.validation_interval_ms = 1000;
+    f->cfg.validation_timeout_ms = 300;
+    gslb_validator_t *v;
+    gslb_errbuf_t eb;
+    gslb_validator_opts_t vo = {.env = &f->env, .cfg = &f->cfg, .no_thread = true};
+    assert_int_equal(gslb_validator_start(&v, &vo, &eb), 0);
+    gslb_validator_counters_t before, after;
+    gslb_validator_counters(&before);
+    assert_int_equal(gslb_validator_run_once(v), 0);
+    gslb_validator_counters(&after);
+    assert_int_equal(after.disagreements, before.disagreements + 1);
+    assert_int_equal(after.probes_ok, before.probes_ok + 1);
+    assert_int_equal(after.probes_failed, before.probes_failed + 1);
+    assert_false(served(f, WEB, "127.0.0.2")); /* validation vetoes the agent's claim */
+    assert_true(served(f, WEB, "127.0.0.1"));
+    gslb_backend_rec_t b;
+    assert_int_equal(get_backend(f, WEB, "127.0.0.2", port, &b), 0);
+    assert_int_equal(b.validation_health, GSLB_UNHEALTHY);
+    assert_int_equal(b.agent_health, GSLB_HEALTHY);
+    /* still disagreeing: not counted again */
+    assert_int_equal(gslb_validator_run_once(v), 0);
+    gslb_validator_counters(&after);
+    assert_int_equal(after.disagreements, before.disagreements + 1);
+    gslb_validator_stop(v);
+    /* validation switched off: the old veto is forgotten */
+    f->cfg.validation_enabled = false;
+    assert_int_equal(gslb_validator_start(&v, &vo, &eb), 0);
+    assert_true(served(f, WEB, "127.0.0.2"));
+    gslb_validator_stop(v);
+    close(lfd);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_heartbeat_creates_backends, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_rejected_messages_change_nothing, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_unknown_and_unauthorized_services, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_goodbye_drains_and_heartbeat_returns, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_unreported_backends_removed_and_batching, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_sequence_survives_restart, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_sweeper_stale_then_removed, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_sweeper_uses_receiver_time, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_validator_vetoes_and_counts_disagreements, setup,
+                                        teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -266,7 +266,8 @@ static void render_build_info(gslb_api_t *api, gslb_prom_t *p)
 static void render_up(gslb_api_t *api, gslb_prom_t *p)
 {
     char reason[128] = "";
-    bool ready = api->hooks.ready ? api->hooks.ready(api->hooks.ctx, reason, sizeof(reason)) : false;
+    bool ready =
+        api->hooks.ready ? api->hooks.ready(api->hooks.ctx, reason, sizeof(reason)) : false;
     gslb_prom_family(p, "opengslb_up", "gauge",
                      "1 when this overwatch serves DNS and its store is open (as /api/v1/ready).");
     gslb_prom_sample_u64(p, "opengslb_up", ready ? 1 : 0, NULL);
@@ -346,8 +347,9 @@ static void render_store(const gslb_store_summary_t *s, gslb_prom_t *p)
                      "Agents currently registered: heard from within stale.threshold.");
     gslb_prom_sample_u64(p, "opengslb_overwatch_agents_registered",
                          s->agents >= s->agents_stale ? s->agents - s->agents_stale : 0, NULL);
-    gslb_prom_family(p, "opengslb_overwatch_agents_known", "gauge",
-                     "Agents in the store, stale ones included (removed after stale.remove_after).");
+    gslb_prom_family(
+        p, "opengslb_overwatch_agents_known", "gauge",
+        "Agents in the store, stale ones included (removed after stale.remove_after).");
     gslb_prom_sample_u64(p, "opengslb_overwatch_agents_known", s->agents, NULL);
     gslb_prom_family(p, "opengslb_overwatch_agents_stale", "gauge",
                      "Agents silent for longer than stale.threshold.");

@@ -12,22 +12,22 @@
 
 enum gslb_err {
     GSLB_OK = 0,
-    GSLB_ENOMEM = -1,    /* allocation failed */
-    GSLB_EINVAL = -2,    /* invalid argument or input */
-    GSLB_ENOENT = -3,    /* not found */
-    GSLB_EEXIST = -4,    /* already exists */
-    GSLB_EMAPFULL = -5,  /* LMDB map is full: raise storage.map_size */
-    GSLB_ECORRUPT = -6,  /* stored or received value is malformed/truncated */
-    GSLB_EVERSION = -7,  /* unknown/newer version of a record or schema */
-    GSLB_EIO = -8,       /* I/O or OS error (see errno in message) */
-    GSLB_ESTORE = -9,    /* other LMDB error */
-    GSLB_ECONFIG = -10,  /* configuration error */
-    GSLB_ERANGE = -11,   /* value out of range / buffer too small */
-    GSLB_EAUTH = -12,    /* authentication failed */
-    GSLB_EAGAIN = -13,   /* try again (transient) */
-    GSLB_EBUSY = -14,    /* resource busy (e.g. readers full) */
-    GSLB_ECRYPTO = -15,  /* crypto library failure */
-    GSLB_ENOTSUP = -16,  /* not supported */
+    GSLB_ENOMEM = -1,   /* allocation failed */
+    GSLB_EINVAL = -2,   /* invalid argument or input */
+    GSLB_ENOENT = -3,   /* not found */
+    GSLB_EEXIST = -4,   /* already exists */
+    GSLB_EMAPFULL = -5, /* LMDB map is full: raise storage.map_size */
+    GSLB_ECORRUPT = -6, /* stored or received value is malformed/truncated */
+    GSLB_EVERSION = -7, /* unknown/newer version of a record or schema */
+    GSLB_EIO = -8,      /* I/O or OS error (see errno in message) */
+    GSLB_ESTORE = -9,   /* other LMDB error */
+    GSLB_ECONFIG = -10, /* configuration error */
+    GSLB_ERANGE = -11,  /* value out of range / buffer too small */
+    GSLB_EAUTH = -12,   /* authentication failed */
+    GSLB_EAGAIN = -13,  /* try again (transient) */
+    GSLB_EBUSY = -14,   /* resource busy (e.g. readers full) */
+    GSLB_ECRYPTO = -15, /* crypto library failure */
+    GSLB_ENOTSUP = -16, /* not supported */
 };
 
 /** Static, human-readable text for an error code. Never NULL. */

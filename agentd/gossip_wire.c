@@ -3,6 +3,8 @@
  */
 #include "gossip_wire.h"
 
+#include "codec.h"
+
 #include <openssl/evp.h>
 #include <openssl/rand.h>
 #include <string.h>
@@ -21,70 +23,17 @@ const char *gslb_gossip_result_name(enum gslb_gossip_result r)
     return names[r];
 }
 
-/* ---- big-endian cursors (sticky error) ------------------------------------ */
+/* ---- strings on the shared big-endian cursors (codec.h) ------------------ */
 
-typedef struct wcur {
-    uint8_t *buf;
-    size_t cap, pos;
-    bool bad;
-} wcur_t;
-
-typedef struct rcur {
-    const uint8_t *buf;
-    size_t len, pos;
-    bool bad;
-} rcur_t;
-
-static void w_bytes(wcur_t *w, const void *p, size_t n)
-{
-    if (w->bad || n > w->cap - w->pos) {
-        w->bad = true;
-        return;
-    }
-    if (n)
-        memcpy(w->buf + w->pos, p, n);
-    w->pos += n;
-}
-
-static void w_uint(wcur_t *w, uint64_t v, size_t width)
-{
-    uint8_t tmp[8];
-    for (size_t i = 0; i < width; i++)
-        tmp[i] = (uint8_t)(v >> (8 * (width - 1 - i)));
-    w_bytes(w, tmp, width);
-}
-
-static void w_str(wcur_t *w, const char *s, size_t width, size_t max)
+static void w_str(gslb_wcur_t *w, const char *s, size_t width, size_t max)
 {
     size_t n = strnlen(s, max + 1);
     if (n > max) {
         w->bad = true;
         return;
     }
-    w_uint(w, n, width);
-    w_bytes(w, s, n);
-}
-
-static const uint8_t *r_take(rcur_t *r, size_t n)
-{
-    if (r->bad || n > r->len - r->pos) {
-        r->bad = true;
-        return NULL;
-    }
-    const uint8_t *p = r->buf + r->pos;
-    r->pos += n;
-    return p;
-}
-
-static uint64_t r_uint(rcur_t *r, size_t width)
-{
-    const uint8_t *p = r_take(r, width);
-    uint64_t v = 0;
-    if (!p)
-        return 0;
-    for (size_t i = 0; i < width; i++)
-        v = (v << 8) | p[i];
-    return v;
+    gslb_w_uint_be(w, n, width);
+    gslb_w_bytes(w, s, n);
 }
 
 enum str_kind { STR_LABEL, STR_TOKEN };
@@ -101,17 +50,17 @@ static bool str_bytes_ok(const uint8_t *p, size_t n, enum str_kind kind)
 }
 
 /* Read a length-prefixed string into out[cap] (needs room for the NUL). */
-static void r_str(rcur_t *r, size_t width, char *out, size_t cap, bool allow_empty,
+static void r_str(gslb_rcur_t *r, size_t width, char *out, size_t cap, bool allow_empty,
                   enum str_kind kind)
 {
-    size_t n = (size_t)r_uint(r, width);
+    size_t n = (size_t)gslb_r_uint_be(r, width);
     if (r->bad)
         return;
     if (n >= cap || (!allow_empty && n == 0)) {
         r->bad = true;
         return;
     }
-    const uint8_t *p = r_take(r, n);
+    const uint8_t *p = gslb_r_take(r, n);
     if (!p)
         return;
     if (!str_bytes_ok(p, n, kind)) {
@@ -124,22 +73,22 @@ static void r_str(rcur_t *r, size_t width, char *out, size_t cap, bool allow_emp
 
 /* ---- plaintext ------------------------------------------------------------ */
 
-static void encode_backend(wcur_t *w, const gslb_gossip_backend_t *b)
+static void encode_backend(gslb_wcur_t *w, const gslb_gossip_backend_t *b)
 {
     w_str(w, b->service, 1, GSLB_NAME_MAX - 1);
     if (b->addr.family == AF_INET) {
-        w_uint(w, 4, 1);
-        w_bytes(w, b->addr.bytes, 4);
+        gslb_w_uint_be(w, 4, 1);
+        gslb_w_bytes(w, b->addr.bytes, 4);
     } else if (b->addr.family == AF_INET6) {
-        w_uint(w, 6, 1);
-        w_bytes(w, b->addr.bytes, 16);
+        gslb_w_uint_be(w, 6, 1);
+        gslb_w_bytes(w, b->addr.bytes, 16);
     } else {
         w->bad = true;
     }
-    w_uint(w, b->port, 2);
-    w_uint(w, b->weight, 4);
-    w_uint(w, b->health, 1);
-    w_uint(w, b->latency_us, 4);
+    gslb_w_uint_be(w, b->port, 2);
+    gslb_w_uint_be(w, b->weight, 4);
+    gslb_w_uint_be(w, b->health, 1);
+    gslb_w_uint_be(w, b->latency_us, 4);
 }
 
 int gslb_gossip_encode(const gslb_gossip_msg_t *m, uint8_t *buf, size_t cap)
@@ -147,17 +96,17 @@ int gslb_gossip_encode(const gslb_gossip_msg_t *m, uint8_t *buf, size_t cap)
     if (!m || !buf || m->backend_count > GSLB_GOSSIP_MAX_BACKENDS ||
         (m->backend_count && !m->backends) || !m->agent_id[0])
         return GSLB_EINVAL;
-    wcur_t w = {.buf = buf, .cap = cap};
-    w_uint(&w, GSLB_GOSSIP_VERSION, 1);
-    w_uint(&w, m->type, 1);
-    w_uint(&w, 0, 2);
-    w_uint(&w, m->seq, 8);
-    w_uint(&w, (uint64_t)m->timestamp_ms, 8);
+    gslb_wcur_t w = {.buf = buf, .cap = cap};
+    gslb_w_uint_be(&w, GSLB_GOSSIP_VERSION, 1);
+    gslb_w_uint_be(&w, m->type, 1);
+    gslb_w_uint_be(&w, 0, 2);
+    gslb_w_uint_be(&w, m->seq, 8);
+    gslb_w_uint_be(&w, (uint64_t)m->timestamp_ms, 8);
     w_str(&w, m->agent_id, 1, GSLB_LABEL_MAX - 1);
     w_str(&w, m->region, 1, GSLB_LABEL_MAX - 1);
     w_str(&w, m->token_name, 1, GSLB_LABEL_MAX - 1);
     w_str(&w, m->token, 2, GSLB_GOSSIP_TOKEN_MAX - 1);
-    w_uint(&w, m->backend_count, 2);
+    gslb_w_uint_be(&w, m->backend_count, 2);
     for (size_t i = 0; i < m->backend_count; i++)
         encode_backend(&w, &m->backends[i]);
     if (w.bad)
@@ -165,29 +114,29 @@ int gslb_gossip_encode(const gslb_gossip_msg_t *m, uint8_t *buf, size_t cap)
     return (int)w.pos;
 }
 
-static bool decode_backend(rcur_t *r, gslb_gossip_backend_t *b)
+static bool decode_backend(gslb_rcur_t *r, gslb_gossip_backend_t *b)
 {
     memset(b, 0, sizeof(*b));
     r_str(r, 1, b->service, sizeof(b->service), false, STR_LABEL);
-    uint8_t fam = (uint8_t)r_uint(r, 1);
+    uint8_t fam = (uint8_t)gslb_r_uint_be(r, 1);
     const uint8_t *a = NULL;
     if (fam == 4) {
         b->addr.family = AF_INET;
-        a = r_take(r, 4);
+        a = gslb_r_take(r, 4);
         if (a)
             memcpy(b->addr.bytes, a, 4);
     } else if (fam == 6) {
         b->addr.family = AF_INET6;
-        a = r_take(r, 16);
+        a = gslb_r_take(r, 16);
         if (a)
             memcpy(b->addr.bytes, a, 16);
     } else {
         r->bad = true;
     }
-    b->port = (uint16_t)r_uint(r, 2);
-    b->weight = (uint32_t)r_uint(r, 4);
-    b->health = (uint8_t)r_uint(r, 1);
-    b->latency_us = (uint32_t)r_uint(r, 4);
+    b->port = (uint16_t)gslb_r_uint_be(r, 2);
+    b->weight = (uint32_t)gslb_r_uint_be(r, 4);
+    b->health = (uint8_t)gslb_r_uint_be(r, 1);
+    b->latency_us = (uint32_t)gslb_r_uint_be(r, 4);
     return !r->bad && b->port != 0 && b->health <= GSLB_UNHEALTHY;
 }
 
@@ -200,21 +149,21 @@ int gslb_gossip_decode(const uint8_t *buf, size_t len, gslb_gossip_msg_t *m, siz
     m->backends = backends;
     if (len < GSLB_GOSSIP_MIN_PLAINTEXT)
         return GSLB_ECORRUPT;
-    rcur_t r = {.buf = buf, .len = len};
-    m->version = (uint8_t)r_uint(&r, 1);
+    gslb_rcur_t r = {.buf = buf, .len = len};
+    m->version = (uint8_t)gslb_r_uint_be(&r, 1);
     if (m->version != GSLB_GOSSIP_VERSION)
         return GSLB_EVERSION;
-    m->type = (uint8_t)r_uint(&r, 1);
-    uint16_t flags = (uint16_t)r_uint(&r, 2);
+    m->type = (uint8_t)gslb_r_uint_be(&r, 1);
+    uint16_t flags = (uint16_t)gslb_r_uint_be(&r, 2);
     if (flags != 0 || (m->type != GSLB_GOSSIP_HEARTBEAT && m->type != GSLB_GOSSIP_GOODBYE))
         return GSLB_ECORRUPT;
-    m->seq = r_uint(&r, 8);
-    m->timestamp_ms = (int64_t)r_uint(&r, 8);
+    m->seq = gslb_r_uint_be(&r, 8);
+    m->timestamp_ms = (int64_t)gslb_r_uint_be(&r, 8);
     r_str(&r, 1, m->agent_id, sizeof(m->agent_id), false, STR_LABEL);
     r_str(&r, 1, m->region, sizeof(m->region), true, STR_LABEL);
     r_str(&r, 1, m->token_name, sizeof(m->token_name), true, STR_LABEL);
     r_str(&r, 2, m->token, sizeof(m->token), true, STR_TOKEN);
-    size_t count = (size_t)r_uint(&r, 2);
+    size_t count = (size_t)gslb_r_uint_be(&r, 2);
     if (r.bad || count > GSLB_GOSSIP_MAX_BACKENDS || count > cap || (count && !backends))
         return GSLB_ECORRUPT;
     for (size_t i = 0; i < count; i++) {

@@ -1,9 +1,11 @@
 /*
- * codec.h - internal little-endian writer/reader cursors used by records.c.
+ * codec.h - byte writer/reader cursors shared by the binary formats: stored
+ * records (little-endian, records.c) and the gossip wire format (big-endian,
+ * agentd/gossip_wire.c). The hot-path DNS parser/writer has its own (server/wire.h).
  *
  * Contract: both cursors are sticky: the first overflow/underflow sets `bad`
  * and every later call is a no-op, so callers check once at the end. The
- * reader never reads past `len`. Not part of the public storage API.
+ * reader never reads past `len`.
  */
 #pragma once
 
@@ -42,6 +44,15 @@ static inline void gslb_w_uint(gslb_wcur_t *w, uint64_t v, size_t width)
     uint8_t tmp[8];
     for (size_t i = 0; i < width; i++)
         tmp[i] = (uint8_t)(v >> (8 * i));
+    gslb_w_bytes(w, tmp, width);
+}
+
+/* Network byte order (big-endian) integer of `width` bytes. */
+static inline void gslb_w_uint_be(gslb_wcur_t *w, uint64_t v, size_t width)
+{
+    uint8_t tmp[8];
+    for (size_t i = 0; i < width; i++)
+        tmp[i] = (uint8_t)(v >> (8 * (width - 1 - i)));
     gslb_w_bytes(w, tmp, width);
 }
 
@@ -85,6 +96,18 @@ static inline uint64_t gslb_r_uint(gslb_rcur_t *r, size_t width)
         return 0;
     for (size_t i = 0; i < width; i++)
         v |= (uint64_t)p[i] << (8 * i);
+    return v;
+}
+
+/* Network byte order (big-endian) integer of `width` bytes. */
+static inline uint64_t gslb_r_uint_be(gslb_rcur_t *r, size_t width)
+{
+    const uint8_t *p = gslb_r_take(r, width);
+    uint64_t v = 0;
+    if (!p)
+        return 0;
+    for (size_t i = 0; i < width; i++)
+        v = (v << 8) | p[i];
     return v;
 }
 

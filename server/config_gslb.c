@@ -580,6 +580,8 @@ static int check_duplicate_backends(cfg_ctx_t *c, const yc_node_t *regions)
         free(l.v);
         return gslb_errf(c->eb, rc, "out of memory");
     }
+    if (l.n == 0)
+        return 0; /* no servers at all: nothing to compare (and qsort(NULL, 0) is UB) */
     locate_sites(c->cfg, &l);
     qsort(l.v, l.n, sizeof(*l.v), site_cmp);
     for (size_t i = 1; i < l.n && rc == 0; i++) {

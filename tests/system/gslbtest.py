@@ -55,12 +55,13 @@ def server_line(addr, service, port=80, weight=None):
 
 
 def make_config(listen_host, port, data_dir, zone, regions, domains, dns_extra=None,
-                ns_addresses=("192.0.2.53", "2001:db8::53")):
+                ns_addresses=("192.0.2.53", "2001:db8::53"), overwatch_extra=()):
     """YAML text for one overwatch.
 
     regions: {name: [(address, service, weight-or-None), ...]} in order.
     domains: [{"name": label, "routing_algorithm": ..., "regions": [...], other keys}].
     dns_extra: extra keys of the dns section, e.g. {"workers": 2}.
+    overwatch_extra: extra lines of the overwatch section (indented by 2).
     """
     lines = [
         "mode: overwatch",
@@ -68,6 +69,7 @@ def make_config(listen_host, port, data_dir, zone, regions, domains, dns_extra=N
         "  identity:",
         "    node_id: dns-test",
         f'  data_dir: "{data_dir}"',
+    ] + list(overwatch_extra) + [
         "dns:",
         f'  listen_address: "{hostport(listen_host, port)}"',
     ]
@@ -88,7 +90,7 @@ def make_config(listen_host, port, data_dir, zone, regions, domains, dns_extra=N
     ]
     for name, servers in regions.items():
         lines.append(f"  - name: {name}")
-        lines.append("    servers:")
+        lines.append("    servers:" + ("" if servers else " []"))
         for addr, service, weight in servers:
             lines.append(server_line(addr, service, weight=weight))
     lines.append("domains:")
@@ -167,7 +169,8 @@ class Overwatch:
         raise StartError("not answering in time: " + self.log())
 
     def stop(self, sig=signal.SIGTERM, timeout=10):
-        """Signal the process by PID and wait; returns its exit status."""
+        """Signal the process by PID and wait; returns its exit status. Raises when
+        a sanitizer build reported an error into the log."""
         if self.proc is None:
             return None
         if self.proc.poll() is None:
@@ -179,6 +182,9 @@ class Overwatch:
                 self.proc.wait()
         rc = self.proc.returncode
         self.proc = None
+        text = self.log()
+        if "Sanitizer" in text or "runtime error:" in text:
+            raise AssertionError("sanitizer report in " + self.log_path + ":\n" + text[-3000:])
         return rc
 
     def alive(self):

@@ -348,6 +348,16 @@ static void test_minimal_and_defaults(void **state)
     assert_hostport(&cfg.dns_listen, "0.0.0.0", 53);
     gslb_config_free(&cfg);
 
+    /* A domain whose only region has no servers yet (all backends come from agents). */
+    load_ok("mode: overwatch\n"
+            "dns: {zones: [gslb.example.com]}\n"
+            "regions: [{name: r1, servers: []}]\n"
+            "domains: [{name: www.gslb.example.com, regions: [r1]}]\n",
+            &cfg);
+    assert_int_equal(cfg.domain_count, 1);
+    assert_int_equal(cfg.regions[0].server_count, 0);
+    gslb_config_free(&cfg);
+
     load_ok("mode: overwatch\n"
             "overwatch:\n"
             "  identity: {node_id: n1}\n"

@@ -1,0 +1,611 @@
+/*
+ * answer.c - a response for one query (see answer.h and docs/rfc-compliance.md).
+ */
+#include "answer.h"
+#include "gslb_log.h"
+
+#include <endian.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define IDX_CAP 65535u
+
+/* A response under construction. */
+typedef struct resp {
+    gslb_wcur_t w;
+    size_t limit;         /* bytes allowed in total (OPT included) */
+    size_t section_start; /* first byte after the question */
+    unsigned rcode;       /* 12-bit (extended) rcode */
+    bool aa, tc, edns;
+    bool ctab_seeded; /* the question name is entered on first use */
+    uint16_t an, ns, ar;
+    gslb_ctab_t ctab;
+    const gslb_query_t *q;
+} resp_t;
+
+/* ---- context -------------------------------------------------------------- */
+
+int gslb_answer_ctx_init(gslb_answer_ctx_t *ctx, gslb_env_t *env, gslb_stats_t *stats,
+                         uint16_t edns_payload, uint64_t seed)
+{
+    memset(ctx, 0, sizeof(*ctx));
+    ctx->answers_dbi = env ? env->dbi[GSLB_DBI_ANSWERS] : 0;
+    ctx->edns_payload = edns_payload < GSLB_DNS_UDP_MIN ? GSLB_DNS_UDP_MIN : edns_payload;
+    ctx->stats = stats ? stats : &ctx->own_stats;
+    gslb_policy_init(&ctx->policy, seed);
+    ctx->idx = malloc(IDX_CAP * sizeof(*ctx->idx));
+    ctx->cache = calloc(GSLB_ANSWER_CACHE_SLOTS, sizeof(*ctx->cache));
+    if (!ctx->idx || !ctx->cache) {
+        gslb_answer_ctx_destroy(ctx);
+        return GSLB_ENOMEM;
+    }
+    ctx->idx_cap = IDX_CAP;
+    return GSLB_OK;
+}
+
+void gslb_answer_ctx_destroy(gslb_answer_ctx_t *ctx)
+{
+    free(ctx->idx);
+    free(ctx->cache);
+    ctx->idx = NULL;
+    ctx->cache = NULL;
+}
+
+void gslb_answer_set_txn(gslb_answer_ctx_t *ctx, MDB_txn *txn)
+{
+    ctx->txn = txn;
+    ctx->txnid = txn ? (uint64_t)mdb_txn_id(txn) + 1 : 0; /* +1: never the empty marker */
+}
+
+/* ---- lookups (per-worker cache keyed by snapshot) --------------------------- */
+
+/* A multiply-xorshift hash over 8-byte words (keys are short DNS names). */
+static uint32_t key_hash(const uint8_t *key, size_t len)
+{
+    uint64_t h = 0x9E3779B97F4A7C15ull ^ len;
+    size_t i = 0;
+    for (; i + 8 <= len; i += 8) {
+        uint64_t w;
+        memcpy(&w, key + i, 8);
+        h = (h ^ w) * 0xBF58476D1CE4E5B9ull;
+        h ^= h >> 29;
+    }
+    uint64_t tail = 0;
+    memcpy(&tail, key + i, len - i);
+    h = (h ^ tail) * 0x94D049BB133111EBull;
+    return (uint32_t)(h ^ (h >> 32));
+}
+
+/* Look up (lower-case wire name, qtype). Returns kind > 0, GSLB_ENOENT or error. */
+static int lookup(gslb_answer_ctx_t *ctx, const uint8_t *name_lc, size_t nlen, uint16_t type,
+                  MDB_val *val)
+{
+    if (!ctx->txn)
+        return GSLB_ESTORE;
+    uint8_t key[GSLB_DNS_NAME_MAX + 2];
+    memcpy(key, name_lc, nlen);
+    key[nlen] = (uint8_t)(type >> 8);
+    key[nlen + 1] = (uint8_t)type;
+    size_t klen = nlen + 2;
+    gslb_answer_cache_entry_t *e = NULL;
+    if (klen <= GSLB_ANSWER_CACHE_KEY_MAX) {
+        e = &ctx->cache[key_hash(key, klen) & (GSLB_ANSWER_CACHE_SLOTS - 1)];
+        if (e->txnid == ctx->txnid && e->key_len == klen && memcmp(e->key, key, klen) == 0) {
+            ctx->cache_hits++;
+            *val = e->val;
+            return e->kind;
+        }
+    }
+    ctx->cache_misses++;
+    int rc = gslb_ans_lookup(ctx->txn, ctx->answers_dbi, key, klen, val);
+    if (e && (rc > 0 || rc == GSLB_ENOENT)) {
+        e->txnid = ctx->txnid;
+        e->key_len = (uint16_t)klen;
+        e->kind = rc;
+        e->val = rc > 0 ? *val : (MDB_val){0, NULL};
+        memcpy(e->key, key, klen);
+    }
+    return rc;
+}
+
+static uint16_t le16(const uint8_t *p)
+{
+    return (uint16_t)(p[0] | (p[1] << 8));
+}
+
+/* ---- response scaffolding ----------------------------------------------------- */
+
+static size_t udp_limit(const gslb_answer_ctx_t *ctx, const gslb_query_t *q)
+{
+    if (!q->has_edns)
+        return GSLB_DNS_UDP_MIN;
+    size_t client = q->edns_payload < GSLB_DNS_UDP_MIN ? GSLB_DNS_UDP_MIN : q->edns_payload;
+    return client < ctx->edns_payload ? client : ctx->edns_payload;
+}
+
+static void resp_begin(resp_t *r, const gslb_query_t *q, const uint8_t *pkt, uint8_t *out,
+                       size_t limit, bool edns)
+{
+    r->aa = r->tc = false;
+    r->an = r->ns = r->ar = 0;
+    r->ctab_seeded = false;
+    gslb_ctab_init(&r->ctab);
+    r->q = q;
+    r->limit = limit;
+    r->rcode = GSLB_RCODE_NOERROR;
+    r->edns = edns;
+    size_t reserve = edns ? GSLB_DNS_OPT_LEN : 0;
+    gslb_wcur_init(&r->w, out, limit > reserve ? limit - reserve : 0);
+    gslb_wcur_bytes(&r->w, pkt, 4); /* id + flags, rewritten in resp_finish */
+    gslb_wcur_bytes(&r->w, "\0\0\0\0\0\0\0\0", 8);
+    if (q->has_question) {
+        gslb_wcur_bytes(&r->w, pkt + GSLB_DNS_HDR_LEN, q->question_end - GSLB_DNS_HDR_LEN);
+    }
+    r->section_start = r->w.pos;
+}
+
+/* The compression table, holding the question name from the first use on
+ * (most answers never write a name: their owner is a fixed pointer). */
+static gslb_ctab_t *resp_ctab(resp_t *r)
+{
+    if (!r->ctab_seeded && r->q->has_question)
+        gslb_ctab_add_name(&r->ctab, r->q->qname, r->q->qname_len, GSLB_DNS_HDR_LEN);
+    r->ctab_seeded = true;
+    return &r->ctab;
+}
+
+/* The answer does not fit: nothing but the question (and OPT) with TC. */
+static void resp_truncate(resp_t *r)
+{
+    gslb_wcur_rewind(&r->w, r->section_start);
+    gslb_ctab_forget_from(&r->ctab, r->section_start);
+    r->an = r->ns = r->ar = 0;
+    r->tc = true;
+}
+
+/* RFC 6891 6.1.3: our payload size, extended rcode bits, DO copied, version 0. */
+static void write_opt(resp_t *r, uint16_t payload, bool do_bit)
+{
+    r->w.cap = r->limit;
+    gslb_wcur_u8(&r->w, 0);
+    gslb_wcur_u16(&r->w, GSLB_RR_OPT);
+    gslb_wcur_u16(&r->w, payload);
+    gslb_wcur_u32(&r->w, ((uint32_t)(r->rcode >> 4) << 24) | (do_bit ? GSLB_EDNS_DO : 0));
+    gslb_wcur_u16(&r->w, 0);
+    r->ar++;
+}
+
+static size_t resp_finish(gslb_answer_ctx_t *ctx, resp_t *r)
+{
+    const gslb_query_t *q = r->q;
+    if (r->w.err) /* header/question cannot overflow a 512-byte limit; be safe anyway */
+        resp_truncate(r);
+    if (r->edns)
+        write_opt(r, ctx->edns_payload, q->edns_do);
+    uint8_t *h = r->w.buf;
+    uint16_t flags = GSLB_FLAG_QR | (q->flags & (0x7800u | GSLB_FLAG_RD | GSLB_FLAG_CD));
+    flags |= (r->aa ? GSLB_FLAG_AA : 0) | (r->tc ? GSLB_FLAG_TC : 0) | (r->rcode & 0xF);
+    gslb_wire_put16(h, 2, flags);
+    gslb_wire_put16(h, 4, q->has_question ? 1 : 0);
+    gslb_wire_put16(h, 6, r->an);
+    gslb_wire_put16(h, 8, r->ns);
+    gslb_wire_put16(h, 10, r->ar);
+    gslb_stats_answer(ctx->stats, q->has_question ? q->qtype : 0, r->rcode);
+    if (r->tc)
+        gslb_stats_inc(ctx->stats, GSLB_ST_TRUNCATED);
+    if (r->rcode == GSLB_RCODE_NOERROR && r->an == 0 && !r->tc)
+        gslb_stats_inc(ctx->stats, GSLB_ST_NODATA);
+    return r->w.pos;
+}
+
+/* ---- record writers --------------------------------------------------------------- */
+
+/* Copy rdata, compressing the names of NS and SOA (RFC 3597 4: well-known types). */
+static void write_rdata(resp_t *r, uint16_t type, const uint8_t *rd, size_t rdlen)
+{
+    int n1 = -1, n2 = -1;
+    if (type == GSLB_RR_NS) {
+        n1 = gslb_wire_name_len(rd, rdlen);
+        if (n1 != (int)rdlen)
+            n1 = -1;
+    } else if (type == GSLB_RR_SOA) {
+        n1 = gslb_wire_name_len(rd, rdlen);
+        n2 = n1 > 0 ? gslb_wire_name_len(rd + n1, rdlen - (size_t)n1) : -1;
+        if (n2 <= 0 || (size_t)(n1 + n2) + 20 != rdlen)
+            n1 = -1;
+    }
+    if (n1 <= 0) {
+        gslb_wcur_bytes(&r->w, rd, rdlen);
+        return;
+    }
+    gslb_wcur_name(&r->w, resp_ctab(r), rd, (size_t)n1);
+    if (type == GSLB_RR_SOA) {
+        gslb_wcur_name(&r->w, resp_ctab(r), rd + n1, (size_t)n2);
+        gslb_wcur_bytes(&r->w, rd + n1 + n2, 20);
+    }
+}
+
+/* One RR whose owner is an uncompressed name (compressed against the table). */
+static void write_rr(resp_t *r, const uint8_t *owner, size_t owner_len, uint16_t type, uint32_t ttl,
+                     const uint8_t *rd, size_t rdlen)
+{
+    gslb_wcur_name(&r->w, resp_ctab(r), owner, owner_len);
+    gslb_wcur_u16(&r->w, type);
+    gslb_wcur_u16(&r->w, GSLB_CLASS_IN);
+    gslb_wcur_u32(&r->w, ttl);
+    size_t len_at = r->w.pos;
+    gslb_wcur_u16(&r->w, 0);
+    write_rdata(r, type, rd, rdlen);
+    if (!r->w.err)
+        gslb_wire_put16(r->w.buf, len_at, (uint16_t)(r->w.pos - len_at - 2));
+}
+
+/* Every record of a static RRset; ttl_override 0 = the set's own TTL.
+ * Returns the number written, or -1 when it did not fit (cursor in error). */
+static int write_static(resp_t *r, const uint8_t *owner, size_t owner_len, uint16_t type,
+                        const MDB_val *val, uint32_t ttl_override, unsigned max_records)
+{
+    const gslb_ans_static_t *st = val->mv_data;
+    const uint8_t *p = (const uint8_t *)val->mv_data + sizeof(*st);
+    uint32_t ttl = ttl_override ? ttl_override : le32toh(st->ttl);
+    unsigned count = le16toh(st->count);
+    if (max_records && count > max_records)
+        count = max_records;
+    for (unsigned i = 0; i < count; i++) {
+        uint16_t rdlen = le16(p);
+        write_rr(r, owner, owner_len, type, ttl, p + 2, rdlen);
+        p += 2u + rdlen;
+    }
+    return r->w.err ? -1 : (int)count;
+}
+
+/* The picked candidates of an A/AAAA set, owner = the question name. The first
+ * record's fixed part is written once and copied for the others. */
+static bool write_cands(resp_t *r, const gslb_ans_set_t *set, const uint16_t *idx, size_t n,
+                        uint16_t qtype)
+{
+    const gslb_ans_cand_t *c = gslb_ans_cands(set);
+    size_t rdlen = qtype == GSLB_RR_A ? 4 : 16;
+    size_t rrlen = 12 + rdlen;
+    if (n == 0)
+        return true;
+    if (!gslb_wcur_room(&r->w, n * rrlen))
+        return false;
+    uint8_t *first = r->w.buf + r->w.pos;
+    uint32_t ttl = le32toh(set->ttl);
+    first[0] = 0xC0;
+    first[1] = GSLB_DNS_HDR_LEN;
+    gslb_wire_put16(first, 2, qtype);
+    gslb_wire_put16(first, 4, GSLB_CLASS_IN);
+    gslb_wire_put16(first, 6, (uint16_t)(ttl >> 16));
+    gslb_wire_put16(first, 8, (uint16_t)ttl);
+    gslb_wire_put16(first, 10, (uint16_t)rdlen);
+    memcpy(first + 12, c[idx[0]].addr, rdlen);
+    uint8_t *o = first + rrlen;
+    for (size_t i = 1; i < n; i++) {
+        memcpy(o, first, 12);
+        memcpy(o + 12, c[idx[i]].addr, rdlen);
+        o += rrlen;
+    }
+    r->w.pos += n * rrlen;
+    r->an = (uint16_t)(r->an + n);
+    return true;
+}
+
+/* ---- negative answers ------------------------------------------------------------- */
+
+/* SOA of the zone in the authority section (RFC 2308 3), TTL = neg_ttl. */
+static void add_negative_soa(gslb_answer_ctx_t *ctx, resp_t *r, size_t apex_off)
+{
+    const gslb_query_t *q = r->q;
+    MDB_val val;
+    const uint8_t *apex = q->qname_lc + apex_off;
+    size_t apex_len = q->qname_len - apex_off;
+    if (lookup(ctx, apex, apex_len, GSLB_RR_SOA, &val) != GSLB_ANS_KIND_STATIC)
+        return;
+    const gslb_ans_static_t *st = val.mv_data;
+    if (st->count < 1)
+        return;
+    uint32_t neg_ttl = le32toh(st->neg_ttl);
+    if (write_static(r, apex, apex_len, GSLB_RR_SOA, &val, neg_ttl ? neg_ttl : le32toh(st->ttl),
+                     1) < 0) {
+        resp_truncate(r);
+        return;
+    }
+    r->ns = 1;
+}
+
+static void answer_nodata(gslb_answer_ctx_t *ctx, resp_t *r, size_t apex_off)
+{
+    r->rcode = GSLB_RCODE_NOERROR;
+    r->aa = true;
+    add_negative_soa(ctx, r, apex_off);
+}
+
+/* ---- positive answers ---------------------------------------------------------------- */
+
+/* In-zone addresses of the NS targets just written (additional section). */
+static void add_ns_glue(gslb_answer_ctx_t *ctx, resp_t *r, const MDB_val *ns_val)
+{
+    const gslb_ans_static_t *st = ns_val->mv_data;
+    const uint8_t *p = (const uint8_t *)ns_val->mv_data + sizeof(*st);
+    for (unsigned i = 0; i < le16toh(st->count); i++) {
+        uint16_t rdlen = le16(p);
+        const uint8_t *target = p + 2;
+        p += 2u + rdlen;
+        if (gslb_wire_name_len(target, rdlen) != (int)rdlen)
+            continue;
+        uint8_t lc[GSLB_DNS_NAME_MAX];
+        gslb_wire_name_lower(lc, target, rdlen);
+        static const uint16_t types[2] = {GSLB_RR_A, GSLB_RR_AAAA};
+        for (int t = 0; t < 2; t++) {
+            MDB_val val;
+            if (lookup(ctx, lc, rdlen, types[t], &val) != GSLB_ANS_KIND_STATIC)
+                continue;
+            size_t mark = r->w.pos;
+            int n = write_static(r, target, rdlen, types[t], &val, 0, 0);
+            if (n < 0) { /* additional data is optional: drop the RRset, no TC */
+                gslb_wcur_rewind(&r->w, mark);
+                gslb_ctab_forget_from(&r->ctab, mark);
+                return;
+            }
+            r->ar = (uint16_t)(r->ar + n);
+        }
+    }
+}
+
+/* Answer from an RRset value at the question name. Returns true when records
+ * were written (or the answer was truncated / failed), false for "no data". */
+static bool answer_rrset(gslb_answer_ctx_t *ctx, resp_t *r, uint16_t type, int kind,
+                         const MDB_val *val)
+{
+    const gslb_query_t *q = r->q;
+    if (kind == GSLB_ANS_KIND_GSLB) {
+        if (type != GSLB_RR_A && type != GSLB_RR_AAAA)
+            return false;
+        const gslb_ans_set_t *set = val->mv_data;
+        size_t n = 0;
+        int pick = gslb_policy_pick(&ctx->policy, set, ctx->idx, ctx->idx_cap, &n);
+        if (pick == GSLB_PICK_SERVFAIL) {
+            r->rcode = GSLB_RCODE_SERVFAIL;
+            r->aa = false;
+            return true;
+        }
+        if (pick != GSLB_PICK_ANSWER)
+            return false;
+        if (!write_cands(r, set, ctx->idx, n, type))
+            resp_truncate(r);
+        return true;
+    }
+    if (kind != GSLB_ANS_KIND_STATIC)
+        return false;
+    const gslb_ans_static_t *st = val->mv_data;
+    if (st->count == 0)
+        return false;
+    int n = write_static(r, q->qname, q->qname_len, type, val, 0, 0);
+    if (n < 0) {
+        resp_truncate(r);
+        return true;
+    }
+    r->an = (uint16_t)n;
+    if (type == GSLB_RR_NS)
+        add_ns_glue(ctx, r, val);
+    return true;
+}
+
+/* The synthesized HINFO "RFC8482" "" of RFC 8482 4.2 (HINFO rdata: RFC 1035 3.3.2). */
+static void answer_hinfo(gslb_answer_ctx_t *ctx, resp_t *r, size_t apex_off)
+{
+    static const uint8_t rd[] = {7, 'R', 'F', 'C', '8', '4', '8', '2', 0};
+    const gslb_query_t *q = r->q;
+    uint32_t ttl = 3600;
+    MDB_val val;
+    if (lookup(ctx, q->qname_lc + apex_off, q->qname_len - apex_off, GSLB_RR_SOA, &val) ==
+        GSLB_ANS_KIND_STATIC) {
+        const gslb_ans_static_t *st = val.mv_data;
+        ttl = le32toh(st->neg_ttl) ? le32toh(st->neg_ttl) : le32toh(st->ttl);
+    }
+    write_rr(r, q->qname, q->qname_len, GSLB_RR_HINFO, ttl, rd, sizeof(rd));
+    if (r->w.err)
+        resp_truncate(r);
+    else
+        r->an = 1;
+}
+
+/* ANY (RFC 8482): one RRset that exists here, else a synthesized HINFO. */
+static void answer_any(gslb_answer_ctx_t *ctx, resp_t *r, size_t apex_off)
+{
+    static const uint16_t order[4] = {GSLB_RR_A, GSLB_RR_AAAA, GSLB_RR_SOA, GSLB_RR_NS};
+    const gslb_query_t *q = r->q;
+    for (int i = 0; i < 4; i++) {
+        MDB_val val;
+        int kind = lookup(ctx, q->qname_lc, q->qname_len, order[i], &val);
+        if (kind < 0 && kind != GSLB_ENOENT) {
+            gslb_stats_inc(ctx->stats, GSLB_ST_STORE_ERRORS);
+            r->rcode = GSLB_RCODE_SERVFAIL;
+            r->aa = false;
+            return;
+        }
+        if (kind <= 0)
+            continue;
+        resp_t saved = *r;
+        if (answer_rrset(ctx, r, order[i], kind, &val) && r->rcode == GSLB_RCODE_NOERROR)
+            return;
+        *r = saved; /* a SERVFAIL pick: try the next type */
+    }
+    answer_hinfo(ctx, r, apex_off);
+}
+
+/* ---- name resolution ---------------------------------------------------------------- */
+
+static bool is_label_start(const gslb_query_t *q, size_t off)
+{
+    for (unsigned i = 0; i < q->label_count; i++) {
+        if (q->label_off[i] == off)
+            return true;
+    }
+    return false;
+}
+
+/* The node entry of a name (its zone_offset is checked to lie inside the name). */
+static int lookup_node(gslb_answer_ctx_t *ctx, const uint8_t *name, size_t len,
+                       gslb_ans_node_t *node)
+{
+    MDB_val val;
+    int kind = lookup(ctx, name, len, GSLB_ANS_NODE, &val);
+    if (kind < 0)
+        return kind;
+    if (kind != GSLB_ANS_KIND_NODE)
+        return GSLB_ECORRUPT;
+    memcpy(node, val.mv_data, sizeof(*node));
+    if (node->zone_offset >= len)
+        return GSLB_ECORRUPT;
+    return GSLB_OK;
+}
+
+static void store_failure(gslb_answer_ctx_t *ctx, resp_t *r, int rc)
+{
+    gslb_stats_inc(ctx->stats, GSLB_ST_STORE_ERRORS);
+    gslb_debug("dns: answer lookup failed: %s", gslb_strerror(rc));
+    r->rcode = GSLB_RCODE_SERVFAIL;
+    r->aa = false;
+}
+
+/* The name does not exist: NXDOMAIN in the zone of its closest existing
+ * ancestor, REFUSED when no zone contains it. */
+static void answer_missing_name(gslb_answer_ctx_t *ctx, resp_t *r)
+{
+    const gslb_query_t *q = r->q;
+    for (unsigned i = 1; i < q->label_count; i++) {
+        size_t off = q->label_off[i];
+        gslb_ans_node_t node;
+        int rc = lookup_node(ctx, q->qname_lc + off, q->qname_len - off, &node);
+        if (rc == GSLB_ENOENT)
+            continue;
+        if (rc < 0) {
+            store_failure(ctx, r, rc);
+            return;
+        }
+        size_t apex_off = off + node.zone_offset;
+        if (!is_label_start(q, apex_off)) {
+            store_failure(ctx, r, GSLB_ECORRUPT);
+            return;
+        }
+        r->rcode = GSLB_RCODE_NXDOMAIN;
+        r->aa = true;
+        add_negative_soa(ctx, r, apex_off);
+        return;
+    }
+    r->rcode = GSLB_RCODE_REFUSED;
+}
+
+static void answer_existing_name(gslb_answer_ctx_t *ctx, resp_t *r, const gslb_ans_node_t *node)
+{
+    const gslb_query_t *q = r->q;
+    size_t apex_off = node->zone_offset;
+    if (!is_label_start(q, apex_off)) {
+        store_failure(ctx, r, GSLB_ECORRUPT);
+        return;
+    }
+    r->aa = true;
+    if (node->flags & GSLB_NODE_ENT) {
+        answer_nodata(ctx, r, apex_off);
+        return;
+    }
+    if (q->qtype == GSLB_RR_ANY) {
+        answer_any(ctx, r, apex_off);
+        return;
+    }
+    MDB_val val;
+    int kind = lookup(ctx, q->qname_lc, q->qname_len, q->qtype, &val);
+    if (kind < 0 && kind != GSLB_ENOENT) {
+        store_failure(ctx, r, kind);
+        return;
+    }
+    if (kind > 0 && answer_rrset(ctx, r, q->qtype, kind, &val))
+        return;
+    answer_nodata(ctx, r, apex_off);
+}
+
+static void answer_question(gslb_answer_ctx_t *ctx, resp_t *r)
+{
+    const gslb_query_t *q = r->q;
+    if (q->qclass != GSLB_CLASS_IN) {
+        r->rcode = GSLB_RCODE_REFUSED;
+        return;
+    }
+    switch (q->qtype) {
+    case GSLB_RR_OPT:
+        r->rcode = GSLB_RCODE_FORMERR;
+        return;
+    case GSLB_RR_AXFR:
+    case GSLB_RR_IXFR:
+        r->rcode = GSLB_RCODE_REFUSED;
+        return;
+    case GSLB_RR_MAILA:
+    case GSLB_RR_MAILB:
+        r->rcode = GSLB_RCODE_NOTIMP;
+        return;
+    default:
+        break;
+    }
+    /* Fast path: the RRset itself (its existence implies the name's). */
+    if (q->qtype != GSLB_RR_ANY) {
+        MDB_val val;
+        int kind = lookup(ctx, q->qname_lc, q->qname_len, q->qtype, &val);
+        if (kind > 0) {
+            r->aa = true;
+            if (answer_rrset(ctx, r, q->qtype, kind, &val))
+                return;
+        } else if (kind != GSLB_ENOENT) {
+            store_failure(ctx, r, kind);
+            return;
+        }
+    }
+    gslb_ans_node_t node;
+    int rc = lookup_node(ctx, q->qname_lc, q->qname_len, &node);
+    if (rc == GSLB_OK)
+        answer_existing_name(ctx, r, &node);
+    else if (rc == GSLB_ENOENT)
+        answer_missing_name(ctx, r);
+    else
+        store_failure(ctx, r, rc);
+}
+
+size_t gslb_answer_query(gslb_answer_ctx_t *ctx, const uint8_t *pkt, size_t len,
+                         enum gslb_transport transport, uint8_t *out, size_t out_cap)
+{
+    gslb_query_t q;
+    int action = gslb_wire_parse_query(pkt, len, &q);
+    if (action == GSLB_PARSE_DROP) {
+        gslb_stats_inc(ctx->stats, GSLB_ST_DROPPED);
+        return 0;
+    }
+    if (q.has_edns) {
+        gslb_stats_inc(ctx->stats, GSLB_ST_EDNS);
+        if (q.edns_do)
+            gslb_stats_inc(ctx->stats, GSLB_ST_EDNS_DO);
+    }
+    size_t limit = transport == GSLB_TRANSPORT_TCP ? GSLB_DNS_MSG_MAX : udp_limit(ctx, &q);
+    if (limit > out_cap)
+        limit = out_cap;
+    if (limit < GSLB_DNS_HDR_LEN)
+        return 0;
+    resp_t r;
+    resp_begin(&r, &q, pkt, out, limit, q.has_edns && action != GSLB_PARSE_FORMERR);
+    switch (action) {
+    case GSLB_PARSE_FORMERR:
+        r.rcode = GSLB_RCODE_FORMERR;
+        break;
+    case GSLB_PARSE_NOTIMP:
+        r.rcode = GSLB_RCODE_NOTIMP;
+        break;
+    case GSLB_PARSE_BADVERS:
+        r.rcode = GSLB_RCODE_BADVERS;
+        break;
+    default:
+        answer_question(ctx, &r);
+        break;
+    }
+    return resp_finish(ctx, &r);
+}

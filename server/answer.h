@@ -1,0 +1,76 @@
+/*
+ * answer.h - the response to one DNS query, from the compiled answer sets
+ * (storage/answers.h) of a worker's read snapshot.
+ *
+ * Contract:
+ *  - One gslb_answer_ctx_t per worker thread (policy state, scratch index
+ *    array, counters); nothing is shared, nothing allocated per query.
+ *  - The caller opens a read snapshot, passes its txn with
+ *    gslb_answer_set_txn(), answers a batch, and ends the snapshot; values from
+ *    the store are used only while that txn is live (the per-worker cache of
+ *    looked-up sets is keyed by the snapshot's txn id, so a write committed by
+ *    another thread shows in the next batch; this relies on the map staying at
+ *    one address while the process runs: env.h never resizes it at run time).
+ *  - gslb_answer_query() writes the complete response into out and returns its
+ *    length, or 0 when the query must be dropped (QR=1, shorter than a header).
+ *    The RCODE decisions are listed in docs/rfc-compliance.md.
+ *  - Size: over UDP the answer is at most 512 bytes without EDNS, else
+ *    min(max(client payload, 512), our payload); over TCP at most 65535. An
+ *    answer that does not fit is sent with TC and no partial RRset;
+ *    additional data that does not fit is left out without TC (RFC 2181 9).
+ */
+#pragma once
+
+#include "answers.h"
+#include "env.h"
+#include "policy.h"
+#include "stats.h"
+#include "wire.h"
+
+#include <lmdb.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+enum gslb_transport { GSLB_TRANSPORT_UDP = 0, GSLB_TRANSPORT_TCP = 1 };
+
+#define GSLB_ANSWER_CACHE_SLOTS 2048 /* power of two */
+#define GSLB_ANSWER_CACHE_KEY_MAX 64 /* longer keys are looked up every time */
+
+/* One remembered lookup (name + qtype -> value in the map), valid while the
+ * worker's snapshot has the same txn id. */
+typedef struct gslb_answer_cache_entry {
+    uint64_t txnid; /* snapshot id + 1 (0 = empty) */
+    MDB_val val;
+    int32_t kind; /* lookup result: kind > 0 or GSLB_ENOENT */
+    uint16_t key_len;
+    uint8_t key[GSLB_ANSWER_CACHE_KEY_MAX];
+} gslb_answer_cache_entry_t;
+
+typedef struct gslb_answer_ctx {
+    MDB_txn *txn; /* current snapshot (set per batch) */
+    uint64_t txnid;
+    MDB_dbi answers_dbi;
+    uint16_t edns_payload; /* ours, >= 512 */
+    gslb_policy_state_t policy;
+    gslb_stats_t *stats;
+    uint16_t *idx; /* scratch: policy picks (65535 entries) */
+    size_t idx_cap;
+    gslb_answer_cache_entry_t *cache; /* GSLB_ANSWER_CACHE_SLOTS */
+    uint64_t cache_hits, cache_misses;
+    gslb_stats_t own_stats; /* used when the caller passes no stats block */
+} gslb_answer_ctx_t;
+
+/** Set up a worker's context. stats (may be NULL) must outlive ctx. seed 0 = random.
+ *  Returns 0 or GSLB_ENOMEM. */
+int gslb_answer_ctx_init(gslb_answer_ctx_t *ctx, gslb_env_t *env, gslb_stats_t *stats,
+                         uint16_t edns_payload, uint64_t seed);
+void gslb_answer_ctx_destroy(gslb_answer_ctx_t *ctx);
+
+/** Use this read txn for the following queries (NULL: none; queries get SERVFAIL). */
+void gslb_answer_set_txn(gslb_answer_ctx_t *ctx, MDB_txn *txn);
+
+/** Answer one query. out_cap bounds the response (UDP: the worker's buffer;
+ *  the EDNS limit is applied on top). Returns the response length or 0 (drop). */
+size_t gslb_answer_query(gslb_answer_ctx_t *ctx, const uint8_t *pkt, size_t len,
+                         enum gslb_transport transport, uint8_t *out, size_t out_cap);

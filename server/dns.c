@@ -1,0 +1,487 @@
+/*
+ * dns.c - DNS worker threads: start, event loop, stop (see dns.h).
+ */
+#include "dns.h"
+#include "answer.h"
+#include "gslb_log.h"
+#include "tcp.h"
+#include "udp.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/prctl.h>
+#include <time.h>
+#include <unistd.h>
+
+enum { TAG_STOP = 0, TAG_UDP = 1, TAG_LISTEN = 2, TAG_TCP = 3 };
+#define EPOLL_EVENTS 64
+#define UDP_ROUNDS 16 /* full batches served before looking at TCP again */
+#define SWEEP_MIN_MS 50
+#define COALESCE_MIN 2           /* a UDP batch this large means "under load" */
+#define COALESCE_NS 100000       /* adaptive batching wait under load */
+#define COALESCE_SLACK_NS 10000L /* timer slack of worker threads */
+
+typedef struct worker {
+    gslb_stats_t stats; /* first: the struct is 64-byte aligned */
+    struct gslb_dns *dns;
+    unsigned index;
+    pthread_t thread;
+    bool started;
+    int epoll_fd;     /* UDP socket, the TCP set (nested) and the stop event */
+    int tcp_epoll_fd; /* TCP listener, connections and the stop event */
+    uint64_t next_sweep;
+    gslb_udp_t udp;
+    gslb_tcp_t tcp;
+    gslb_reader_t reader;
+    bool reader_ok;
+    gslb_answer_ctx_t ctx;
+    bool ctx_ok;
+} worker_t;
+
+struct gslb_dns {
+    gslb_env_t *env;
+    gslb_dns_opts_t opts;
+    unsigned count;
+    worker_t **workers;
+    int stop_fd;
+    atomic_bool stopping;
+    uint16_t port;
+};
+
+static uint64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+void gslb_dns_opts_from_config(const gslb_config_t *cfg, gslb_dns_opts_t *o)
+{
+    memset(o, 0, sizeof(*o));
+    snprintf(o->host, sizeof(o->host), "%s", cfg->dns_listen.host);
+    o->port = cfg->dns_listen.port;
+    o->workers = cfg->dns_workers;
+    o->edns_payload = (uint16_t)(cfg->edns_payload > 65535 ? 65535 : cfg->edns_payload);
+    o->tcp_idle_timeout_ms = cfg->tcp_idle_timeout_ms;
+    o->tcp_max_clients = cfg->tcp_max_clients;
+}
+
+/* ---- addresses ------------------------------------------------------------ */
+
+typedef struct listen_addr {
+    struct sockaddr_storage ss;
+    socklen_t len;
+    bool wildcard;
+    char text[64];
+} listen_addr_t;
+
+static int parse_listen(const char *host, uint16_t port, listen_addr_t *a, gslb_errbuf_t *eb)
+{
+    memset(a, 0, sizeof(*a));
+    struct sockaddr_in *s4 = (struct sockaddr_in *)&a->ss;
+    struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&a->ss;
+    const char *h = host[0] ? host : "::";
+    if (inet_pton(AF_INET, h, &s4->sin_addr) == 1) {
+        s4->sin_family = AF_INET;
+        s4->sin_port = htons(port);
+        a->len = sizeof(*s4);
+        a->wildcard = s4->sin_addr.s_addr == htonl(INADDR_ANY);
+    } else if (inet_pton(AF_INET6, h, &s6->sin6_addr) == 1) {
+        s6->sin6_family = AF_INET6;
+        s6->sin6_port = htons(port);
+        a->len = sizeof(*s6);
+        a->wildcard = IN6_IS_ADDR_UNSPECIFIED(&s6->sin6_addr);
+    } else {
+        return gslb_errf(eb, GSLB_EINVAL, "dns: listen address \"%s\" is not an IP address", host);
+    }
+    snprintf(a->text, sizeof(a->text), "%s", h);
+    return GSLB_OK;
+}
+
+static void set_port(listen_addr_t *a, uint16_t port)
+{
+    if (a->ss.ss_family == AF_INET)
+        ((struct sockaddr_in *)&a->ss)->sin_port = htons(port);
+    else
+        ((struct sockaddr_in6 *)&a->ss)->sin6_port = htons(port);
+}
+
+static uint16_t bound_port(int fd)
+{
+    struct sockaddr_storage ss;
+    socklen_t len = sizeof(ss);
+    if (getsockname(fd, (struct sockaddr *)&ss, &len) != 0)
+        return 0;
+    if (ss.ss_family == AF_INET)
+        return ntohs(((struct sockaddr_in *)&ss)->sin_port);
+    return ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
+}
+
+/* SO_REUSEPORT would let us share a port another process holds: a plain bind
+ * first tells whether the port is free. */
+static int probe_port_free(const listen_addr_t *a, int type, uint16_t port, gslb_errbuf_t *eb)
+{
+    int fd = socket(a->ss.ss_family, type | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return gslb_errf(eb, GSLB_EIO, "dns: socket: %s", strerror(errno));
+    int one = 1, v6only = a->wildcard ? 0 : 1;
+    if (type == SOCK_STREAM)
+        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+    if (a->ss.ss_family == AF_INET6)
+        setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &v6only, sizeof(v6only));
+    int rc = GSLB_OK;
+    if (bind(fd, (const struct sockaddr *)&a->ss, a->len) != 0) {
+        const char *proto = type == SOCK_STREAM ? "tcp" : "udp";
+        rc = errno == EADDRINUSE
+                 ? gslb_errf(eb, GSLB_EBUSY, "dns: %s port %u is already in use (%s)", a->text,
+                             port, proto)
+                 : gslb_errf(eb, GSLB_EIO, "dns: cannot bind %s port %u (%s): %s", a->text, port,
+                             proto, strerror(errno));
+    }
+    close(fd);
+    return rc;
+}
+
+/* ---- workers ---------------------------------------------------------------- */
+
+/* Serve UDP batches while they come back full; returns the size of the last one. */
+static int serve_udp(worker_t *w)
+{
+    int n = 0;
+    for (int round = 0; round < UDP_ROUNDS; round++) {
+        n = gslb_udp_serve(&w->udp, &w->ctx, &w->reader, &w->stats);
+        if (n < GSLB_UDP_BATCH)
+            break;
+    }
+    return n;
+}
+
+static void sweep_if_due(worker_t *w, uint64_t now)
+{
+    if (now < w->next_sweep)
+        return;
+    int t = gslb_tcp_sweep(&w->tcp, now, &w->stats);
+    w->next_sweep = t < 0 ? UINT64_MAX : now + (uint64_t)(t < SWEEP_MIN_MS ? SWEEP_MIN_MS : t);
+}
+
+/* Events of the TCP epoll set (listener, connections, stop). False on stop. */
+static bool handle_tcp_events(worker_t *w, const struct epoll_event *ev, int n)
+{
+    uint64_t now = now_ms();
+    for (int i = 0; i < n; i++) {
+        uint64_t tag = ev[i].data.u64;
+        if (tag == TAG_STOP)
+            return false;
+        if (tag == TAG_LISTEN) {
+            gslb_tcp_accept(&w->tcp, now, &w->stats);
+            uint64_t idle = now + w->tcp.idle_timeout_ms;
+            if (w->tcp.open && idle < w->next_sweep)
+                w->next_sweep = idle;
+        } else {
+            gslb_tcp_event(&w->tcp, tag, ev[i].events, now, &w->ctx, &w->reader, &w->stats);
+        }
+    }
+    return true;
+}
+
+static bool drain_tcp_epoll(worker_t *w, struct epoll_event *ev)
+{
+    int n = epoll_wait(w->tcp_epoll_fd, ev, EPOLL_EVENTS, 0);
+    return handle_tcp_events(w, ev, n > 0 ? n : 0);
+}
+
+/* Adaptive batching: while UDP is under load (the last batch held at least
+ * COALESCE_MIN queries), sleep COALESCE_NS on the TCP set only, then take
+ * everything that arrived meanwhile in one batch: far fewer wake-ups per query
+ * for at most COALESCE_NS (+ timer slack) of added latency. An idle or lightly
+ * loaded worker blocks on every socket and answers at once. */
+static void *worker_main(void *arg)
+{
+    worker_t *w = arg;
+    struct epoll_event ev[EPOLL_EVENTS];
+    prctl(PR_SET_TIMERSLACK, COALESCE_SLACK_NS, 0, 0, 0);
+    int last = 0; /* size of the last UDP batch */
+    w->next_sweep = UINT64_MAX;
+    while (!atomic_load_explicit(&w->dns->stopping, memory_order_relaxed)) {
+        uint64_t now = now_ms();
+        sweep_if_due(w, now);
+        if (last >= COALESCE_MIN) {
+            struct timespec ts = {0, last == GSLB_UDP_BATCH ? 0 : COALESCE_NS};
+            int n = epoll_pwait2(w->tcp_epoll_fd, ev, EPOLL_EVENTS, &ts, NULL);
+            if (!handle_tcp_events(w, ev, n > 0 ? n : 0))
+                break;
+            last = serve_udp(w);
+            continue;
+        }
+        int timeout = w->next_sweep == UINT64_MAX ? -1 : (int)(w->next_sweep - now);
+        int n = epoll_wait(w->epoll_fd, ev, EPOLL_EVENTS, timeout);
+        if (n < 0 && errno != EINTR) {
+            gslb_error("dns: worker %u: epoll_wait: %s", w->index, strerror(errno));
+            break;
+        }
+        bool tcp_ready = false;
+        for (int i = 0; i < n; i++) {
+            uint64_t tag = ev[i].data.u64;
+            if (tag == TAG_STOP)
+                return NULL;
+            if (tag == TAG_UDP)
+                last = serve_udp(w);
+            else if (tag == TAG_TCP)
+                tcp_ready = true;
+        }
+        if (tcp_ready && !drain_tcp_epoll(w, ev))
+            break;
+    }
+    return NULL;
+}
+
+static int watch(int epoll_fd, int fd, uint64_t tag)
+{
+    struct epoll_event ev = {.events = EPOLLIN, .data.u64 = tag};
+    return epoll_ctl(epoll_fd, EPOLL_CTL_ADD, fd, &ev);
+}
+
+static void worker_free(worker_t *w)
+{
+    if (!w)
+        return;
+    if (w->tcp.conns || w->tcp.listen_fd >= 0)
+        gslb_tcp_destroy(&w->tcp);
+    if (w->udp.slots || w->udp.fd >= 0)
+        gslb_udp_destroy(&w->udp);
+    if (w->ctx_ok)
+        gslb_answer_ctx_destroy(&w->ctx);
+    if (w->reader_ok)
+        gslb_reader_destroy(&w->reader);
+    if (w->epoll_fd >= 0)
+        close(w->epoll_fd);
+    if (w->tcp_epoll_fd >= 0)
+        close(w->tcp_epoll_fd);
+    free(w);
+}
+
+/* Sockets of worker i: UDP and TCP on the same port. */
+static int worker_sockets(gslb_dns_t *d, worker_t *w, listen_addr_t *a, uint16_t *port,
+                          gslb_errbuf_t *eb)
+{
+    set_port(a, *port);
+    int ufd = gslb_udp_open((struct sockaddr *)&a->ss, a->len, a->wildcard, eb);
+    if (ufd < 0)
+        return ufd;
+    if (*port == 0)
+        *port = bound_port(ufd);
+    set_port(a, *port);
+    int tfd = gslb_tcp_open((struct sockaddr *)&a->ss, a->len, a->wildcard, eb);
+    if (tfd < 0) {
+        close(ufd);
+        return tfd;
+    }
+    size_t tx = d->opts.edns_payload;
+    int rc = gslb_udp_init(&w->udp, ufd, a->wildcard, tx);
+    if (rc) {
+        close(tfd);
+        return gslb_errf(eb, rc, "dns: out of memory for UDP buffers");
+    }
+    rc = gslb_tcp_init(&w->tcp, tfd, w->tcp_epoll_fd, d->opts.tcp_max_clients,
+                       d->opts.tcp_idle_timeout_ms);
+    if (rc)
+        return gslb_errf(eb, rc, "dns: out of memory for TCP connections");
+    if (watch(w->epoll_fd, w->udp.fd, TAG_UDP) || watch(w->epoll_fd, w->tcp_epoll_fd, TAG_TCP) ||
+        watch(w->epoll_fd, d->stop_fd, TAG_STOP) ||
+        watch(w->tcp_epoll_fd, w->tcp.listen_fd, TAG_LISTEN) ||
+        watch(w->tcp_epoll_fd, d->stop_fd, TAG_STOP))
+        return gslb_errf(eb, GSLB_EIO, "dns: epoll_ctl: %s", strerror(errno));
+    return GSLB_OK;
+}
+
+static int worker_new(gslb_dns_t *d, unsigned index, listen_addr_t *a, uint16_t *port,
+                      worker_t **out, gslb_errbuf_t *eb)
+{
+    worker_t *w = aligned_alloc(64, (sizeof(worker_t) + 63) & ~(size_t)63);
+    if (!w)
+        return gslb_errf(eb, GSLB_ENOMEM, "dns: out of memory");
+    memset(w, 0, sizeof(*w));
+    w->dns = d;
+    w->index = index;
+    w->udp.fd = w->tcp.listen_fd = -1;
+    w->epoll_fd = epoll_create1(EPOLL_CLOEXEC);
+    w->tcp_epoll_fd = epoll_create1(EPOLL_CLOEXEC);
+    int rc = (w->epoll_fd < 0 || w->tcp_epoll_fd < 0)
+                 ? gslb_errf(eb, GSLB_EIO, "dns: epoll: %s", strerror(errno))
+                 : 0;
+    if (!rc)
+        rc = worker_sockets(d, w, a, port, eb);
+    if (!rc) {
+        rc = gslb_reader_init(&w->reader, d->env);
+        w->reader_ok = rc == GSLB_OK;
+        if (rc)
+            gslb_errf(eb, rc, "dns: cannot open a store reader: %s", gslb_strerror(rc));
+    }
+    if (!rc) {
+        rc = gslb_answer_ctx_init(&w->ctx, d->env, &w->stats, d->opts.edns_payload, 0);
+        w->ctx_ok = rc == GSLB_OK;
+        if (rc)
+            gslb_errf(eb, rc, "dns: out of memory");
+    }
+    if (rc) {
+        worker_free(w);
+        return rc;
+    }
+    *out = w;
+    return GSLB_OK;
+}
+
+static void free_workers(gslb_dns_t *d)
+{
+    for (unsigned i = 0; i < d->count; i++) {
+        worker_free(d->workers[i]);
+        d->workers[i] = NULL;
+    }
+    d->count = 0;
+}
+
+/* Bind every worker's sockets; with port 0 retry when the ephemeral UDP port
+ * is taken on TCP. */
+static int bind_workers(gslb_dns_t *d, unsigned n, gslb_errbuf_t *eb)
+{
+    listen_addr_t a;
+    int rc = parse_listen(d->opts.host, d->opts.port, &a, eb);
+    if (rc)
+        return rc;
+    if (d->opts.port != 0) {
+        rc = probe_port_free(&a, SOCK_DGRAM, d->opts.port, eb);
+        if (!rc)
+            rc = probe_port_free(&a, SOCK_STREAM, d->opts.port, eb);
+        if (rc)
+            return rc;
+    }
+    for (int attempt = 0; attempt < 16; attempt++) {
+        uint16_t port = d->opts.port;
+        rc = GSLB_OK;
+        for (unsigned i = 0; i < n && !rc; i++) {
+            rc = worker_new(d, i, &a, &port, &d->workers[i], eb);
+            if (!rc)
+                d->count = i + 1;
+        }
+        if (!rc) {
+            d->port = port;
+            return GSLB_OK;
+        }
+        free_workers(d);
+        if (d->opts.port != 0)
+            break;
+    }
+    return rc;
+}
+
+static void apply_defaults(gslb_dns_opts_t *o)
+{
+    if (o->workers == 0) {
+        long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+        o->workers = cpus > 0 ? (unsigned)cpus : 1;
+    }
+    if (o->workers > GSLB_DNS_MAX_WORKERS)
+        o->workers = GSLB_DNS_MAX_WORKERS;
+    if (o->edns_payload == 0)
+        o->edns_payload = GSLB_DNS_DEFAULT_EDNS;
+    if (o->edns_payload < GSLB_DNS_UDP_MIN)
+        o->edns_payload = GSLB_DNS_UDP_MIN;
+    if (o->tcp_idle_timeout_ms == 0)
+        o->tcp_idle_timeout_ms = GSLB_DNS_DEFAULT_TCP_IDLE_MS;
+    if (o->tcp_max_clients == 0)
+        o->tcp_max_clients = GSLB_DNS_DEFAULT_TCP_CLIENTS;
+}
+
+static int start_threads(gslb_dns_t *d, gslb_errbuf_t *eb)
+{
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_BLOCK, &all, &old);
+    int rc = GSLB_OK;
+    for (unsigned i = 0; i < d->count && !rc; i++) {
+        worker_t *w = d->workers[i];
+        int err = pthread_create(&w->thread, NULL, worker_main, w);
+        if (err)
+            rc = gslb_errf(eb, GSLB_EIO, "dns: cannot start worker %u: %s", i, strerror(err));
+        else
+            w->started = true;
+    }
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    return rc;
+}
+
+int gslb_dns_start(gslb_env_t *env, const gslb_dns_opts_t *opts, gslb_dns_t **out,
+                   gslb_errbuf_t *eb)
+{
+    *out = NULL;
+    gslb_dns_t *d = calloc(1, sizeof(*d));
+    if (!d)
+        return gslb_errf(eb, GSLB_ENOMEM, "dns: out of memory");
+    d->env = env;
+    d->opts = *opts;
+    apply_defaults(&d->opts);
+    d->stop_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    d->workers = calloc(d->opts.workers, sizeof(*d->workers));
+    int rc = (d->stop_fd < 0 || !d->workers)
+                 ? gslb_errf(eb, GSLB_EIO, "dns: cannot allocate workers: %s", strerror(errno))
+                 : GSLB_OK;
+    if (!rc)
+        rc = bind_workers(d, d->opts.workers, eb);
+    if (!rc)
+        rc = start_threads(d, eb);
+    if (rc) {
+        gslb_dns_stop(d);
+        return rc;
+    }
+    gslb_info("dns: serving on %s port %u (udp+tcp) with %u workers, edns payload %u",
+              d->opts.host[0] ? d->opts.host : "::", d->port, d->count, d->opts.edns_payload);
+    *out = d;
+    return GSLB_OK;
+}
+
+uint16_t gslb_dns_port(const gslb_dns_t *d)
+{
+    return d->port;
+}
+
+unsigned gslb_dns_worker_count(const gslb_dns_t *d)
+{
+    return d->count;
+}
+
+void gslb_dns_stats(const gslb_dns_t *d, gslb_stats_t *sum)
+{
+    gslb_stats_zero(sum);
+    for (unsigned i = 0; i < d->count; i++)
+        gslb_stats_accumulate(sum, &d->workers[i]->stats);
+}
+
+void gslb_dns_stop(gslb_dns_t *d)
+{
+    if (!d)
+        return;
+    atomic_store(&d->stopping, true);
+    if (d->stop_fd >= 0) {
+        uint64_t one = 1;
+        ssize_t wr = write(d->stop_fd, &one, sizeof(one));
+        (void)wr;
+    }
+    for (unsigned i = 0; i < d->count; i++) {
+        if (d->workers[i]->started)
+            pthread_join(d->workers[i]->thread, NULL);
+    }
+    free_workers(d);
+    if (d->stop_fd >= 0)
+        close(d->stop_fd);
+    free(d->workers);
+    free(d);
+}

@@ -1,0 +1,57 @@
+/*
+ * dns.h - the DNS service: N worker threads, each with its own SO_REUSEPORT UDP
+ * socket, TCP listener, epoll set, LMDB reader and counters.
+ *
+ * Contract:
+ *  - gslb_dns_start() binds every socket before any thread starts, so a bad
+ *    address or a port in use is reported synchronously as an error with a
+ *    message ("dns: 127.0.0.1 port 53 is already in use (udp)"); on error
+ *    nothing is left open. Port 0 binds an ephemeral port shared by UDP and
+ *    TCP (read it back with gslb_dns_port()).
+ *  - host "" or "::" listens on every address, IPv4 and IPv6 (dual-stack);
+ *    "0.0.0.0" on every IPv4 address; otherwise one literal address. On a
+ *    wildcard bind answers leave from the address the query was sent to.
+ *  - Worker threads block every signal; the caller's main thread handles them.
+ *  - Adaptive batching: a worker whose last UDP batch held two or more queries
+ *    waits ~100 us (on its TCP sockets and the stop event only) before taking
+ *    the next batch; an idle worker blocks on every socket and answers at once
+ *    (docs/operations.md, "DNS service").
+ *  - gslb_dns_stats() sums the per-worker counters without stopping anyone.
+ *  - gslb_dns_stop() wakes the workers, joins them and frees everything. A
+ *    worker finishes the batch it is answering first (graceful stop).
+ */
+#pragma once
+
+#include "config.h"
+#include "env.h"
+#include "gslb_err.h"
+#include "stats.h"
+
+#include <stdint.h>
+
+#define GSLB_DNS_DEFAULT_EDNS 1232
+#define GSLB_DNS_DEFAULT_TCP_IDLE_MS 10000
+#define GSLB_DNS_DEFAULT_TCP_CLIENTS 256
+#define GSLB_DNS_MAX_WORKERS 256
+
+typedef struct gslb_dns_opts {
+    char host[GSLB_NAME_MAX]; /* IP literal, "" = any */
+    uint16_t port;            /* 0 = ephemeral */
+    unsigned workers;         /* 0 = number of online CPUs */
+    uint16_t edns_payload;    /* 0 = GSLB_DNS_DEFAULT_EDNS */
+    uint32_t tcp_idle_timeout_ms;
+    uint32_t tcp_max_clients; /* per worker */
+} gslb_dns_opts_t;
+
+typedef struct gslb_dns gslb_dns_t;
+
+/** Options from the dns section of a loaded configuration. */
+void gslb_dns_opts_from_config(const gslb_config_t *cfg, gslb_dns_opts_t *o);
+
+int gslb_dns_start(gslb_env_t *env, const gslb_dns_opts_t *opts, gslb_dns_t **out,
+                   gslb_errbuf_t *eb);
+uint16_t gslb_dns_port(const gslb_dns_t *d);
+unsigned gslb_dns_worker_count(const gslb_dns_t *d);
+/** sum = the counters of every worker (sum is zeroed first). */
+void gslb_dns_stats(const gslb_dns_t *d, gslb_stats_t *sum);
+void gslb_dns_stop(gslb_dns_t *d);

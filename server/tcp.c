@@ -1,0 +1,316 @@
+/*
+ * tcp.c - a worker's TCP listener and connections (see tcp.h for the contract).
+ */
+#include "tcp.h"
+#include "gslb_log.h"
+
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <unistd.h>
+
+#define RX_CAP (GSLB_TCP_QUERY_MAX + 2)
+#define FRAME_MAX (GSLB_DNS_MSG_MAX + 2)
+#define OUT_CAP (4 * FRAME_MAX)
+
+struct gslb_tcp_conn {
+    int fd; /* -1: free slot */
+    bool peer_closed;
+    uint32_t events; /* current epoll interest */
+    uint64_t last_ms;
+    size_t rx_len;
+    uint8_t *rx; /* RX_CAP bytes while open */
+    uint8_t *tx; /* unsent answer bytes (back-pressure) */
+    size_t tx_len, tx_off;
+};
+
+int gslb_tcp_open(const struct sockaddr *addr, socklen_t len, bool wildcard, gslb_errbuf_t *eb)
+{
+    int fd = socket(addr->sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return gslb_errf(eb, GSLB_EIO, "dns: TCP socket: %s", strerror(errno));
+    int one = 1, v6only = wildcard ? 0 : 1;
+    int rc = GSLB_OK;
+    if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) != 0 ||
+        setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) != 0)
+        rc = gslb_errf(eb, GSLB_EIO, "dns: TCP SO_REUSEPORT: %s", strerror(errno));
+    if (!rc && addr->sa_family == AF_INET6 &&
+        setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &v6only, sizeof(v6only)) != 0)
+        rc = gslb_errf(eb, GSLB_EIO, "dns: IPV6_V6ONLY: %s", strerror(errno));
+    if (!rc)
+        (void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    if (!rc && bind(fd, addr, len) != 0)
+        rc = gslb_errf(eb, GSLB_EIO, "dns: cannot bind TCP socket: %s", strerror(errno));
+    if (!rc && listen(fd, SOMAXCONN) != 0)
+        rc = gslb_errf(eb, GSLB_EIO, "dns: cannot listen on TCP socket: %s", strerror(errno));
+    if (rc) {
+        close(fd);
+        return rc;
+    }
+    return fd;
+}
+
+int gslb_tcp_init(gslb_tcp_t *t, int listen_fd, int epoll_fd, uint32_t max_clients,
+                  uint32_t idle_timeout_ms)
+{
+    memset(t, 0, sizeof(*t));
+    t->listen_fd = listen_fd;
+    t->epoll_fd = epoll_fd;
+    t->max_clients = max_clients ? max_clients : 1;
+    t->idle_timeout_ms = idle_timeout_ms ? idle_timeout_ms : 1;
+    t->conns = calloc(t->max_clients, sizeof(*t->conns));
+    t->out = malloc(OUT_CAP);
+    t->out_cap = OUT_CAP;
+    if (!t->conns || !t->out) {
+        gslb_tcp_destroy(t);
+        return GSLB_ENOMEM;
+    }
+    for (uint32_t i = 0; i < t->max_clients; i++)
+        t->conns[i].fd = -1;
+    return GSLB_OK;
+}
+
+static void conn_close(gslb_tcp_t *t, gslb_tcp_conn_t *c)
+{
+    if (c->fd < 0)
+        return;
+    epoll_ctl(t->epoll_fd, EPOLL_CTL_DEL, c->fd, NULL);
+    close(c->fd);
+    free(c->rx);
+    free(c->tx);
+    memset(c, 0, sizeof(*c));
+    c->fd = -1;
+    t->open--;
+}
+
+void gslb_tcp_destroy(gslb_tcp_t *t)
+{
+    if (t->conns) {
+        for (uint32_t i = 0; i < t->max_clients; i++)
+            conn_close(t, &t->conns[i]);
+    }
+    if (t->listen_fd >= 0)
+        close(t->listen_fd);
+    t->listen_fd = -1;
+    free(t->conns);
+    free(t->out);
+    t->conns = NULL;
+    t->out = NULL;
+}
+
+static bool conn_watch(gslb_tcp_t *t, gslb_tcp_conn_t *c, uint32_t events)
+{
+    if (c->events == events)
+        return true;
+    struct epoll_event ev = {.events = events,
+                             .data.u64 = GSLB_TCP_TAG_BASE + (uint64_t)(c - t->conns)};
+    int op = c->events ? EPOLL_CTL_MOD : EPOLL_CTL_ADD;
+    if (epoll_ctl(t->epoll_fd, op, c->fd, &ev) != 0)
+        return false;
+    c->events = events;
+    return true;
+}
+
+static gslb_tcp_conn_t *free_slot(gslb_tcp_t *t)
+{
+    for (uint32_t i = 0; i < t->max_clients; i++) {
+        if (t->conns[i].fd < 0)
+            return &t->conns[i];
+    }
+    return NULL;
+}
+
+void gslb_tcp_accept(gslb_tcp_t *t, uint64_t now_ms, gslb_stats_t *stats)
+{
+    for (;;) {
+        int fd = accept4(t->listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        if (fd < 0) {
+            if (errno == EINTR || errno == ECONNABORTED)
+                continue;
+            if (errno != EAGAIN && errno != EWOULDBLOCK)
+                gslb_debug("dns: accept: %s", strerror(errno));
+            return;
+        }
+        gslb_tcp_conn_t *c = t->open < t->max_clients ? free_slot(t) : NULL;
+        uint8_t *rx = c ? malloc(RX_CAP) : NULL;
+        if (!c || !rx) {
+            free(rx);
+            close(fd);
+            gslb_stats_inc(stats, GSLB_ST_TCP_REJECTED);
+            continue;
+        }
+        memset(c, 0, sizeof(*c));
+        c->fd = fd;
+        c->rx = rx;
+        c->last_ms = now_ms;
+        t->open++;
+        if (!conn_watch(t, c, EPOLLIN)) {
+            conn_close(t, c);
+            gslb_stats_inc(stats, GSLB_ST_TCP_ERRORS);
+            continue;
+        }
+        gslb_stats_inc(stats, GSLB_ST_TCP_ACCEPTED);
+    }
+}
+
+/* Send bytes; what the socket does not take is kept as the connection's
+ * pending output. Returns false on a write error. */
+static bool conn_send(gslb_tcp_t *t, gslb_tcp_conn_t *c, const uint8_t *buf, size_t len,
+                      uint64_t now_ms)
+{
+    size_t off = 0;
+    while (off < len) {
+        ssize_t n = send(c->fd, buf + off, len - off, MSG_DONTWAIT | MSG_NOSIGNAL);
+        if (n > 0) {
+            off += (size_t)n;
+            c->last_ms = now_ms;
+            continue;
+        }
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+            break;
+        return false;
+    }
+    if (off == len)
+        return true;
+    c->tx = malloc(len - off);
+    if (!c->tx)
+        return false;
+    memcpy(c->tx, buf + off, len - off);
+    c->tx_len = len - off;
+    c->tx_off = 0;
+    return conn_watch(t, c, EPOLLOUT);
+}
+
+/* Answer every complete frame in rx (until output backs up). Returns false
+ * when the connection must be closed. */
+static bool conn_answer(gslb_tcp_t *t, gslb_tcp_conn_t *c, uint64_t now_ms, gslb_answer_ctx_t *ctx,
+                        gslb_reader_t *reader, gslb_stats_t *stats)
+{
+    size_t pos = 0, out = 0;
+    bool snapshot = false, ok = true;
+    while (ok && !c->tx && c->rx_len - pos >= 2) {
+        size_t mlen = ((size_t)c->rx[pos] << 8) | c->rx[pos + 1];
+        if (mlen == 0 || mlen > GSLB_TCP_QUERY_MAX) {
+            ok = false;
+            break;
+        }
+        if (c->rx_len - pos - 2 < mlen)
+            break;
+        if (!snapshot) {
+            snapshot = true;
+            int rc = gslb_reader_begin(reader);
+            gslb_answer_set_txn(ctx, rc == GSLB_OK ? reader->txn : NULL);
+        }
+        gslb_stats_inc(stats, GSLB_ST_TCP_QUERIES);
+        if (t->out_cap - out < FRAME_MAX) {
+            ok = conn_send(t, c, t->out, out, now_ms);
+            out = 0;
+            if (!ok || c->tx)
+                break;
+        }
+        size_t alen = gslb_answer_query(ctx, c->rx + pos + 2, mlen, GSLB_TRANSPORT_TCP,
+                                        t->out + out + 2, GSLB_DNS_MSG_MAX);
+        pos += 2 + mlen;
+        if (alen == 0)
+            continue;
+        t->out[out] = (uint8_t)(alen >> 8);
+        t->out[out + 1] = (uint8_t)alen;
+        out += 2 + alen;
+    }
+    if (snapshot) {
+        gslb_answer_set_txn(ctx, NULL);
+        gslb_reader_end(reader);
+    }
+    if (ok && out)
+        ok = conn_send(t, c, t->out, out, now_ms);
+    if (pos) {
+        memmove(c->rx, c->rx + pos, c->rx_len - pos);
+        c->rx_len -= pos;
+    }
+    return ok;
+}
+
+static bool conn_read(gslb_tcp_conn_t *c, uint64_t now_ms)
+{
+    if (c->rx_len >= RX_CAP)
+        return true;
+    ssize_t n = recv(c->fd, c->rx + c->rx_len, RX_CAP - c->rx_len, MSG_DONTWAIT);
+    if (n > 0) {
+        c->rx_len += (size_t)n;
+        c->last_ms = now_ms;
+        return true;
+    }
+    if (n == 0) {
+        c->peer_closed = true;
+        return true;
+    }
+    return errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR;
+}
+
+/* Pending output drained: read queries again. */
+static bool conn_flush(gslb_tcp_t *t, gslb_tcp_conn_t *c, uint64_t now_ms)
+{
+    while (c->tx_off < c->tx_len) {
+        ssize_t n =
+            send(c->fd, c->tx + c->tx_off, c->tx_len - c->tx_off, MSG_DONTWAIT | MSG_NOSIGNAL);
+        if (n > 0) {
+            c->tx_off += (size_t)n;
+            c->last_ms = now_ms;
+            continue;
+        }
+        if (n < 0 && errno == EINTR)
+            continue;
+        return n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
+    }
+    free(c->tx);
+    c->tx = NULL;
+    c->tx_len = c->tx_off = 0;
+    return conn_watch(t, c, EPOLLIN);
+}
+
+void gslb_tcp_event(gslb_tcp_t *t, uint64_t tag, uint32_t events, uint64_t now_ms,
+                    gslb_answer_ctx_t *ctx, gslb_reader_t *reader, gslb_stats_t *stats)
+{
+    uint64_t i = tag - GSLB_TCP_TAG_BASE;
+    if (i >= t->max_clients || t->conns[i].fd < 0)
+        return;
+    gslb_tcp_conn_t *c = &t->conns[i];
+    bool ok = !(events & EPOLLERR);
+    if (ok && (events & EPOLLOUT) && c->tx)
+        ok = conn_flush(t, c, now_ms);
+    if (ok && !c->tx && (events & (EPOLLIN | EPOLLHUP)))
+        ok = conn_read(c, now_ms);
+    if (ok && !c->tx)
+        ok = conn_answer(t, c, now_ms, ctx, reader, stats);
+    if (!ok)
+        gslb_stats_inc(stats, GSLB_ST_TCP_ERRORS);
+    if (!ok || (c->peer_closed && !c->tx))
+        conn_close(t, c);
+}
+
+int gslb_tcp_sweep(gslb_tcp_t *t, uint64_t now_ms, gslb_stats_t *stats)
+{
+    if (t->open == 0)
+        return -1;
+    uint64_t next = UINT64_MAX;
+    for (uint32_t i = 0; i < t->max_clients; i++) {
+        gslb_tcp_conn_t *c = &t->conns[i];
+        if (c->fd < 0)
+            continue;
+        uint64_t deadline = c->last_ms + t->idle_timeout_ms;
+        if (deadline <= now_ms) {
+            conn_close(t, c);
+            gslb_stats_inc(stats, GSLB_ST_TCP_TIMEOUTS);
+        } else if (deadline < next) {
+            next = deadline;
+        }
+    }
+    if (next == UINT64_MAX)
+        return -1;
+    return (int)(next - now_ms);
+}

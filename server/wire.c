@@ -1,0 +1,355 @@
+/*
+ * wire.c - DNS message parser and writer (see wire.h for the contract).
+ */
+#include "wire.h"
+
+#include <stdio.h>
+#include <string.h>
+
+static inline uint8_t ascii_lower(uint8_t c)
+{
+    return (c >= 'A' && c <= 'Z') ? (uint8_t)(c | 0x20) : c;
+}
+
+void gslb_wcur_bytes(gslb_wcur_t *c, const void *src, size_t n)
+{
+    if (!gslb_wcur_room(c, n))
+        return;
+    memcpy(c->buf + c->pos, src, n);
+    c->pos += n;
+}
+
+/* ---- names -------------------------------------------------------------- */
+
+int gslb_wire_name_len(const uint8_t *name, size_t len)
+{
+    size_t pos = 0;
+    while (pos < len) {
+        uint8_t l = name[pos];
+        if (l == 0)
+            return pos + 1 <= GSLB_DNS_NAME_MAX ? (int)(pos + 1) : GSLB_ECORRUPT;
+        if (l > 63)
+            return GSLB_ECORRUPT;
+        pos += 1u + l;
+        if (pos >= GSLB_DNS_NAME_MAX)
+            return GSLB_ECORRUPT;
+    }
+    return GSLB_ECORRUPT;
+}
+
+bool gslb_wire_name_eq(const uint8_t *a, const uint8_t *b, size_t len)
+{
+    for (size_t i = 0; i < len; i++) {
+        if (ascii_lower(a[i]) != ascii_lower(b[i]))
+            return false;
+    }
+    return true;
+}
+
+void gslb_wire_name_lower(uint8_t *dst, const uint8_t *src, size_t len)
+{
+    for (size_t i = 0; i < len; i++)
+        dst[i] = ascii_lower(src[i]);
+}
+
+static size_t append_char(char *out, size_t o, size_t cap, uint8_t ch)
+{
+    bool plain = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
+                 ch == '-' || ch == '_' || ch == '*';
+    if (plain) {
+        if (o + 1 < cap)
+            out[o++] = (char)ch;
+        return o;
+    }
+    char tmp[5];
+    int n = (ch == '.' || ch == '\\') ? snprintf(tmp, sizeof(tmp), "\\%c", ch)
+                                      : snprintf(tmp, sizeof(tmp), "\\%03u", ch);
+    for (int i = 0; i < n && o + 1 < cap; i++)
+        out[o++] = tmp[i];
+    return o;
+}
+
+const char *gslb_wire_name_to_str(const uint8_t *name, size_t len, char *out, size_t cap)
+{
+    size_t o = 0, pos = 0;
+    if (cap == 0)
+        return out;
+    while (pos < len && name[pos] != 0 && name[pos] <= 63 && pos + 1 + name[pos] <= len) {
+        uint8_t l = name[pos++];
+        for (uint8_t i = 0; i < l; i++)
+            o = append_char(out, o, cap, name[pos + i]);
+        pos += l;
+        if (o + 1 < cap)
+            out[o++] = '.';
+    }
+    if (o == 0 && o + 1 < cap)
+        out[o++] = '.';
+    out[o] = '\0';
+    return out;
+}
+
+int gslb_wire_name_from_str(const char *text, uint8_t *out, size_t cap)
+{
+    size_t tl = strlen(text);
+    if (tl > 0 && text[tl - 1] == '.')
+        tl--;
+    if (cap < 1)
+        return GSLB_EINVAL;
+    size_t o = 0, start = 0;
+    if (tl == 0) {
+        out[0] = 0;
+        return 1;
+    }
+    for (size_t i = 0; i <= tl; i++) {
+        if (i < tl && text[i] != '.')
+            continue;
+        size_t l = i - start;
+        if (l == 0 || l > 63 || o + 1 + l + 1 > cap || o + 1 + l + 1 > GSLB_DNS_NAME_MAX)
+            return GSLB_EINVAL;
+        out[o++] = (uint8_t)l;
+        memcpy(out + o, text + start, l);
+        o += l;
+        start = i + 1;
+    }
+    out[o++] = 0;
+    return (int)o;
+}
+
+/* ---- read cursor: names --------------------------------------------------- */
+
+void gslb_rcur_skip_name(gslb_rcur_t *c)
+{
+    size_t start = c->pos, wire = 0;
+    for (;;) {
+        uint8_t l = gslb_rcur_u8(c);
+        if (c->err)
+            return;
+        if (l == 0)
+            return;
+        if ((l & 0xC0) == 0xC0) {
+            size_t target = ((size_t)(l & 0x3F) << 8) | gslb_rcur_u8(c);
+            if (!c->err && target >= start)
+                c->err = GSLB_ECORRUPT;
+            return;
+        }
+        if (l > 63) {
+            c->err = GSLB_ECORRUPT;
+            return;
+        }
+        wire += 1u + l;
+        if (wire >= GSLB_DNS_NAME_MAX) {
+            c->err = GSLB_ECORRUPT;
+            return;
+        }
+        gslb_rcur_skip(c, l);
+    }
+}
+
+/* ---- compression ------------------------------------------------------------ */
+
+static void ctab_add(gslb_ctab_t *t, const uint8_t *name, size_t len, size_t off)
+{
+    if (t->count >= GSLB_CTAB_MAX || off >= 0x4000 || len <= 1)
+        return;
+    t->e[t->count].name = name;
+    t->e[t->count].len = (uint16_t)len;
+    t->e[t->count].off = (uint16_t)off;
+    t->count++;
+}
+
+void gslb_ctab_add_name(gslb_ctab_t *t, const uint8_t *name, size_t len, size_t off)
+{
+    if (!t)
+        return;
+    size_t pos = 0;
+    while (pos < len && name[pos] != 0) {
+        ctab_add(t, name + pos, len - pos, off + pos);
+        pos += 1u + name[pos];
+    }
+}
+
+void gslb_ctab_forget_from(gslb_ctab_t *t, size_t pos)
+{
+    unsigned kept = 0;
+    for (unsigned i = 0; i < t->count; i++) {
+        if (t->e[i].off < pos)
+            t->e[kept++] = t->e[i];
+    }
+    t->count = kept;
+}
+
+static int ctab_find(const gslb_ctab_t *t, const uint8_t *suffix, size_t len)
+{
+    for (unsigned i = 0; i < t->count; i++) {
+        if (t->e[i].len == len && gslb_wire_name_eq(t->e[i].name, suffix, len))
+            return t->e[i].off;
+    }
+    return -1;
+}
+
+void gslb_wcur_name(gslb_wcur_t *c, gslb_ctab_t *t, const uint8_t *name, size_t len)
+{
+    size_t pos = 0;
+    while (pos < len && name[pos] != 0) {
+        int off = t ? ctab_find(t, name + pos, len - pos) : -1;
+        if (off >= 0) {
+            gslb_wcur_u16(c, (uint16_t)(0xC000u | (unsigned)off));
+            return;
+        }
+        if (t && !c->err)
+            ctab_add(t, name + pos, len - pos, c->pos);
+        uint8_t l = name[pos];
+        gslb_wcur_bytes(c, name + pos, 1u + l);
+        pos += 1u + l;
+    }
+    gslb_wcur_u8(c, 0);
+}
+
+/* ---- query parse ---------------------------------------------------------- */
+
+static int formerr(gslb_query_t *q, const char *why)
+{
+    q->why = why;
+    return GSLB_PARSE_FORMERR;
+}
+
+/* Question name: uncompressed only (nothing precedes it to point at). */
+static bool parse_qname(gslb_rcur_t *c, gslb_query_t *q)
+{
+    size_t start = c->pos;
+    unsigned labels = 0;
+    for (;;) {
+        uint8_t l = gslb_rcur_u8(c);
+        if (c->err || l > 63)
+            return false;
+        if (l == 0)
+            break;
+        if (labels >= GSLB_DNS_LABELS_MAX)
+            return false;
+        q->label_off[labels++] = (uint8_t)(c->pos - 1 - start);
+        gslb_rcur_skip(c, l);
+        if (c->err || c->pos - start >= GSLB_DNS_NAME_MAX)
+            return false;
+    }
+    q->qname = c->buf + start;
+    q->qname_len = (uint8_t)(c->pos - start);
+    q->label_count = (uint8_t)labels;
+    gslb_wire_name_lower(q->qname_lc, q->qname, q->qname_len);
+    return true;
+}
+
+static bool parse_question(gslb_rcur_t *c, gslb_query_t *q)
+{
+    if (!parse_qname(c, q))
+        return false;
+    q->qtype = gslb_rcur_u16(c);
+    q->qclass = gslb_rcur_u16(c);
+    if (c->err)
+        return false;
+    q->question_end = (uint16_t)c->pos;
+    q->has_question = true;
+    return true;
+}
+
+/* RFC 6891 6.1.2: options are {code, length, data}; lengths must tile the rdata. */
+static bool opt_options_valid(const uint8_t *rdata, size_t rdlen)
+{
+    size_t pos = 0;
+    while (pos < rdlen) {
+        if (rdlen - pos < 4)
+            return false;
+        size_t olen = gslb_wire_get16(rdata + pos + 2);
+        pos += 4;
+        if (olen > rdlen - pos)
+            return false;
+        pos += olen;
+    }
+    return true;
+}
+
+static int parse_opt(gslb_rcur_t *c, gslb_query_t *q, size_t owner_start, uint16_t rclass,
+                     uint32_t ttl, size_t rdlen)
+{
+    if (c->pos - 10 - owner_start != 1)
+        return formerr(q, "OPT owner is not the root");
+    if (q->has_edns)
+        return formerr(q, "more than one OPT");
+    if (!opt_options_valid(c->buf + c->pos, rdlen))
+        return formerr(q, "bad OPT option length");
+    q->has_edns = true;
+    q->edns_payload = rclass;
+    q->edns_version = (uint8_t)(ttl >> 16);
+    q->edns_do = (ttl & GSLB_EDNS_DO) != 0;
+    return GSLB_PARSE_OK;
+}
+
+static int parse_records(gslb_rcur_t *c, gslb_query_t *q)
+{
+    unsigned total = (unsigned)q->ancount + q->nscount + q->arcount;
+    unsigned additional_from = (unsigned)q->ancount + q->nscount;
+    for (unsigned i = 0; i < total; i++) {
+        size_t owner_start = c->pos;
+        gslb_rcur_skip_name(c);
+        uint16_t type = gslb_rcur_u16(c);
+        uint16_t rclass = gslb_rcur_u16(c);
+        uint32_t ttl = gslb_rcur_u32(c);
+        uint16_t rdlen = gslb_rcur_u16(c);
+        if (c->err || rdlen > gslb_rcur_left(c))
+            return formerr(q, "truncated record");
+        if (type == GSLB_RR_OPT) {
+            if (i < additional_from)
+                return formerr(q, "OPT outside the additional section");
+            int rc = parse_opt(c, q, owner_start, rclass, ttl, rdlen);
+            if (rc != GSLB_PARSE_OK)
+                return rc;
+        }
+        gslb_rcur_skip(c, rdlen);
+    }
+    if (gslb_rcur_left(c) != 0)
+        return formerr(q, "trailing data after the last record");
+    return GSLB_PARSE_OK;
+}
+
+int gslb_wire_parse_query(const uint8_t *pkt, size_t len, gslb_query_t *q)
+{
+    q->has_question = false;
+    q->has_edns = false;
+    q->edns_version = 0;
+    q->edns_do = false;
+    q->edns_payload = 0;
+    q->why = NULL;
+    if (len < GSLB_DNS_HDR_LEN) {
+        q->why = "shorter than a header";
+        return GSLB_PARSE_DROP;
+    }
+    gslb_rcur_t c;
+    gslb_rcur_init(&c, pkt, len);
+    q->id = gslb_rcur_u16(&c);
+    q->flags = gslb_rcur_u16(&c);
+    q->qdcount = gslb_rcur_u16(&c);
+    q->ancount = gslb_rcur_u16(&c);
+    q->nscount = gslb_rcur_u16(&c);
+    q->arcount = gslb_rcur_u16(&c);
+    if (q->flags & GSLB_FLAG_QR) {
+        q->why = "QR set (a response)";
+        return GSLB_PARSE_DROP;
+    }
+    if (GSLB_OPCODE(q->flags) != 0) {
+        if (q->qdcount == 1)
+            parse_question(&c, q);
+        q->why = "opcode not QUERY";
+        return GSLB_PARSE_NOTIMP;
+    }
+    if (q->qdcount != 1)
+        return formerr(q, "QDCOUNT is not 1");
+    if (!parse_question(&c, q))
+        return formerr(q, "malformed question");
+    int rc = parse_records(&c, q);
+    if (rc != GSLB_PARSE_OK)
+        return rc;
+    if (q->has_edns && q->edns_version > 0) {
+        q->why = "EDNS version > 0";
+        return GSLB_PARSE_BADVERS;
+    }
+    return GSLB_PARSE_OK;
+}

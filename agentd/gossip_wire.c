@@ -25,7 +25,7 @@ const char *gslb_gossip_result_name(enum gslb_gossip_result r)
 
 /* ---- strings on the shared big-endian cursors (codec.h) ------------------ */
 
-static void w_str(gslb_wcur_t *w, const char *s, size_t width, size_t max)
+static void w_str(gslb_enc_t *w, const char *s, size_t width, size_t max)
 {
     size_t n = strnlen(s, max + 1);
     if (n > max) {
@@ -50,7 +50,7 @@ static bool str_bytes_ok(const uint8_t *p, size_t n, enum str_kind kind)
 }
 
 /* Read a length-prefixed string into out[cap] (needs room for the NUL). */
-static void r_str(gslb_rcur_t *r, size_t width, char *out, size_t cap, bool allow_empty,
+static void r_str(gslb_dec_t *r, size_t width, char *out, size_t cap, bool allow_empty,
                   enum str_kind kind)
 {
     size_t n = (size_t)gslb_r_uint_be(r, width);
@@ -73,7 +73,7 @@ static void r_str(gslb_rcur_t *r, size_t width, char *out, size_t cap, bool allo
 
 /* ---- plaintext ------------------------------------------------------------ */
 
-static void encode_backend(gslb_wcur_t *w, const gslb_gossip_backend_t *b)
+static void encode_backend(gslb_enc_t *w, const gslb_gossip_backend_t *b)
 {
     w_str(w, b->service, 1, GSLB_NAME_MAX - 1);
     if (b->addr.family == AF_INET) {
@@ -96,7 +96,7 @@ int gslb_gossip_encode(const gslb_gossip_msg_t *m, uint8_t *buf, size_t cap)
     if (!m || !buf || m->backend_count > GSLB_GOSSIP_MAX_BACKENDS ||
         (m->backend_count && !m->backends) || !m->agent_id[0])
         return GSLB_EINVAL;
-    gslb_wcur_t w = {.buf = buf, .cap = cap};
+    gslb_enc_t w = {.buf = buf, .cap = cap};
     gslb_w_uint_be(&w, GSLB_GOSSIP_VERSION, 1);
     gslb_w_uint_be(&w, m->type, 1);
     gslb_w_uint_be(&w, 0, 2);
@@ -114,7 +114,7 @@ int gslb_gossip_encode(const gslb_gossip_msg_t *m, uint8_t *buf, size_t cap)
     return (int)w.pos;
 }
 
-static bool decode_backend(gslb_rcur_t *r, gslb_gossip_backend_t *b)
+static bool decode_backend(gslb_dec_t *r, gslb_gossip_backend_t *b)
 {
     memset(b, 0, sizeof(*b));
     r_str(r, 1, b->service, sizeof(b->service), false, STR_LABEL);
@@ -149,7 +149,7 @@ int gslb_gossip_decode(const uint8_t *buf, size_t len, gslb_gossip_msg_t *m, siz
     m->backends = backends;
     if (len < GSLB_GOSSIP_MIN_PLAINTEXT)
         return GSLB_ECORRUPT;
-    gslb_rcur_t r = {.buf = buf, .len = len};
+    gslb_dec_t r = {.buf = buf, .len = len};
     m->version = (uint8_t)gslb_r_uint_be(&r, 1);
     if (m->version != GSLB_GOSSIP_VERSION)
         return GSLB_EVERSION;

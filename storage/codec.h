@@ -14,21 +14,21 @@
 #include <stdint.h>
 #include <string.h>
 
-typedef struct gslb_wcur {
+typedef struct gslb_enc {
     uint8_t *buf;
     size_t cap;
     size_t pos;
     bool bad;
-} gslb_wcur_t;
+} gslb_enc_t;
 
-typedef struct gslb_rcur {
+typedef struct gslb_dec {
     const uint8_t *buf;
     size_t len;
     size_t pos;
     bool bad;
-} gslb_rcur_t;
+} gslb_dec_t;
 
-static inline void gslb_w_bytes(gslb_wcur_t *w, const void *p, size_t n)
+static inline void gslb_w_bytes(gslb_enc_t *w, const void *p, size_t n)
 {
     if (w->bad || n > w->cap - w->pos) {
         w->bad = true;
@@ -39,7 +39,7 @@ static inline void gslb_w_bytes(gslb_wcur_t *w, const void *p, size_t n)
     w->pos += n;
 }
 
-static inline void gslb_w_uint(gslb_wcur_t *w, uint64_t v, size_t width)
+static inline void gslb_w_uint(gslb_enc_t *w, uint64_t v, size_t width)
 {
     uint8_t tmp[8];
     for (size_t i = 0; i < width; i++)
@@ -48,7 +48,7 @@ static inline void gslb_w_uint(gslb_wcur_t *w, uint64_t v, size_t width)
 }
 
 /* Network byte order (big-endian) integer of `width` bytes. */
-static inline void gslb_w_uint_be(gslb_wcur_t *w, uint64_t v, size_t width)
+static inline void gslb_w_uint_be(gslb_enc_t *w, uint64_t v, size_t width)
 {
     uint8_t tmp[8];
     for (size_t i = 0; i < width; i++)
@@ -56,28 +56,28 @@ static inline void gslb_w_uint_be(gslb_wcur_t *w, uint64_t v, size_t width)
     gslb_w_bytes(w, tmp, width);
 }
 
-static inline void gslb_w_u8(gslb_wcur_t *w, uint8_t v)
+static inline void gslb_w_u8(gslb_enc_t *w, uint8_t v)
 {
     gslb_w_uint(w, v, 1);
 }
-static inline void gslb_w_u16(gslb_wcur_t *w, uint16_t v)
+static inline void gslb_w_u16(gslb_enc_t *w, uint16_t v)
 {
     gslb_w_uint(w, v, 2);
 }
-static inline void gslb_w_u32(gslb_wcur_t *w, uint32_t v)
+static inline void gslb_w_u32(gslb_enc_t *w, uint32_t v)
 {
     gslb_w_uint(w, v, 4);
 }
-static inline void gslb_w_u64(gslb_wcur_t *w, uint64_t v)
+static inline void gslb_w_u64(gslb_enc_t *w, uint64_t v)
 {
     gslb_w_uint(w, v, 8);
 }
-static inline void gslb_w_i64(gslb_wcur_t *w, int64_t v)
+static inline void gslb_w_i64(gslb_enc_t *w, int64_t v)
 {
     gslb_w_uint(w, (uint64_t)v, 8);
 }
 
-static inline const uint8_t *gslb_r_take(gslb_rcur_t *r, size_t n)
+static inline const uint8_t *gslb_r_take(gslb_dec_t *r, size_t n)
 {
     if (r->bad || n > r->len - r->pos) {
         r->bad = true;
@@ -88,7 +88,7 @@ static inline const uint8_t *gslb_r_take(gslb_rcur_t *r, size_t n)
     return p;
 }
 
-static inline uint64_t gslb_r_uint(gslb_rcur_t *r, size_t width)
+static inline uint64_t gslb_r_uint(gslb_dec_t *r, size_t width)
 {
     const uint8_t *p = gslb_r_take(r, width);
     uint64_t v = 0;
@@ -100,7 +100,7 @@ static inline uint64_t gslb_r_uint(gslb_rcur_t *r, size_t width)
 }
 
 /* Network byte order (big-endian) integer of `width` bytes. */
-static inline uint64_t gslb_r_uint_be(gslb_rcur_t *r, size_t width)
+static inline uint64_t gslb_r_uint_be(gslb_dec_t *r, size_t width)
 {
     const uint8_t *p = gslb_r_take(r, width);
     uint64_t v = 0;
@@ -111,23 +111,23 @@ static inline uint64_t gslb_r_uint_be(gslb_rcur_t *r, size_t width)
     return v;
 }
 
-static inline uint8_t gslb_r_u8(gslb_rcur_t *r)
+static inline uint8_t gslb_r_u8(gslb_dec_t *r)
 {
     return (uint8_t)gslb_r_uint(r, 1);
 }
-static inline uint16_t gslb_r_u16(gslb_rcur_t *r)
+static inline uint16_t gslb_r_u16(gslb_dec_t *r)
 {
     return (uint16_t)gslb_r_uint(r, 2);
 }
-static inline uint32_t gslb_r_u32(gslb_rcur_t *r)
+static inline uint32_t gslb_r_u32(gslb_dec_t *r)
 {
     return (uint32_t)gslb_r_uint(r, 4);
 }
-static inline uint64_t gslb_r_u64(gslb_rcur_t *r)
+static inline uint64_t gslb_r_u64(gslb_dec_t *r)
 {
     return gslb_r_uint(r, 8);
 }
-static inline int64_t gslb_r_i64(gslb_rcur_t *r)
+static inline int64_t gslb_r_i64(gslb_dec_t *r)
 {
     return (int64_t)gslb_r_uint(r, 8);
 }

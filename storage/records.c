@@ -19,7 +19,7 @@
 
 /* ---- field helpers -------------------------------------------------------- */
 
-static void put_str(gslb_wcur_t *w, const char *s, size_t field_size)
+static void put_str(gslb_enc_t *w, const char *s, size_t field_size)
 {
     size_t n = strnlen(s, field_size);
     if (n >= field_size) { /* not NUL-terminated inside its array */
@@ -30,7 +30,7 @@ static void put_str(gslb_wcur_t *w, const char *s, size_t field_size)
     gslb_w_bytes(w, s, n);
 }
 
-static void get_str(gslb_rcur_t *r, char *out, size_t field_size)
+static void get_str(gslb_dec_t *r, char *out, size_t field_size)
 {
     uint16_t n = gslb_r_u16(r);
     if (r->bad)
@@ -50,7 +50,7 @@ static void get_str(gslb_rcur_t *r, char *out, size_t field_size)
     out[n] = '\0';
 }
 
-static void put_addr(gslb_wcur_t *w, const gslb_addr_t *a)
+static void put_addr(gslb_enc_t *w, const gslb_addr_t *a)
 {
     if (a->family == AF_INET) {
         gslb_w_u8(w, 4);
@@ -68,7 +68,7 @@ static void put_addr(gslb_wcur_t *w, const gslb_addr_t *a)
 /* allowed: bit mask of accepted families: 1 = none, 2 = IPv4, 4 = IPv6 */
 enum { ADDR_NONE = 1, ADDR_V4 = 2, ADDR_V6 = 4, ADDR_ANY_IP = ADDR_V4 | ADDR_V6 };
 
-static void get_addr(gslb_rcur_t *r, gslb_addr_t *a, unsigned allowed)
+static void get_addr(gslb_dec_t *r, gslb_addr_t *a, unsigned allowed)
 {
     uint8_t code = gslb_r_u8(r);
     const uint8_t *p = NULL;
@@ -93,7 +93,7 @@ static void get_addr(gslb_rcur_t *r, gslb_addr_t *a, unsigned allowed)
 }
 
 /* Reads an enum byte and marks the cursor bad when it exceeds max. */
-static uint8_t get_enum(gslb_rcur_t *r, uint8_t min, uint8_t max)
+static uint8_t get_enum(gslb_dec_t *r, uint8_t min, uint8_t max)
 {
     uint8_t v = gslb_r_u8(r);
     if (v < min || v > max)
@@ -101,13 +101,13 @@ static uint8_t get_enum(gslb_rcur_t *r, uint8_t min, uint8_t max)
     return v;
 }
 
-static int encode_result(const gslb_wcur_t *w)
+static int encode_result(const gslb_enc_t *w)
 {
     return w->bad ? GSLB_ERANGE : (int)w->pos;
 }
 
 /* Checks the version byte; returns 0, GSLB_ECORRUPT or GSLB_EVERSION. */
-static int begin_decode(gslb_rcur_t *r, const uint8_t *buf, size_t len)
+static int begin_decode(gslb_dec_t *r, const uint8_t *buf, size_t len)
 {
     r->buf = buf;
     r->len = buf ? len : 0;
@@ -119,12 +119,12 @@ static int begin_decode(gslb_rcur_t *r, const uint8_t *buf, size_t len)
     return v == GSLB_REC_V1 ? GSLB_OK : GSLB_EVERSION;
 }
 
-static int end_decode(const gslb_rcur_t *r)
+static int end_decode(const gslb_dec_t *r)
 {
     return (r->bad || r->pos != r->len) ? GSLB_ECORRUPT : GSLB_OK;
 }
 
-static void begin_encode(gslb_wcur_t *w, uint8_t *buf, size_t cap)
+static void begin_encode(gslb_enc_t *w, uint8_t *buf, size_t cap)
 {
     w->buf = buf;
     w->cap = buf ? (cap > GSLB_REC_MAX ? GSLB_REC_MAX : cap) : 0;
@@ -137,7 +137,7 @@ static void begin_encode(gslb_wcur_t *w, uint8_t *buf, size_t cap)
 
 int gslb_meta_encode(const gslb_meta_rec_t *r, uint8_t *buf, size_t cap)
 {
-    gslb_wcur_t w;
+    gslb_enc_t w;
     begin_encode(&w, buf, cap);
     gslb_w_u32(&w, r->schema_version);
     put_str(&w, r->node_id, sizeof(r->node_id));
@@ -147,7 +147,7 @@ int gslb_meta_encode(const gslb_meta_rec_t *r, uint8_t *buf, size_t cap)
 
 int gslb_meta_decode(const uint8_t *buf, size_t len, gslb_meta_rec_t *out)
 {
-    gslb_rcur_t r;
+    gslb_dec_t r;
     memset(out, 0, sizeof(*out));
     int rc = begin_decode(&r, buf, len);
     if (rc)
@@ -162,7 +162,7 @@ int gslb_meta_decode(const uint8_t *buf, size_t len, gslb_meta_rec_t *out)
 
 int gslb_zone_encode(const gslb_zone_rec_t *r, uint8_t *buf, size_t cap)
 {
-    gslb_wcur_t w;
+    gslb_enc_t w;
     begin_encode(&w, buf, cap);
     put_str(&w, r->name, sizeof(r->name));
     put_str(&w, r->mname, sizeof(r->mname));
@@ -184,7 +184,7 @@ int gslb_zone_encode(const gslb_zone_rec_t *r, uint8_t *buf, size_t cap)
 
 int gslb_zone_decode(const uint8_t *buf, size_t len, gslb_zone_rec_t *out)
 {
-    gslb_rcur_t r;
+    gslb_dec_t r;
     memset(out, 0, sizeof(*out));
     int rc = begin_decode(&r, buf, len);
     if (rc)
@@ -209,7 +209,7 @@ int gslb_zone_decode(const uint8_t *buf, size_t len, gslb_zone_rec_t *out)
 
 int gslb_domain_encode(const gslb_domain_rec_t *r, uint8_t *buf, size_t cap)
 {
-    gslb_wcur_t w;
+    gslb_enc_t w;
     begin_encode(&w, buf, cap);
     put_str(&w, r->name, sizeof(r->name));
     put_str(&w, r->zone, sizeof(r->zone));
@@ -228,7 +228,7 @@ int gslb_domain_encode(const gslb_domain_rec_t *r, uint8_t *buf, size_t cap)
 
 int gslb_domain_decode(const uint8_t *buf, size_t len, gslb_domain_rec_t *out)
 {
-    gslb_rcur_t r;
+    gslb_dec_t r;
     memset(out, 0, sizeof(*out));
     int rc = begin_decode(&r, buf, len);
     if (rc)
@@ -252,7 +252,7 @@ enum { BACKEND_STALE = 1, BACKEND_DRAINING = 2 };
 
 int gslb_backend_encode(const gslb_backend_rec_t *r, uint8_t *buf, size_t cap)
 {
-    gslb_wcur_t w;
+    gslb_enc_t w;
     begin_encode(&w, buf, cap);
     if (r->addr.family != AF_INET && r->addr.family != AF_INET6)
         return GSLB_ERANGE;
@@ -274,7 +274,7 @@ int gslb_backend_encode(const gslb_backend_rec_t *r, uint8_t *buf, size_t cap)
 
 int gslb_backend_decode(const uint8_t *buf, size_t len, gslb_backend_rec_t *out)
 {
-    gslb_rcur_t r;
+    gslb_dec_t r;
     memset(out, 0, sizeof(*out));
     int rc = begin_decode(&r, buf, len);
     if (rc)
@@ -303,7 +303,7 @@ enum { AGENT_STALE = 1, AGENT_GOODBYE = 2 };
 
 int gslb_agent_encode(const gslb_agent_rec_t *r, uint8_t *buf, size_t cap)
 {
-    gslb_wcur_t w;
+    gslb_enc_t w;
     begin_encode(&w, buf, cap);
     put_str(&w, r->agent_id, sizeof(r->agent_id));
     put_str(&w, r->region, sizeof(r->region));
@@ -318,7 +318,7 @@ int gslb_agent_encode(const gslb_agent_rec_t *r, uint8_t *buf, size_t cap)
 
 int gslb_agent_decode(const uint8_t *buf, size_t len, gslb_agent_rec_t *out)
 {
-    gslb_rcur_t r;
+    gslb_dec_t r;
     memset(out, 0, sizeof(*out));
     int rc = begin_decode(&r, buf, len);
     if (rc)
@@ -340,7 +340,7 @@ int gslb_agent_decode(const uint8_t *buf, size_t len, gslb_agent_rec_t *out)
 
 int gslb_dnskey_encode(const gslb_dnskey_rec_t *r, uint8_t *buf, size_t cap)
 {
-    gslb_wcur_t w;
+    gslb_enc_t w;
     begin_encode(&w, buf, cap);
     if (r->pub_len > GSLB_KEY_PUB_MAX || r->priv_len > GSLB_KEY_DER_MAX)
         return GSLB_ERANGE;
@@ -359,7 +359,7 @@ int gslb_dnskey_encode(const gslb_dnskey_rec_t *r, uint8_t *buf, size_t cap)
     return encode_result(&w);
 }
 
-static uint16_t get_blob(gslb_rcur_t *r, uint8_t *out, size_t cap)
+static uint16_t get_blob(gslb_dec_t *r, uint8_t *out, size_t cap)
 {
     uint16_t n = gslb_r_u16(r);
     if (n > cap) {
@@ -375,7 +375,7 @@ static uint16_t get_blob(gslb_rcur_t *r, uint8_t *out, size_t cap)
 
 int gslb_dnskey_decode(const uint8_t *buf, size_t len, gslb_dnskey_rec_t *out)
 {
-    gslb_rcur_t r;
+    gslb_dec_t r;
     memset(out, 0, sizeof(*out));
     int rc = begin_decode(&r, buf, len);
     if (rc)
@@ -397,7 +397,7 @@ int gslb_dnskey_decode(const uint8_t *buf, size_t len, gslb_dnskey_rec_t *out)
 
 int gslb_override_encode(const gslb_override_rec_t *r, uint8_t *buf, size_t cap)
 {
-    gslb_wcur_t w;
+    gslb_enc_t w;
     begin_encode(&w, buf, cap);
     if (r->addr.family != AF_INET && r->addr.family != AF_INET6)
         return GSLB_ERANGE;
@@ -412,7 +412,7 @@ int gslb_override_encode(const gslb_override_rec_t *r, uint8_t *buf, size_t cap)
 
 int gslb_override_decode(const uint8_t *buf, size_t len, gslb_override_rec_t *out)
 {
-    gslb_rcur_t r;
+    gslb_dec_t r;
     memset(out, 0, sizeof(*out));
     int rc = begin_decode(&r, buf, len);
     if (rc)
@@ -430,7 +430,7 @@ int gslb_override_decode(const uint8_t *buf, size_t len, gslb_override_rec_t *ou
 
 int gslb_audit_encode(const gslb_audit_rec_t *r, uint8_t *buf, size_t cap)
 {
-    gslb_wcur_t w;
+    gslb_enc_t w;
     begin_encode(&w, buf, cap);
     gslb_w_i64(&w, r->time_ms);
     gslb_w_u32(&w, r->seq);
@@ -443,7 +443,7 @@ int gslb_audit_encode(const gslb_audit_rec_t *r, uint8_t *buf, size_t cap)
 
 int gslb_audit_decode(const uint8_t *buf, size_t len, gslb_audit_rec_t *out)
 {
-    gslb_rcur_t r;
+    gslb_dec_t r;
     memset(out, 0, sizeof(*out));
     int rc = begin_decode(&r, buf, len);
     if (rc)
@@ -567,4 +567,16 @@ const char *gslb_backend_status_name(const gslb_backend_rec_t *b, const gslb_ove
     if (b->agent_health == GSLB_UNHEALTHY)
         return "unhealthy";
     return "healthy";
+}
+
+const char *gslb_key_role_name(uint8_t role)
+{
+    return role == GSLB_KEY_KSK ? "KSK" : role == GSLB_KEY_ZSK ? "ZSK" : "CSK";
+}
+
+const char *gslb_key_state_name(uint8_t state)
+{
+    return state == GSLB_KEY_PUBLISHED ? "published"
+           : state == GSLB_KEY_RETIRED ? "retired"
+                                       : "active";
 }

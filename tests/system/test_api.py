@@ -7,7 +7,6 @@ an override that changes DNS answers at once, is audited, and survives a restart
 IPv6), and HTTPS with a certificate made by `openssl req` (the CivetWeb TLS shim: the
 server answers and does not crash).
 """
-import shutil
 import socket
 import ssl
 import subprocess
@@ -208,7 +207,6 @@ def make_cert(tmp_path):
     return cert, key
 
 
-@pytest.mark.skipif(shutil.which("openssl") is None, reason="openssl CLI missing")
 def test_https_with_generated_certificate(tmp_path):
     cert, key = make_cert(tmp_path)
     tls = f"  tls_cert: {cert}\n  tls_key: {key}\n"
@@ -250,7 +248,6 @@ def test_https_with_generated_certificate(tmp_path):
         assert o.stop() == 0, o.log()
 
 
-@pytest.mark.skipif(shutil.which("openssl") is None, reason="openssl CLI missing")
 def test_https_with_a_mismatched_key_refuses_to_start(tmp_path):
     cert, _ = make_cert(tmp_path)
     other = tmp_path / "other"

@@ -215,9 +215,10 @@ static int remove_old_backends(apply_ctx_t *a, const key_list_t *wanted)
     int rc = gslb_store_foreach_backend(a->env, a->txn, NULL, collect_stored, &stored);
     for (size_t i = 0; rc == 0 && i < stored.n; i++) {
         const backend_key_t *k = &stored.v[i];
-        bool keep = domain_configured(a->cfg, k->domain) &&
-                    (k->source != GSLB_SOURCE_CONFIG ||
-                     bsearch(k, wanted->v, wanted->n, sizeof(*k), key_cmp) != NULL);
+        bool keep =
+            domain_configured(a->cfg, k->domain) &&
+            (k->source != GSLB_SOURCE_CONFIG ||
+             (wanted->n > 0 && bsearch(k, wanted->v, wanted->n, sizeof(*k), key_cmp) != NULL));
         if (!keep)
             rc = gslb_store_backend_del(a->env, a->txn, k->domain, &k->addr, k->port);
     }
@@ -263,7 +264,8 @@ static int apply_backends(apply_ctx_t *a)
         free(wanted.v);
         return fail(a, rc, "listing configured backends");
     }
-    qsort(wanted.v, wanted.n, sizeof(*wanted.v), key_cmp);
+    if (wanted.n > 0) /* qsort/bsearch with a NULL base is undefined even for 0 items */
+        qsort(wanted.v, wanted.n, sizeof(*wanted.v), key_cmp);
     rc = remove_old_backends(a, &wanted);
     free(wanted.v);
     if (rc != 0)

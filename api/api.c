@@ -39,8 +39,11 @@ static bool hostport_equal(const gslb_hostport_t *a, const gslb_hostport_t *b)
 
 static void log_restart_only_changes(const gslb_api_t *api, const gslb_config_t *cfg)
 {
-    if (api->api_enabled != cfg->api_enabled || !hostport_equal(&api->api_addr, &cfg->api_addr))
-        gslb_warn("api: api.enabled/api.address changed: requires restart (ignored)");
+    if (api->api_enabled != cfg->api_enabled || !hostport_equal(&api->api_addr, &cfg->api_addr) ||
+        api->local_enabled != cfg->api_local_enabled ||
+        !hostport_equal(&api->local_addr, &cfg->api_local_addr))
+        gslb_warn("api: api.enabled/api.address/api.local_address changed: requires restart "
+                  "(ignored)");
     if (api->metrics_enabled != cfg->metrics_enabled ||
         !hostport_equal(&api->metrics_addr, &cfg->metrics_addr))
         gslb_warn("api: metrics.enabled/metrics.address changed: requires restart (ignored)");
@@ -88,6 +91,8 @@ static int init_state(gslb_api_t *api, gslb_env_t *env, const gslb_config_t *cfg
     api->metrics_addr = cfg->metrics_addr;
     api->api_enabled = cfg->api_enabled;
     api->metrics_enabled = cfg->metrics_enabled;
+    api->local_addr = cfg->api_local_addr;
+    api->local_enabled = cfg->api_local_enabled;
     snprintf(api->tls_cert, sizeof(api->tls_cert), "%s", cfg->tls_cert);
     snprintf(api->tls_key, sizeof(api->tls_key), "%s", cfg->tls_key);
     if ((api->tls_cert[0] != '\0') != (api->tls_key[0] != '\0'))

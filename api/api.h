@@ -76,8 +76,39 @@ typedef struct gslb_api_stats {
     gslb_api_metric_t extra[GSLB_API_MAX_EXTRA];
 } gslb_api_stats_t;
 
-/* ---- DNSSEC hooks (reserved for the DNSSEC routes; NULL until then) ------ */
-typedef struct gslb_api_dnssec_ops gslb_api_dnssec_ops_t;
+/* ---- DNSSEC hooks (server/keysync.c; docs/dnssec.md) --------------------- */
+
+/** State of the key sync poller, as GET /api/v1/dnssec/status shows it. */
+typedef struct gslb_api_dnssec_sync {
+    bool dnssec_enabled;  /* overwatch.dnssec.enabled */
+    bool enabled;         /* dnssec enabled and at least one key_sync peer */
+    size_t peer_count;    /* overwatch.dnssec.key_sync.peers */
+    int64_t last_sync;    /* unix s of the last successful round, 0 = never */
+    int64_t next_sync;    /* unix s of the next scheduled round, 0 = none */
+    bool last_success;    /* the last round succeeded (opengslb_dnssec_sync_success) */
+    uint64_t rounds;      /* rounds run since start */
+    char last_error[512]; /* problems of the last round, "" = none */
+} gslb_api_dnssec_sync_t;
+
+/** Presentation forms of one stored key. */
+typedef struct gslb_api_key_text {
+    char dnskey[512]; /* "zone. TTL IN DNSKEY 257 3 13 <base64>" */
+    char ds[256];     /* "zone. TTL IN DS <tag> <alg> 2 <hex>" (SHA-256) */
+    uint32_t ttl;     /* the DNSKEY TTL used above */
+} gslb_api_key_text_t;
+
+typedef struct gslb_api_dnssec_ops {
+    /** Present a stored key (DNSKEY and SHA-256 DS lines). 0 or error. */
+    int (*present)(void *ctx, const gslb_dnskey_rec_t *key, gslb_api_key_text_t *out);
+    /** Snapshot of the sync state (never blocks on a running round). */
+    void (*sync_state)(void *ctx, gslb_api_dnssec_sync_t *out);
+    /** Run a sync round now and wait for it, at most key_sync.timeout plus a
+     *  margin. Returns 0 when a round that started after the call finished
+     *  (state in *out), GSLB_EAGAIN when it is still running at the deadline
+     *  (or enough callers wait already: the round is only triggered), and
+     *  GSLB_ENOENT when there is nothing to sync (DNSSEC off or no peers). */
+    int (*sync_now)(void *ctx, gslb_api_dnssec_sync_t *out);
+} gslb_api_dnssec_ops_t;
 
 /* ---- hooks the server passes in ------------------------------------------ */
 typedef struct gslb_api_hooks {
@@ -89,7 +120,8 @@ typedef struct gslb_api_hooks {
     /** Reload the configuration now (same path as SIGHUP). Returns 0 or an
      *  error with a message in eb. May be NULL (no POST /api/v1/reload). */
     int (*reload)(void *ctx, gslb_errbuf_t *eb);
-    /** Reserved for the DNSSEC routes (status, sync, key export). */
+    /** DNSSEC routes (status, sync, DS); NULL = those routes answer 503. The
+     *  key export reads the store and needs no hook. */
     const gslb_api_dnssec_ops_t *dnssec;
 } gslb_api_hooks_t;
 

@@ -207,6 +207,16 @@ static int check_token(gslb_req_t *rq)
     return gslb_req_error(rq, 401, "invalid bearer token");
 }
 
+/* GSLB_ROUTE_TLS routes (the DNSSEC key export) over plain HTTP only when
+ * overwatch.dnssec.key_sync.allow_plaintext_export says so (test/lab clusters). */
+static bool plaintext_allowed(gslb_api_t *api)
+{
+    pthread_rwlock_rdlock(&api->cfg_lock);
+    bool ok = api->cfg->key_sync_allow_plaintext_export;
+    pthread_rwlock_unlock(&api->cfg_lock);
+    return ok;
+}
+
 /* ---- request body ---------------------------------------------------------------- */
 
 static void drain_body(struct mg_connection *conn)
@@ -266,7 +276,7 @@ static int handle(gslb_req_t *rq, long long content_length)
     int status;
     if ((route->flags & GSLB_ROUTE_TOKEN) && (status = check_token(rq)) != 0)
         return status;
-    if ((route->flags & GSLB_ROUTE_TLS) && !rq->is_tls)
+    if ((route->flags & GSLB_ROUTE_TLS) && !rq->is_tls && !plaintext_allowed(rq->api))
         return gslb_req_error(rq, 403, "this route requires HTTPS");
     if (content_length > GSLB_API_BODY_MAX)
         return refuse_large_body(rq, content_length);
@@ -473,10 +483,18 @@ static int check_tls_library(gslb_errbuf_t *eb)
 
 int gslb_http_start(gslb_api_t *api, gslb_errbuf_t *eb)
 {
-    char ports[300];
+    char ports[600];
     int rc = gslb_http_listen_spec(&api->api_addr, api->tls, ports, sizeof(ports), eb);
     if (rc != 0)
         return rc;
+    if (api->local_enabled) {
+        /* api.local_address: a plain-HTTP loopback listener beside api.address */
+        size_t used = strlen(ports);
+        ports[used++] = ',';
+        rc = gslb_http_listen_spec(&api->local_addr, false, ports + used, sizeof(ports) - used, eb);
+        if (rc != 0)
+            return rc;
+    }
     if (api->tls && (rc = check_tls_library(eb)) != 0)
         return rc;
     const char *options[] = {"listening_ports",
@@ -510,5 +528,8 @@ int gslb_http_start(gslb_api_t *api, gslb_errbuf_t *eb)
     api->http_port = gslb_http_bound_port(api->http);
     gslb_info("api: listening on %s://%s:%u", api->tls ? "https" : "http",
               api->api_addr.host[0] ? api->api_addr.host : "0.0.0.0", api->http_port);
+    if (api->local_enabled)
+        gslb_info("api: listening on http://%s:%u (api.local_address)", api->local_addr.host,
+                  api->local_addr.port);
     return 0;
 }

@@ -5,7 +5,8 @@
  * Contract:
  *  - Every request passes, in order: allowed_networks (403), route lookup (404,
  *    405 with Allow), bearer token for routes flagged GSLB_ROUTE_TOKEN (401),
- *    TLS for routes flagged GSLB_ROUTE_TLS (403), body limit (413) and body
+ *    TLS for routes flagged GSLB_ROUTE_TLS (403; waived only by
+ *    overwatch.dnssec.key_sync.allow_plaintext_export), body limit (413) and body
  *    read for GSLB_ROUTE_BODY. Only then is the handler called.
  *  - A handler returns the HTTP status and leaves a JSON body in rq->body (a new
  *    reference the HTTP layer sends and releases). gslb_req_error() builds the
@@ -50,6 +51,8 @@ struct gslb_api {
     /* start-time values, to log "requires restart" on reload */
     gslb_hostport_t api_addr, metrics_addr;
     bool api_enabled, metrics_enabled;
+    gslb_hostport_t local_addr; /* api.local_address (plain HTTP, loopback) */
+    bool local_enabled;
 
     atomic_uint_fast64_t requests[6]; /* by status class: 1xx..5xx, [0] = other */
 };

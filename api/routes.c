@@ -26,6 +26,13 @@ const gslb_route_t gslb_routes[] = {
     {"GET", "/api/v1/domains", 0, gslb_route_domains_list},
     {"GET", "/api/v1/domains/{name}", 0, gslb_route_domain_get},
     {"GET", "/api/v1/audit-logs", 0, gslb_route_audit_logs},
+    /* DNSSEC (routes_dnssec.c). POST sync has no token on purpose: it only makes the
+     * node poll its configured peers and takes no input (docs/dnssec.md). */
+    {"GET", "/api/v1/dnssec/status", 0, gslb_route_dnssec_status},
+    {"POST", "/api/v1/dnssec/sync", 0, gslb_route_dnssec_sync},
+    {"GET", "/api/v1/dnssec/keys/export", GSLB_ROUTE_TOKEN | GSLB_ROUTE_TLS,
+     gslb_route_dnssec_export},
+    {"GET", "/api/v1/dnssec/ds", 0, gslb_route_dnssec_ds},
 };
 const size_t gslb_route_count = sizeof(gslb_routes) / sizeof(gslb_routes[0]);
 

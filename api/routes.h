@@ -62,3 +62,8 @@ int gslb_route_override_delete(gslb_req_t *rq);
 int gslb_route_domains_list(gslb_req_t *rq);
 int gslb_route_domain_get(gslb_req_t *rq);
 int gslb_route_audit_logs(gslb_req_t *rq);
+/* routes_dnssec.c */
+int gslb_route_dnssec_status(gslb_req_t *rq);
+int gslb_route_dnssec_sync(gslb_req_t *rq);
+int gslb_route_dnssec_export(gslb_req_t *rq);
+int gslb_route_dnssec_ds(gslb_req_t *rq);

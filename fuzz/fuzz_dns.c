@@ -2,11 +2,13 @@
  * fuzz_dns.c - libFuzzer target for the DNS hot path: every input is parsed
  * (server/wire.c) and answered (server/answer.c) over UDP and TCP limits
  * against a small real LMDB store built once, at the first call, in a temp
- * directory (removed at exit). Each response must parse back as a DNS header
- * with QR set and the query's ID.
+ * directory (removed at exit); the zone has a signing key, so queries with
+ * DO take the DNSSEC path (RRSIGs, compact denial). Each response must parse
+ * back as a DNS header with QR set and the query's ID.
  */
 #include "answer.h"
 #include "env.h"
+#include "keys.h"
 #include "store.h"
 #include "wire.h"
 
@@ -100,6 +102,10 @@ static int build_store(void)
         rc = add_domain(txn, "lat", GSLB_POLICY_LATENCY, GSLB_UNHEALTHY_NODATA, 5);
     if (!rc)
         rc = gslb_answers_rebuild_all(&S.env, txn);
+    gslb_errbuf_t eb; /* a signing key: DO queries take the DNSSEC path */
+    if (!rc)
+        rc = gslb_keys_add_generated(&S.env, txn, ZONE, GSLB_ALG_ECDSAP256SHA256, 1767225600,
+                                     "fuzz", NULL, &eb);
     if (rc) {
         mdb_txn_abort(txn);
         return rc;
@@ -114,7 +120,8 @@ static void setup(void)
     gslb_env_opts_t o = {.data_dir = S.dir, .map_size = 64 << 20};
     if (!mkdtemp(S.dir) || gslb_env_open(&S.env, &o, &eb) != 0 || build_store() != 0 ||
         gslb_reader_init(&S.reader, &S.env) != 0 ||
-        gslb_answer_ctx_init(&S.ctx, &S.env, NULL, 1232, 1) != 0) {
+        gslb_answer_ctx_init(&S.ctx, &S.env, NULL, 1232, 1) != 0 ||
+        gslb_answer_ctx_enable_dnssec(&S.ctx) != 0) {
         fprintf(stderr, "fuzz_dns: cannot build the test store in %s\n", S.dir);
         abort();
     }

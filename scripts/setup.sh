@@ -10,7 +10,10 @@ set -euo pipefail
 BUILD_PKGS=(build-essential cmake pkg-config git ca-certificates
     liblmdb-dev libldns-dev libssl-dev libyaml-dev libjansson-dev libcivetweb-dev
     libcurl4-openssl-dev libsystemd-dev)
-TEST_PKGS=(libcmocka-dev python3 python3-dnspython python3-pytest python3-requests dnsutils knot-dnsutils
+# dnsutils brings delv (DNSSEC validation in tests); python3-cryptography lets dnspython
+# verify RRSIGs (dns.dnssec.validate).
+TEST_PKGS=(libcmocka-dev python3 python3-dnspython python3-pytest python3-requests
+    python3-cryptography dnsutils knot-dnsutils
     curl openssl lmdb-utils iproute2 procps clang clang-format libclang-rt-14-dev)
 DEMO_PKGS=(python3 dnsutils curl)
 BENCH_PKGS=(knot nsd dnsperf)

@@ -2,7 +2,9 @@
  * answer.c - a response for one query (see answer.h and docs/rfc-compliance.md).
  */
 #include "answer.h"
+#include "denial.h"
 #include "gslb_log.h"
+#include "signer.h"
 
 #include <endian.h>
 #include <stdlib.h>
@@ -21,7 +23,17 @@ typedef struct resp {
     uint16_t an, ns, ar;
     gslb_ctab_t ctab;
     const gslb_query_t *q;
+    gslb_signer_zone_t *zone; /* DO=1 in a zone with an ACTIVE key: sign; else NULL */
+    bool co;                  /* RFC 9824 5: compact answers OK (echoed) */
+    unsigned rrsigs;          /* RRSIGs written */
 } resp_t;
+
+/* Where the query name sits (DO path): its zone and whether it exists. */
+typedef struct zone_pos {
+    size_t apex_off; /* the apex is qname_lc + apex_off */
+    bool exists;     /* the query name itself has a node */
+    uint8_t flags;   /* its node flags (when exists) */
+} zone_pos_t;
 
 /* ---- context -------------------------------------------------------------- */
 
@@ -29,6 +41,7 @@ int gslb_answer_ctx_init(gslb_answer_ctx_t *ctx, gslb_env_t *env, gslb_stats_t *
                          uint16_t edns_payload, uint64_t seed)
 {
     memset(ctx, 0, sizeof(*ctx));
+    ctx->env = env;
     ctx->answers_dbi = env ? env->dbi[GSLB_DBI_ANSWERS] : 0;
     ctx->edns_payload = edns_payload < GSLB_DNS_UDP_MIN ? GSLB_DNS_UDP_MIN : edns_payload;
     ctx->stats = stats ? stats : &ctx->own_stats;
@@ -49,6 +62,27 @@ void gslb_answer_ctx_destroy(gslb_answer_ctx_t *ctx)
     free(ctx->cache);
     ctx->idx = NULL;
     ctx->cache = NULL;
+    if (ctx->signer) {
+        gslb_signer_destroy(ctx->signer);
+        free(ctx->signer);
+        ctx->signer = NULL;
+    }
+}
+
+int gslb_answer_ctx_enable_dnssec(gslb_answer_ctx_t *ctx)
+{
+    if (ctx->signer)
+        return GSLB_OK;
+    gslb_signer_t *s = malloc(sizeof(*s));
+    if (!s)
+        return GSLB_ENOMEM;
+    int rc = gslb_signer_init(s);
+    if (rc) {
+        free(s);
+        return rc;
+    }
+    ctx->signer = s;
+    return GSLB_OK;
 }
 
 void gslb_answer_set_txn(gslb_answer_ctx_t *ctx, MDB_txn *txn)
@@ -129,6 +163,9 @@ static void resp_begin(resp_t *r, const gslb_query_t *q, const uint8_t *pkt, uin
     r->aa = r->tc = false;
     r->an = r->ns = r->ar = 0;
     r->ctab_seeded = false;
+    r->zone = NULL;
+    r->co = false;
+    r->rrsigs = 0;
     gslb_ctab_init(&r->ctab);
     r->q = q;
     r->limit = limit;
@@ -160,17 +197,20 @@ static void resp_truncate(resp_t *r)
     gslb_wcur_rewind(&r->w, r->section_start);
     gslb_ctab_forget_from(&r->ctab, r->section_start);
     r->an = r->ns = r->ar = 0;
+    r->rrsigs = 0;
     r->tc = true;
 }
 
-/* RFC 6891 6.1.3: our payload size, extended rcode bits, DO copied, version 0. */
-static void write_opt(resp_t *r, uint16_t payload, bool do_bit)
+/* RFC 6891 6.1.3: our payload size, extended rcode bits, DO copied (RFC 3225 3),
+ * CO set when compact answers were negotiated (RFC 9824 5), version 0. */
+static void write_opt(resp_t *r, uint16_t payload, bool do_bit, bool co_bit)
 {
     r->w.cap = r->limit;
     gslb_wcur_u8(&r->w, 0);
     gslb_wcur_u16(&r->w, GSLB_RR_OPT);
     gslb_wcur_u16(&r->w, payload);
-    gslb_wcur_u32(&r->w, ((uint32_t)(r->rcode >> 4) << 24) | (do_bit ? GSLB_EDNS_DO : 0));
+    gslb_wcur_u32(&r->w, ((uint32_t)(r->rcode >> 4) << 24) | (do_bit ? GSLB_EDNS_DO : 0) |
+                             (co_bit ? GSLB_EDNS_CO : 0));
     gslb_wcur_u16(&r->w, 0);
     r->ar++;
 }
@@ -181,7 +221,7 @@ static size_t resp_finish(gslb_answer_ctx_t *ctx, resp_t *r)
     if (r->w.err) /* header/question cannot overflow a 512-byte limit; be safe anyway */
         resp_truncate(r);
     if (r->edns)
-        write_opt(r, ctx->edns_payload, q->edns_do);
+        write_opt(r, ctx->edns_payload, q->edns_do, r->co);
     uint8_t *h = r->w.buf;
     uint16_t flags = GSLB_FLAG_QR | (q->flags & (0x7800u | GSLB_FLAG_RD | GSLB_FLAG_CD));
     flags |= (r->aa ? GSLB_FLAG_AA : 0) | (r->tc ? GSLB_FLAG_TC : 0) | (r->rcode & 0xF);
@@ -195,6 +235,8 @@ static size_t resp_finish(gslb_answer_ctx_t *ctx, resp_t *r)
         gslb_stats_inc(ctx->stats, GSLB_ST_TRUNCATED);
     if (r->rcode == GSLB_RCODE_NOERROR && r->an == 0 && !r->tc)
         gslb_stats_inc(ctx->stats, GSLB_ST_NODATA);
+    if (r->rrsigs)
+        gslb_stats_inc(ctx->stats, GSLB_ST_DNSSEC_ANSWERS);
     return r->w.pos;
 }
 
@@ -292,34 +334,202 @@ static bool write_cands(resp_t *r, const gslb_ans_set_t *set, const uint16_t *id
     return true;
 }
 
+/* ---- DNSSEC: RRSIGs (DO=1 in a signed zone, r->zone set) ---------------------------- */
+
+/* Signing failed (crypto or memory): nothing of the answer is sent, SERVFAIL. */
+static void sign_failure(gslb_answer_ctx_t *ctx, resp_t *r, int rc)
+{
+    gslb_stats_inc(ctx->stats, GSLB_ST_DNSSEC_ERRORS);
+    gslb_debug("dns: signing failed: %s", gslb_strerror(rc));
+    gslb_wcur_rewind(&r->w, r->section_start);
+    gslb_ctab_forget_from(&r->ctab, r->section_start);
+    r->an = r->ns = r->ar = 0;
+    r->rrsigs = 0;
+    r->zone = NULL;
+    r->rcode = GSLB_RCODE_SERVFAIL;
+    r->aa = false;
+}
+
+/* Sign the RRset gathered in the signer and write its RRSIG (owner as written,
+ * TTL = the TTL the RRset was written with). Returns 1 when written, 0 when it
+ * did not fit (cursor in error), < 0 when signing failed (answer is SERVFAIL). */
+static int put_rrsig(gslb_answer_ctx_t *ctx, resp_t *r, const uint8_t *owner, size_t owner_len,
+                     uint32_t ttl)
+{
+    uint8_t rd[GSLB_RRSIG_RDATA_MAX];
+    bool cached = false;
+    int n = gslb_signer_rrset_sign(ctx->signer, r->zone, rd, sizeof(rd), &cached);
+    if (n < 0) {
+        sign_failure(ctx, r, n);
+        return n;
+    }
+    gslb_stats_inc(ctx->stats, cached ? GSLB_ST_DNSSEC_CACHE_HITS : GSLB_ST_DNSSEC_SIGNATURES);
+    write_rr(r, owner, owner_len, GSLB_RR_RRSIG, ttl, rd, (size_t)n);
+    if (r->w.err)
+        return 0;
+    r->rrsigs++;
+    return 1;
+}
+
+/* RRSIG of a static RRset just written (at most max_records of it, 0 = all);
+ * the original TTL is the set's own. Same results as put_rrsig(). */
+static int sign_static(gslb_answer_ctx_t *ctx, resp_t *r, const uint8_t *owner, size_t owner_len,
+                       uint16_t type, const MDB_val *val, uint32_t ttl_written,
+                       unsigned max_records)
+{
+    const gslb_ans_static_t *st = val->mv_data;
+    const uint8_t *p = (const uint8_t *)val->mv_data + sizeof(*st);
+    unsigned count = le16toh(st->count);
+    if (max_records && count > max_records)
+        count = max_records;
+    gslb_signer_rrset_begin(ctx->signer, owner, owner_len, type, le32toh(st->ttl));
+    for (unsigned i = 0; i < count; i++) {
+        uint16_t rdlen = le16(p);
+        gslb_signer_rrset_add(ctx->signer, p + 2, rdlen);
+        p += 2u + rdlen;
+    }
+    return put_rrsig(ctx, r, owner, owner_len, ttl_written);
+}
+
+/* RRSIG of the picked candidates just written by write_cands(). */
+static int sign_cands(gslb_answer_ctx_t *ctx, resp_t *r, const gslb_ans_set_t *set,
+                      const uint16_t *idx, size_t n, uint16_t qtype)
+{
+    const gslb_query_t *q = r->q;
+    const gslb_ans_cand_t *c = gslb_ans_cands(set);
+    size_t rdlen = qtype == GSLB_RR_A ? 4 : 16;
+    uint32_t ttl = le32toh(set->ttl);
+    gslb_signer_rrset_begin(ctx->signer, q->qname, q->qname_len, qtype, ttl);
+    for (size_t i = 0; i < n; i++)
+        gslb_signer_rrset_add(ctx->signer, c[idx[i]].addr, rdlen);
+    return put_rrsig(ctx, r, q->qname, q->qname_len, ttl);
+}
+
+/* Whether the RRset (name, type) has records (compact denial bitmaps). */
+static bool has_rrset(gslb_answer_ctx_t *ctx, const uint8_t *name, size_t len, uint16_t type)
+{
+    MDB_val val;
+    int kind = lookup(ctx, name, len, type, &val);
+    if (kind == GSLB_ANS_KIND_STATIC)
+        return le16toh(((const gslb_ans_static_t *)val.mv_data)->count) > 0;
+    if (kind == GSLB_ANS_KIND_GSLB)
+        return le16toh(((const gslb_ans_set_t *)val.mv_data)->count) > 0;
+    return false;
+}
+
+/* The types present at an existing name, for its NSEC (RFC 9824 3.2, 3.3). */
+static void node_types(gslb_answer_ctx_t *ctx, const uint8_t *name, size_t len, uint8_t flags,
+                       gslb_typemap_t *m)
+{
+    gslb_typemap_clear(m);
+    gslb_typemap_set(m, GSLB_RR_RRSIG, true);
+    gslb_typemap_set(m, GSLB_RR_NSEC, true);
+    if (flags & GSLB_NODE_APEX) {
+        gslb_typemap_set(m, GSLB_RR_SOA, true);
+        gslb_typemap_set(m, GSLB_RR_NS, true);
+        gslb_typemap_set(m, GSLB_RR_DNSKEY, has_rrset(ctx, name, len, GSLB_RR_DNSKEY));
+    }
+    if (flags & (GSLB_NODE_DOMAIN | GSLB_NODE_HOST)) {
+        gslb_typemap_set(m, GSLB_RR_A, has_rrset(ctx, name, len, GSLB_RR_A));
+        gslb_typemap_set(m, GSLB_RR_AAAA, has_rrset(ctx, name, len, GSLB_RR_AAAA));
+    }
+}
+
+/* The NSEC of the query name (next = its successor) and its RRSIG. Same
+ * results as put_rrsig(); on 1 both records were written. */
+static int put_nsec(gslb_answer_ctx_t *ctx, resp_t *r, const gslb_typemap_t *types, uint32_t ttl)
+{
+    const gslb_query_t *q = r->q;
+    uint8_t rd[GSLB_DNS_NAME_MAX + 2 + sizeof(types->bits)];
+    int n = gslb_denial_nsec_rdata(q->qname_lc, q->qname_len, types, rd, sizeof(rd));
+    if (n < 0) {
+        sign_failure(ctx, r, n);
+        return n;
+    }
+    write_rr(r, q->qname, q->qname_len, GSLB_RR_NSEC, ttl, rd, (size_t)n);
+    if (r->w.err)
+        return 0;
+    gslb_signer_rrset_begin(ctx->signer, q->qname_lc, q->qname_len, GSLB_RR_NSEC, ttl);
+    gslb_signer_rrset_add(ctx->signer, rd, (size_t)n);
+    return put_rrsig(ctx, r, q->qname, q->qname_len, ttl);
+}
+
+/* The denial NSEC + RRSIG in the authority section, after the SOA. */
+static void add_denial(gslb_answer_ctx_t *ctx, resp_t *r, const gslb_typemap_t *types,
+                       uint32_t neg_ttl)
+{
+    int rc = put_nsec(ctx, r, types, neg_ttl);
+    if (rc == 0)
+        resp_truncate(r);
+    else if (rc > 0)
+        r->ns = (uint16_t)(r->ns + 2);
+}
+
 /* ---- negative answers ------------------------------------------------------------- */
 
-/* SOA of the zone in the authority section (RFC 2308 3), TTL = neg_ttl. */
-static void add_negative_soa(gslb_answer_ctx_t *ctx, resp_t *r, size_t apex_off)
+/* SOA of the zone in the authority section (RFC 2308 3), TTL = neg_ttl, and
+ * its RRSIG when signing. Returns true with *neg_out set when the SOA (and
+ * RRSIG) went in; false when there is none, it did not fit (TC) or signing
+ * failed (SERVFAIL). */
+static bool add_negative_soa(gslb_answer_ctx_t *ctx, resp_t *r, size_t apex_off, uint32_t *neg_out)
 {
     const gslb_query_t *q = r->q;
     MDB_val val;
     const uint8_t *apex = q->qname_lc + apex_off;
     size_t apex_len = q->qname_len - apex_off;
     if (lookup(ctx, apex, apex_len, GSLB_RR_SOA, &val) != GSLB_ANS_KIND_STATIC)
-        return;
+        return false;
     const gslb_ans_static_t *st = val.mv_data;
     if (st->count < 1)
-        return;
-    uint32_t neg_ttl = le32toh(st->neg_ttl);
-    if (write_static(r, apex, apex_len, GSLB_RR_SOA, &val, neg_ttl ? neg_ttl : le32toh(st->ttl),
-                     1) < 0) {
+        return false;
+    uint32_t neg_ttl = le32toh(st->neg_ttl) ? le32toh(st->neg_ttl) : le32toh(st->ttl);
+    if (write_static(r, apex, apex_len, GSLB_RR_SOA, &val, neg_ttl, 1) < 0) {
         resp_truncate(r);
-        return;
+        return false;
     }
     r->ns = 1;
+    if (r->zone) {
+        int rc = sign_static(ctx, r, apex, apex_len, GSLB_RR_SOA, &val, neg_ttl, 1);
+        if (rc == 0)
+            resp_truncate(r);
+        if (rc <= 0)
+            return false;
+        r->ns = 2;
+    }
+    *neg_out = neg_ttl;
+    return true;
 }
 
-static void answer_nodata(gslb_answer_ctx_t *ctx, resp_t *r, size_t apex_off)
+/* NODATA; signed: with the NSEC of the name listing the types it has. */
+static void answer_nodata(gslb_answer_ctx_t *ctx, resp_t *r, size_t apex_off, uint8_t node_flags)
 {
     r->rcode = GSLB_RCODE_NOERROR;
     r->aa = true;
-    add_negative_soa(ctx, r, apex_off);
+    uint32_t neg_ttl = 0;
+    if (!add_negative_soa(ctx, r, apex_off, &neg_ttl) || !r->zone)
+        return;
+    const gslb_query_t *q = r->q;
+    gslb_typemap_t types;
+    node_types(ctx, q->qname_lc, q->qname_len, node_flags, &types);
+    gslb_typemap_set(&types, q->qtype, false);
+    add_denial(ctx, r, &types, neg_ttl);
+}
+
+/* Compact denial of a nonexistent name (RFC 9824 3.1): NOERROR (NXDOMAIN when
+ * the client sent CO, RFC 9824 5) with an NSEC of types RRSIG, NSEC, NXNAME. */
+static void answer_nxname(gslb_answer_ctx_t *ctx, resp_t *r, size_t apex_off)
+{
+    r->rcode = r->co ? GSLB_RCODE_NXDOMAIN : GSLB_RCODE_NOERROR;
+    r->aa = true;
+    uint32_t neg_ttl = 0;
+    if (!add_negative_soa(ctx, r, apex_off, &neg_ttl))
+        return;
+    gslb_typemap_t types;
+    gslb_typemap_clear(&types);
+    gslb_typemap_set(&types, GSLB_RR_RRSIG, true);
+    gslb_typemap_set(&types, GSLB_RR_NSEC, true);
+    gslb_typemap_set(&types, GSLB_RR_NXNAME, true);
+    add_denial(ctx, r, &types, neg_ttl);
 }
 
 /* ---- positive answers ---------------------------------------------------------------- */
@@ -343,13 +553,22 @@ static void add_ns_glue(gslb_answer_ctx_t *ctx, resp_t *r, const MDB_val *ns_val
             if (lookup(ctx, lc, rdlen, types[t], &val) != GSLB_ANS_KIND_STATIC)
                 continue;
             size_t mark = r->w.pos;
+            unsigned rrsigs = r->rrsigs;
             int n = write_static(r, target, rdlen, types[t], &val, 0, 0);
-            if (n < 0) { /* additional data is optional: drop the RRset, no TC */
+            int sig = 1; /* in-zone hosts are authoritative data: signed with their RRset */
+            if (n >= 0 && r->zone) {
+                const gslb_ans_static_t *hst = val.mv_data;
+                sig = sign_static(ctx, r, target, rdlen, types[t], &val, le32toh(hst->ttl), 0);
+                if (sig < 0)
+                    return;
+            }
+            if (n < 0 || sig == 0) { /* additional data is optional: drop the RRset, no TC */
                 gslb_wcur_rewind(&r->w, mark);
                 gslb_ctab_forget_from(&r->ctab, mark);
+                r->rrsigs = rrsigs;
                 return;
             }
-            r->ar = (uint16_t)(r->ar + n);
+            r->ar = (uint16_t)(r->ar + n + (r->zone ? 1 : 0));
         }
     }
 }
@@ -373,8 +592,17 @@ static bool answer_rrset(gslb_answer_ctx_t *ctx, resp_t *r, uint16_t type, int k
         }
         if (pick != GSLB_PICK_ANSWER)
             return false;
-        if (!write_cands(r, set, ctx->idx, n, type))
+        if (!write_cands(r, set, ctx->idx, n, type)) {
             resp_truncate(r);
+            return true;
+        }
+        if (r->zone && n > 0) {
+            int rc = sign_cands(ctx, r, set, ctx->idx, n, type);
+            if (rc == 0)
+                resp_truncate(r);
+            else if (rc > 0)
+                r->an++;
+        }
         return true;
     }
     if (kind != GSLB_ANS_KIND_STATIC)
@@ -388,6 +616,14 @@ static bool answer_rrset(gslb_answer_ctx_t *ctx, resp_t *r, uint16_t type, int k
         return true;
     }
     r->an = (uint16_t)n;
+    if (r->zone) {
+        int rc = sign_static(ctx, r, q->qname, q->qname_len, type, val, le32toh(st->ttl), 0);
+        if (rc == 0)
+            resp_truncate(r);
+        if (rc <= 0)
+            return true;
+        r->an++;
+    }
     if (type == GSLB_RR_NS)
         add_ns_glue(ctx, r, val);
     return true;
@@ -406,10 +642,20 @@ static void answer_hinfo(gslb_answer_ctx_t *ctx, resp_t *r, size_t apex_off)
         ttl = le32toh(st->neg_ttl) ? le32toh(st->neg_ttl) : le32toh(st->ttl);
     }
     write_rr(r, q->qname, q->qname_len, GSLB_RR_HINFO, ttl, rd, sizeof(rd));
-    if (r->w.err)
+    if (r->w.err) {
         resp_truncate(r);
-    else
-        r->an = 1;
+        return;
+    }
+    r->an = 1;
+    if (r->zone) {
+        gslb_signer_rrset_begin(ctx->signer, q->qname, q->qname_len, GSLB_RR_HINFO, ttl);
+        gslb_signer_rrset_add(ctx->signer, rd, sizeof(rd));
+        int rc = put_rrsig(ctx, r, q->qname, q->qname_len, ttl);
+        if (rc == 0)
+            resp_truncate(r);
+        else if (rc > 0)
+            r->an = 2;
+    }
 }
 
 /* ANY (RFC 8482): one RRset that exists here, else a synthesized HINFO. */
@@ -491,9 +737,14 @@ static void answer_missing_name(gslb_answer_ctx_t *ctx, resp_t *r)
             store_failure(ctx, r, GSLB_ECORRUPT);
             return;
         }
+        if (r->zone) {
+            answer_nxname(ctx, r, apex_off);
+            return;
+        }
         r->rcode = GSLB_RCODE_NXDOMAIN;
         r->aa = true;
-        add_negative_soa(ctx, r, apex_off);
+        uint32_t neg_ttl;
+        add_negative_soa(ctx, r, apex_off, &neg_ttl);
         return;
     }
     r->rcode = GSLB_RCODE_REFUSED;
@@ -509,7 +760,7 @@ static void answer_existing_name(gslb_answer_ctx_t *ctx, resp_t *r, const gslb_a
     }
     r->aa = true;
     if (node->flags & GSLB_NODE_ENT) {
-        answer_nodata(ctx, r, apex_off);
+        answer_nodata(ctx, r, apex_off, node->flags);
         return;
     }
     if (q->qtype == GSLB_RR_ANY) {
@@ -524,7 +775,90 @@ static void answer_existing_name(gslb_answer_ctx_t *ctx, resp_t *r, const gslb_a
     }
     if (kind > 0 && answer_rrset(ctx, r, q->qtype, kind, &val))
         return;
-    answer_nodata(ctx, r, apex_off);
+    answer_nodata(ctx, r, apex_off, node->flags);
+}
+
+/* ---- DNSSEC: the zone of a DO query ------------------------------------------------- */
+
+/* The closest existing name at or above the query name, and its zone. */
+static int find_zone(gslb_answer_ctx_t *ctx, const gslb_query_t *q, zone_pos_t *zp)
+{
+    for (unsigned i = 0; i < q->label_count; i++) {
+        size_t off = q->label_off[i];
+        gslb_ans_node_t node;
+        int rc = lookup_node(ctx, q->qname_lc + off, q->qname_len - off, &node);
+        if (rc == GSLB_ENOENT)
+            continue;
+        if (rc < 0)
+            return rc;
+        zp->apex_off = off + node.zone_offset;
+        if (!is_label_start(q, zp->apex_off))
+            return GSLB_ECORRUPT;
+        zp->exists = i == 0;
+        zp->flags = node.flags;
+        return GSLB_OK;
+    }
+    return GSLB_ENOENT;
+}
+
+/* QTYPE NSEC: the NSEC that compact denial shows for this name, as an answer. */
+static void answer_nsec_query(gslb_answer_ctx_t *ctx, resp_t *r, const zone_pos_t *zp)
+{
+    const gslb_query_t *q = r->q;
+    MDB_val val;
+    r->aa = true;
+    if (lookup(ctx, q->qname_lc + zp->apex_off, q->qname_len - zp->apex_off, GSLB_RR_SOA, &val) !=
+        GSLB_ANS_KIND_STATIC) {
+        store_failure(ctx, r, GSLB_ECORRUPT);
+        return;
+    }
+    const gslb_ans_static_t *st = val.mv_data;
+    uint32_t ttl = le32toh(st->neg_ttl) ? le32toh(st->neg_ttl) : le32toh(st->ttl);
+    gslb_typemap_t types;
+    if (zp->exists) {
+        node_types(ctx, q->qname_lc, q->qname_len, zp->flags, &types);
+    } else {
+        gslb_typemap_clear(&types);
+        gslb_typemap_set(&types, GSLB_RR_RRSIG, true);
+        gslb_typemap_set(&types, GSLB_RR_NSEC, true);
+        gslb_typemap_set(&types, GSLB_RR_NXNAME, true);
+    }
+    int rc = put_nsec(ctx, r, &types, ttl);
+    if (rc == 0)
+        resp_truncate(r);
+    else if (rc > 0)
+        r->an = 2;
+}
+
+/* DO=1: find the zone's signing keys (r->zone stays NULL for an unsigned zone
+ * or a name outside every zone) and answer the DNSSEC meta-queries. Returns
+ * false when the response is complete. */
+static bool prepare_signing(gslb_answer_ctx_t *ctx, resp_t *r)
+{
+    const gslb_query_t *q = r->q;
+    zone_pos_t zp;
+    int rc = find_zone(ctx, q, &zp);
+    if (rc == GSLB_ENOENT)
+        return true;
+    if (rc == GSLB_OK)
+        rc = gslb_signer_zone(ctx->signer, ctx->env, ctx->txn, ctx->txnid,
+                              q->qname_lc + zp.apex_off, q->qname_len - zp.apex_off, &r->zone);
+    if (rc < 0) {
+        store_failure(ctx, r, rc);
+        return false;
+    }
+    if (!r->zone)
+        return true;
+    r->co = (q->edns_flags & GSLB_EDNS_CO) != 0;
+    if (q->qtype == GSLB_RR_RRSIG) { /* RRSIGs exist only beside their RRset (as Knot) */
+        r->rcode = GSLB_RCODE_REFUSED;
+        return false;
+    }
+    if (q->qtype == GSLB_RR_NSEC) {
+        answer_nsec_query(ctx, r, &zp);
+        return false;
+    }
+    return true;
 }
 
 static void answer_question(gslb_answer_ctx_t *ctx, resp_t *r)
@@ -536,6 +870,7 @@ static void answer_question(gslb_answer_ctx_t *ctx, resp_t *r)
     }
     switch (q->qtype) {
     case GSLB_RR_OPT:
+    case GSLB_RR_NXNAME: /* RFC 9824 3.5 */
         r->rcode = GSLB_RCODE_FORMERR;
         return;
     case GSLB_RR_AXFR:
@@ -549,6 +884,8 @@ static void answer_question(gslb_answer_ctx_t *ctx, resp_t *r)
     default:
         break;
     }
+    if (q->edns_do && ctx->signer && !prepare_signing(ctx, r))
+        return;
     /* Fast path: the RRset itself (its existence implies the name's). */
     if (q->qtype != GSLB_RR_ANY) {
         MDB_val val;

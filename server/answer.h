@@ -18,6 +18,13 @@
  *    min(max(client payload, 512), our payload); over TCP at most 65535. An
  *    answer that does not fit is sent with TC and no partial RRset;
  *    additional data that does not fit is left out without TC (RFC 2181 9).
+ *  - DNSSEC (docs/dnssec.md, "Online signing and denial"): after
+ *    gslb_answer_ctx_enable_dnssec(), a query with DO=1 for a name in a zone
+ *    that has an ACTIVE key in the snapshot gets RRSIGs on every RRset of the
+ *    answer and authority sections and on in-zone glue, and compact denial
+ *    (RFC 9824) instead of NXDOMAIN / NODATA; an RRset and its RRSIG are
+ *    written or truncated together. Queries without DO, and DO queries for
+ *    unsigned zones, are answered exactly as without DNSSEC.
  */
 #pragma once
 
@@ -47,6 +54,8 @@ typedef struct gslb_answer_cache_entry {
     uint8_t key[GSLB_ANSWER_CACHE_KEY_MAX];
 } gslb_answer_cache_entry_t;
 
+struct gslb_signer;
+
 typedef struct gslb_answer_ctx {
     MDB_txn *txn; /* current snapshot (set per batch) */
     uint64_t txnid;
@@ -59,6 +68,8 @@ typedef struct gslb_answer_ctx {
     gslb_answer_cache_entry_t *cache; /* GSLB_ANSWER_CACHE_SLOTS */
     uint64_t cache_hits, cache_misses;
     gslb_stats_t own_stats; /* used when the caller passes no stats block */
+    gslb_env_t *env;
+    struct gslb_signer *signer; /* NULL: DNSSEC disabled (DO answered unsigned) */
 } gslb_answer_ctx_t;
 
 /** Set up a worker's context. stats (may be NULL) must outlive ctx. seed 0 = random.
@@ -66,6 +77,11 @@ typedef struct gslb_answer_ctx {
 int gslb_answer_ctx_init(gslb_answer_ctx_t *ctx, gslb_env_t *env, gslb_stats_t *stats,
                          uint16_t edns_payload, uint64_t seed);
 void gslb_answer_ctx_destroy(gslb_answer_ctx_t *ctx);
+
+/** Sign DO answers of zones with an ACTIVE key (overwatch.dnssec.enabled):
+ *  gives the worker its own signer (keys, contexts, signature cache).
+ *  Returns 0, GSLB_ENOMEM or GSLB_ECRYPTO. */
+int gslb_answer_ctx_enable_dnssec(gslb_answer_ctx_t *ctx);
 
 /** Use this read txn for the following queries (NULL: none; queries get SERVFAIL). */
 void gslb_answer_set_txn(gslb_answer_ctx_t *ctx, MDB_txn *txn);

@@ -6,6 +6,7 @@
 #include "api.h"
 #include "gossip_rx.h"
 #include "gslb_log.h"
+#include "keysync.h"
 #include "reload.h"
 #include "stats.h"
 #include "sweeper.h"
@@ -138,6 +139,7 @@ static void hook_stats(void *ctx, gslb_api_stats_t *st)
     }
     fill_gossip(st);
     fill_sweeper_and_validator(st);
+    gslb_keysync_fill_stats(rt, st);
     st->reloads_ok = __atomic_load_n(&rt->reloads_ok, __ATOMIC_RELAXED);
     st->reloads_failed = __atomic_load_n(&rt->reloads_failed, __ATOMIC_RELAXED);
     st->last_reload = __atomic_load_n(&rt->last_reload, __ATOMIC_RELAXED);
@@ -160,6 +162,7 @@ int gslb_runtime_start_api(gslb_runtime_t *rt, gslb_errbuf_t *eb)
         .ready = hook_ready,
         .stats = hook_stats,
         .reload = hook_reload,
+        .dnssec = &gslb_keysync_api_ops,
     };
     struct gslb_api *api = NULL;
     int rc = gslb_api_start(&rt->env, rt->cfg, &hooks, &api, eb);

@@ -241,6 +241,7 @@ static void set_defaults(gslb_config_t *cfg)
     cfg->dnssec_algorithm = 13;
     cfg->key_sync_poll_ms = 3600000;
     cfg->key_sync_timeout_ms = 30000;
+    cfg->key_sync_tls_verify = true;
     snprintf(cfg->data_dir, sizeof(cfg->data_dir), "%s", GSLB_DEFAULT_DATA_DIR);
     cfg->map_size = GSLB_DEFAULT_MAP_SIZE;
     set_hostport(&cfg->dns_listen, "0.0.0.0", 53);
@@ -425,7 +426,9 @@ static int parse_algorithm(cfg_ctx_t *c, const yc_node_t *m)
 static int parse_dnssec(cfg_ctx_t *c, const yc_node_t *ow)
 {
     static const char *const keys[] = {"enabled", "algorithm", "key_sync", NULL};
-    static const char *const ks_keys[] = {"peers", "poll_interval", "timeout", NULL};
+    static const char *const ks_keys[] = {"peers",   "poll_interval", "timeout",
+                                          "ca_file", "tls_verify",    "allow_plaintext_export",
+                                          NULL};
     const char *base = "overwatch.dnssec";
     const yc_node_t *m = NULL, *ks = NULL;
     int rc = cfg_section(c, ow, "overwatch", "dnssec", keys, &m);
@@ -439,8 +442,16 @@ static int parse_dnssec(cfg_ctx_t *c, const yc_node_t *ow)
     if ((rc = cfg_opt_duration(c, ks, ksb, "poll_interval", 1000, 7 * 86400000ULL,
                                &c->cfg->key_sync_poll_ms)) != 0 ||
         (rc = cfg_opt_duration(c, ks, ksb, "timeout", 100, 3600000ULL,
-                               &c->cfg->key_sync_timeout_ms)) != 0)
+                               &c->cfg->key_sync_timeout_ms)) != 0 ||
+        (rc = cfg_opt_str(c, ks, ksb, "ca_file", c->cfg->key_sync_ca_file,
+                          sizeof(c->cfg->key_sync_ca_file))) != 0 ||
+        (rc = cfg_opt_bool(c, ks, ksb, "tls_verify", &c->cfg->key_sync_tls_verify)) != 0 ||
+        (rc = cfg_opt_bool(c, ks, ksb, "allow_plaintext_export",
+                           &c->cfg->key_sync_allow_plaintext_export)) != 0)
         return rc;
+    if (c->cfg->key_sync_ca_file[0] && access(c->cfg->key_sync_ca_file, R_OK) != 0)
+        return cfg_key_error(c, ks, "ca_file", "overwatch.dnssec.key_sync.ca_file",
+                             "cannot read \"%.256s\"", c->cfg->key_sync_ca_file);
     return parse_peers(c, ks);
 }
 
@@ -633,10 +644,38 @@ static int parse_allowed_networks(cfg_ctx_t *c, const yc_node_t *api)
     return 0;
 }
 
+/* api.local_address: a second, plain-HTTP listener for on-host tools (the HA
+ * guide's `curl http://localhost:9090`) beside a TLS api.address; loopback only. */
+static int parse_local_address(cfg_ctx_t *c, const yc_node_t *api)
+{
+    const char *path = "api.local_address";
+    if (!cfg_child(api, "local_address"))
+        return 0;
+    gslb_hostport_t *hp = &c->cfg->api_local_addr;
+    int rc = cfg_opt_listen(c, api, "api", "local_address", hp);
+    if (rc != 0)
+        return rc;
+    struct in_addr a4;
+    if (inet_pton(AF_INET, hp->host, &a4) != 1 || (ntohl(a4.s_addr) >> 24) != 127)
+        return cfg_key_error(c, api, "local_address", path,
+                             "must be an IPv4 loopback address (127.0.0.0/8), got \"%.64s\"",
+                             hp->host[0] ? hp->host : "any");
+    const gslb_hostport_t *main_hp = &c->cfg->api_addr;
+    if (hp->port == main_hp->port &&
+        (main_hp->host[0] == '\0' || strcmp(main_hp->host, "0.0.0.0") == 0 ||
+         strcmp(main_hp->host, hp->host) == 0))
+        return cfg_key_error(c, api, "local_address", path,
+                             "port %u is already taken by api.address %s:%u (give api.address a "
+                             "specific IP to share the port)",
+                             hp->port, main_hp->host[0] ? main_hp->host : "0.0.0.0", main_hp->port);
+    c->cfg->api_local_enabled = true;
+    return 0;
+}
+
 static int parse_api(cfg_ctx_t *c, const yc_node_t *root)
 {
-    static const char *const keys[] = {
-        "enabled", "address", "allowed_networks", "token", "tls_cert", "tls_key", NULL};
+    static const char *const keys[] = {"enabled", "address",  "local_address", "allowed_networks",
+                                       "token",   "tls_cert", "tls_key",       NULL};
     const yc_node_t *m = NULL;
     int rc = cfg_section(c, root, "", "api", keys, &m);
     if (rc != 0)
@@ -659,6 +698,8 @@ static int parse_api(cfg_ctx_t *c, const yc_node_t *root)
         return cfg_key_error(c, m, c->cfg->tls_cert[0] ? "tls_cert" : "tls_key",
                              c->cfg->tls_cert[0] ? "api.tls_cert" : "api.tls_key",
                              "api.tls_cert and api.tls_key must be given together");
+    if ((rc = parse_local_address(c, m)) != 0)
+        return rc;
     const gslb_token_t *api_tok = gslb_config_token(c->cfg, "api");
     if (!c->cfg->api_token[0] && api_tok)
         snprintf(c->cfg->api_token, sizeof(c->cfg->api_token), "%s", api_tok->value);

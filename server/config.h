@@ -94,6 +94,9 @@ typedef struct gslb_config {
     size_t peer_count;
     char (*peers)[512]; /* https://host:port URLs */
     uint64_t key_sync_poll_ms, key_sync_timeout_ms;
+    char key_sync_ca_file[4096];          /* CA bundle for https peers ("" = system store) */
+    bool key_sync_tls_verify;             /* verify peer certificates (default true) */
+    bool key_sync_allow_plaintext_export; /* serve the key export over plain HTTP (lab only) */
     /* overwatch.data_dir, storage.map_size */
     char data_dir[4096];
     uint64_t map_size;
@@ -109,6 +112,8 @@ typedef struct gslb_config {
     /* api / metrics */
     gslb_hostport_t api_addr;
     bool api_enabled;
+    gslb_hostport_t api_local_addr; /* api.local_address: plain HTTP on loopback */
+    bool api_local_enabled;         /* api.local_address is set */
     size_t allowed_net_count;
     char (*allowed_networks)[64]; /* CIDR text */
     char api_token[256];          /* bearer token for mutating routes ("" = use agent_tokens.api) */

@@ -329,8 +329,10 @@ static int worker_new(gslb_dns_t *d, unsigned index, listen_addr_t *a, uint16_t 
     if (!rc) {
         rc = gslb_answer_ctx_init(&w->ctx, d->env, &w->stats, d->opts.edns_payload, 0);
         w->ctx_ok = rc == GSLB_OK;
+        if (!rc) /* signing follows the keys' states (dns.h) */
+            rc = gslb_answer_ctx_enable_dnssec(&w->ctx);
         if (rc)
-            gslb_errf(eb, rc, "dns: out of memory");
+            gslb_errf(eb, rc, "dns: cannot set up a worker: %s", gslb_strerror(rc));
     }
     if (rc) {
         worker_free(w);

@@ -16,6 +16,10 @@
  *    waits ~100 us (on its TCP sockets and the stop event only) before taking
  *    the next batch; an idle worker blocks on every socket and answers at once
  *    (docs/operations.md, "DNS service").
+ *  - Every worker can sign (gslb_answer_ctx_enable_dnssec): DO answers are
+ *    signed for zones with an ACTIVE key. overwatch.dnssec.enabled acts
+ *    through the keys (false retires them all), so a reload that changes it
+ *    takes effect in the workers' next snapshot.
  *  - gslb_dns_stats() sums the per-worker counters without stopping anyone.
  *  - gslb_dns_stop() wakes the workers, joins them and frees everything. A
  *    worker finishes the batch it is answering first (graceful stop).

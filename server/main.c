@@ -13,6 +13,7 @@
 #include "gslb_err.h"
 #include "gossip_services.h"
 #include "gslb_log.h"
+#include "keysync.h"
 #include "reload.h"
 #include "runtime.h"
 #include "store.h"
@@ -252,6 +253,7 @@ static void shutdown_all(gslb_runtime_t *rt)
 {
     atomic_store(&rt->ready, false);
     overwatch_stop_services(rt);
+    gslb_runtime_stop_keysync(rt);
     gslb_dns_stop(rt->dns);
     rt->dns = NULL;
     if (rt->env_open)
@@ -299,6 +301,10 @@ int main(int argc, char **argv)
     rc = open_store(&rt, &eb);
     if (rc)
         return fail(&rt, "store", &eb, rc);
+    /* DNSSEC keys before DNS: the first answers already carry the final DNSKEY set. */
+    rc = gslb_runtime_start_keysync(&rt, &eb);
+    if (rc)
+        return fail(&rt, "dnssec keys", &eb, rc);
     gslb_dns_opts_t dopts;
     gslb_dns_opts_from_config(rt.cfg, &dopts);
     rc = gslb_dns_start(&rt.env, &dopts, &rt.dns, &eb);

@@ -6,6 +6,7 @@
 #include "api.h"
 #include "gossip_rx.h"
 #include "gslb_log.h"
+#include "keysync.h"
 
 #include <pthread.h>
 #include <stdio.h>
@@ -41,6 +42,9 @@ static void keep_start_only_settings(const gslb_config_t *cur, gslb_config_t *ne
         hostport_changed(&cur->api_addr, &next->api_addr) ||
         strcmp(cur->tls_cert, next->tls_cert) != 0 || strcmp(cur->tls_key, next->tls_key) != 0)
         note_restart("api.enabled/address/tls_cert/tls_key");
+    if (cur->api_local_enabled != next->api_local_enabled ||
+        hostport_changed(&cur->api_local_addr, &next->api_local_addr))
+        note_restart("api.local_address");
     if (cur->metrics_enabled != next->metrics_enabled ||
         hostport_changed(&cur->metrics_addr, &next->metrics_addr))
         note_restart("metrics.enabled/address");
@@ -64,6 +68,8 @@ static void keep_start_only_settings(const gslb_config_t *cur, gslb_config_t *ne
     next->gossip_bind = cur->gossip_bind;
     next->api_enabled = cur->api_enabled;
     next->api_addr = cur->api_addr;
+    next->api_local_enabled = cur->api_local_enabled;
+    next->api_local_addr = cur->api_local_addr;
     memcpy(next->tls_cert, cur->tls_cert, sizeof(next->tls_cert));
     memcpy(next->tls_key, cur->tls_key, sizeof(next->tls_key));
     next->metrics_enabled = cur->metrics_enabled;
@@ -95,6 +101,9 @@ static void install_config(gslb_runtime_t *rt, gslb_config_t *next)
         gslb_error("reload: gossip receiver kept its previous tokens/key: %s", eb.msg);
     gslb_log_set_level(next->log_level);
     gslb_log_set_format(next->log_format);
+    /* DNSSEC peers, token, zones, timers: copied by the poller, which syncs at once */
+    if (rt->keysync)
+        gslb_keysync_update(rt->keysync, next);
     /* After gslb_api_set_config() returns no API thread references the old one. */
     if (rt->api)
         gslb_api_set_config(rt->api, next);

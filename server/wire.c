@@ -280,6 +280,7 @@ static int parse_opt(gslb_rcur_t *c, gslb_query_t *q, size_t owner_start, uint16
     q->edns_payload = rclass;
     q->edns_version = (uint8_t)(ttl >> 16);
     q->edns_do = (ttl & GSLB_EDNS_DO) != 0;
+    q->edns_flags = (uint16_t)ttl;
     return GSLB_PARSE_OK;
 }
 
@@ -316,6 +317,7 @@ int gslb_wire_parse_query(const uint8_t *pkt, size_t len, gslb_query_t *q)
     q->has_edns = false;
     q->edns_version = 0;
     q->edns_do = false;
+    q->edns_flags = 0;
     q->edns_payload = 0;
     q->why = NULL;
     if (len < GSLB_DNS_HDR_LEN) {

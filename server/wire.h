@@ -300,7 +300,8 @@ typedef struct gslb_query {
     uint16_t edns_payload; /* client's UDP payload size as sent */
     uint8_t edns_version;
     bool edns_do;
-    const char *why; /* short reason for FORMERR/DROP (tests, debug logs) */
+    uint16_t edns_flags; /* the OPT's 16 flag bits (DO, CO, Z) */
+    const char *why;     /* short reason for FORMERR/DROP (tests, debug logs) */
 } gslb_query_t;
 
 /** Parse one DNS message as a query. Always fills id/flags when the header is

@@ -21,6 +21,8 @@
 #define QTYPE_NS 2
 #define QTYPE_SOA 6
 #define QTYPE_AAAA 28
+#define QTYPE_DNSKEY 48
+#define DNSKEY_PROTOCOL 3
 #define WIRE_MAX 255
 #define ANS_KEY_MAX (WIRE_MAX + 2)
 #define FALLBACK_TTL 30
@@ -432,6 +434,63 @@ static int write_host(gslb_env_t *e, MDB_txn *txn, const gslb_zone_rec_t *z, uns
     return rc;
 }
 
+/* ---- DNSKEY RRset (zone apex) --------------------------------------------------- */
+
+struct dnskey_ctx {
+    rrbuf_t *b;
+};
+
+/* DNSKEY rdata of the published keys (ACTIVE and PUBLISHED), in key order. */
+static int add_dnskey(const gslb_dnskey_rec_t *k, void *ctx)
+{
+    struct dnskey_ctx *c = ctx;
+    if (k->state != GSLB_KEY_ACTIVE && k->state != GSLB_KEY_PUBLISHED)
+        return 0;
+    uint8_t rdata[4 + GSLB_KEY_PUB_MAX];
+    rdata[0] = (uint8_t)(k->flags >> 8);
+    rdata[1] = (uint8_t)k->flags;
+    rdata[2] = DNSKEY_PROTOCOL;
+    rdata[3] = k->algorithm;
+    memcpy(rdata + 4, k->pub, k->pub_len);
+    rr_add(c->b, rdata, 4u + k->pub_len);
+    return 0;
+}
+
+/* The apex DNSKEY RRset (TTL = the zone's NS TTL); removed when no key is published. */
+static int write_dnskey(gslb_env_t *e, MDB_txn *txn, const gslb_zone_rec_t *z, const wname_t *apex)
+{
+    rrbuf_t *b = malloc(sizeof(*b));
+    if (!b)
+        return GSLB_ENOMEM;
+    rr_begin(b, z->ns_ttl, 0);
+    struct dnskey_ctx c = {b};
+    int rc = gslb_store_foreach_dnskey(e, txn, z->name, add_dnskey, &c);
+    if (rc == GSLB_OK)
+        rc = b->count ? rr_put(e, txn, apex, QTYPE_DNSKEY, b) : ans_del(e, txn, apex, QTYPE_DNSKEY);
+    free(b);
+    return rc;
+}
+
+int gslb_answers_rebuild_zone_keys(gslb_env_t *e, MDB_txn *txn, const char *zone)
+{
+    gslb_zone_rec_t *z = malloc(sizeof(*z));
+    if (!z)
+        return GSLB_ENOMEM;
+    int rc = gslb_store_zone_get(e, txn, zone, z);
+    if (rc == GSLB_OK) {
+        wname_t apex;
+        rc = wname_from_text(z->name, &apex);
+        if (rc == GSLB_OK)
+            rc = write_dnskey(e, txn, z, &apex);
+    } else if (rc == GSLB_ENOENT) {
+        rc = GSLB_OK; /* no such zone: nothing is served there */
+    }
+    free(z);
+    if (rc && rc != GSLB_EMAPFULL)
+        gslb_error("answers: cannot compile the DNSKEY RRset of %s: %s", zone, gslb_strerror(rc));
+    return rc;
+}
+
 static int rebuild_zone(gslb_env_t *e, MDB_txn *txn, const gslb_zone_rec_t *z)
 {
     wname_t apex;
@@ -443,6 +502,8 @@ static int rebuild_zone(gslb_env_t *e, MDB_txn *txn, const gslb_zone_rec_t *z)
         rc = write_soa(e, txn, z, &apex);
     if (!rc)
         rc = write_ns(e, txn, z, &apex);
+    if (!rc)
+        rc = write_dnskey(e, txn, z, &apex);
     for (unsigned i = 0; !rc && i < z->ns_count && i < GSLB_MAX_NS; i++)
         rc = write_host(e, txn, z, i, &apex);
     if (rc)

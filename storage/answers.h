@@ -11,6 +11,8 @@
  *  qtype 0 (GSLB_ANS_NODE): one per existing name: zone apexes, GSLB domains,
  *     in-zone NS hosts and every empty non-terminal between a name and its zone.
  *  qtype SOA / NS at each apex; A / AAAA at in-zone NS hosts: static RRsets.
+ *  qtype DNSKEY at each apex: static RRset of the zone's dnssec_keys in state
+ *     ACTIVE or PUBLISHED (TTL = the zone's NS TTL); absent when there is none.
  *  qtype A / AAAA at each GSLB domain: a candidate set (always present for both
  *     families, possibly with zero candidates).
  *

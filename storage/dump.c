@@ -400,16 +400,6 @@ static const char *tristate_name(uint8_t t)
     return t == GSLB_HEALTHY ? "healthy" : t == GSLB_UNHEALTHY ? "unhealthy" : "unknown";
 }
 
-static const char *role_name(uint8_t r)
-{
-    return r == GSLB_KEY_KSK ? "KSK" : r == GSLB_KEY_ZSK ? "ZSK" : "CSK";
-}
-
-static const char *key_state_name(uint8_t s)
-{
-    return s == GSLB_KEY_PUBLISHED ? "published" : s == GSLB_KEY_RETIRED ? "retired" : "active";
-}
-
 static const char *override_name(uint8_t s)
 {
     return s == GSLB_OVERRIDE_UP ? "up" : s == GSLB_OVERRIDE_DOWN ? "down" : "drain";
@@ -667,8 +657,8 @@ static int dnskey_row(const MDB_val *k, const MDB_val *v, void *ctx)
     col_str(d, "zone", key.zone);
     col_int(d, "key_tag", key.key_tag);
     col_int(d, "algorithm", key.algorithm);
-    col_str(d, "role", role_name(key.role));
-    col_str(d, "state", key_state_name(key.state));
+    col_str(d, "role", gslb_key_role_name(key.role));
+    col_str(d, "state", gslb_key_state_name(key.state));
     col_int(d, "flags", key.flags);
     col_time(d, "created", key.created);
     col_str(d, "origin_node", key.origin_node);

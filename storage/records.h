@@ -190,3 +190,7 @@ bool gslb_backend_servable(const gslb_backend_rec_t *b, const gslb_override_rec_
 /** Name of the effective status: "healthy", "unhealthy", "stale", "draining",
  *  "override_up", "override_down" (used by API and gslb-dump). */
 const char *gslb_backend_status_name(const gslb_backend_rec_t *b, const gslb_override_rec_t *ov);
+/** Names of a DNSSEC key's role ("CSK", "KSK", "ZSK") and state ("active",
+ *  "published", "retired"), as the API and gslb-dump show them. */
+const char *gslb_key_role_name(uint8_t role);
+const char *gslb_key_state_name(uint8_t state);

@@ -14,7 +14,7 @@
  *    (gslb-dump) iterate raw values with gslb_store_foreach_raw() instead.
  *  - Answer sets are never written by hand: after changing zones, domains,
  *    backends or overrides, call gslb_answers_rebuild_domain() (or _all) in the
- *    same txn.
+ *    same txn; after changing dnssec_keys, gslb_answers_rebuild_zone_keys().
  */
 #pragma once
 
@@ -107,3 +107,7 @@ int gslb_store_foreach_audit(gslb_env_t *e, MDB_txn *txn, bool newest_first, siz
 int gslb_answers_rebuild_domain(gslb_env_t *e, MDB_txn *txn, const char *domain);
 /** Drop every answers entry and recompile all zones, hosts and domains. */
 int gslb_answers_rebuild_all(gslb_env_t *e, MDB_txn *txn);
+/** Recompile the apex DNSKEY RRset of one zone from its dnssec_keys records in
+ *  state ACTIVE or PUBLISHED (removed when there is none; nothing happens for a
+ *  zone that is not stored). Call after changing a zone's keys, in the same txn. */
+int gslb_answers_rebuild_zone_keys(gslb_env_t *e, MDB_txn *txn, const char *zone);

@@ -1,0 +1,71 @@
+/*
+ * keysync.h - DNSSEC key lifecycle at run time: keys at start, the key sync
+ * poller, and the hooks the API uses (docs/dnssec.md, "Key sync").
+ *
+ * Contract:
+ *  - gslb_keysync_start() runs before the DNS workers start, so the first
+ *    answers already carry the final DNSKEY RRset. With overwatch.dnssec.enabled:
+ *    when a configured zone has no key and key_sync peers are configured, it
+ *    first runs one synchronous sync round (bounded by key_sync.timeout); any
+ *    zone still without a key then gets a generated CSK. Everything is stored
+ *    with gslb_env_commit_durable(). With DNSSEC disabled every stored key is
+ *    retired (nothing published, nothing signed); enabling it again restores
+ *    the signer chosen by the convergence rule.
+ *  - A round: GET <peer>/api/v1/dnssec/keys/export from every peer in parallel
+ *    (libcurl multi, bearer token = the API token, TLS verified against
+ *    key_sync.ca_file or the system store unless key_sync.tls_verify is false,
+ *    no redirects, the whole round bounded by key_sync.timeout), then in ONE
+ *    durable write txn: import every valid key of a configured zone that is not
+ *    known yet, generate keys for configured zones that still have none, apply
+ *    the convergence rule (keys.h) to every configured zone and rebuild their
+ *    DNSKEY answers.
+ *  - Success of a round (opengslb_dnssec_sync_success = 1): at least one peer
+ *    answered 200 with a usable key set, no peer that answered sent an error
+ *    status, malformed JSON or a key that fails validation, and the store
+ *    update committed. Peers that cannot be reached (DNS, connect, timeout) do
+ *    not fail a round some other peer answered; they are named in
+ *    last_sync_error, which is null only when every peer answered cleanly.
+ *    last_sync is the time of the last successful round.
+ *  - The poller thread runs a round every key_sync.poll_interval, at once after
+ *    start (unless the start-up round already fetched), after a reload, and on
+ *    gslb_keysync_sync_now() (POST /api/v1/dnssec/sync). Concurrent requests
+ *    share one round. gslb_keysync_update() (SIGHUP) swaps peers, token, zones,
+ *    timers and TLS settings; the configuration is copied, never referenced.
+ *  - Private keys are never logged; response buffers holding them are wiped.
+ */
+#pragma once
+
+#include "api.h"
+#include "config.h"
+#include "env.h"
+#include "gslb_err.h"
+#include "runtime.h"
+
+typedef struct gslb_keysync gslb_keysync_t;
+
+/** Keys at start (see above), then the poller thread. 0 or error with eb. */
+int gslb_keysync_start(gslb_keysync_t **out, gslb_env_t *env, const gslb_config_t *cfg,
+                       gslb_errbuf_t *eb);
+/** New configuration (reload): copied; a round follows at once. */
+void gslb_keysync_update(gslb_keysync_t *ks, const gslb_config_t *cfg);
+/** Snapshot of the sync state. */
+void gslb_keysync_state(gslb_keysync_t *ks, gslb_api_dnssec_sync_t *out);
+/** Run a round now and wait for it (see gslb_api_dnssec_ops_t.sync_now). */
+int gslb_keysync_sync_now(gslb_keysync_t *ks, gslb_api_dnssec_sync_t *out);
+/** The DNSKEY TTL of a zone (its NS TTL from the store; 3600 when unknown). */
+uint32_t gslb_keysync_dnskey_ttl(gslb_keysync_t *ks, const char *zone);
+/** Parse a key export body ({"keys":[...]}, docs/dnssec.md) into a heap array
+ *  of keys (state RETIRED; not validated yet). Caller wipes and frees *keys.
+ *  0 or GSLB_EINVAL with the reason in eb. */
+int gslb_keysync_parse_export(const char *body, size_t len, gslb_dnskey_rec_t **keys, size_t *n,
+                              gslb_errbuf_t *eb);
+/** Stop the poller (aborts a running fetch) and free. NULL is allowed. */
+void gslb_keysync_stop(gslb_keysync_t *ks);
+
+/* ---- runtime glue (server/main.c, api_hooks.c, reload.c) ----------------------------- */
+int gslb_runtime_start_keysync(gslb_runtime_t *rt, gslb_errbuf_t *eb);
+void gslb_runtime_stop_keysync(gslb_runtime_t *rt);
+/** The API's DNSSEC hooks; their ctx is the gslb_runtime_t. */
+extern const gslb_api_dnssec_ops_t gslb_keysync_api_ops;
+/** opengslb_dnssec_sync_success / _last_sync_timestamp into the stats snapshot. */
+void gslb_keysync_fill_stats(gslb_runtime_t *rt, gslb_api_stats_t *st);

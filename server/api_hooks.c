@@ -14,19 +14,6 @@
 
 #include <stdio.h>
 
-#ifdef GSLB_HAVE_SYSTEMD
-#include <systemd/sd-daemon.h>
-#endif
-
-static void notify(const char *state)
-{
-#ifdef GSLB_HAVE_SYSTEMD
-    sd_notify(0, state);
-#else
-    (void)state;
-#endif
-}
-
 static bool hook_ready(void *ctx, char *reason, size_t cap)
 {
     gslb_runtime_t *rt = ctx;
@@ -147,10 +134,7 @@ static void hook_stats(void *ctx, gslb_api_stats_t *st)
 
 static int hook_reload(void *ctx, gslb_errbuf_t *eb)
 {
-    notify("RELOADING=1");
-    int rc = gslb_reload_config(ctx, eb);
-    notify("READY=1");
-    return rc;
+    return gslb_reload_config(ctx, eb);
 }
 
 int gslb_runtime_start_api(gslb_runtime_t *rt, gslb_errbuf_t *eb)

@@ -27,9 +27,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#ifdef GSLB_HAVE_SYSTEMD
-#include <systemd/sd-daemon.h>
-#endif
+#include "sdnotify.h"
 
 #define DEMO_DEFAULT_PORT 15353
 
@@ -40,15 +38,6 @@ typedef struct cli {
     long port;
     bool demo;
 } cli_t;
-
-static void notify(const char *state)
-{
-#ifdef GSLB_HAVE_SYSTEMD
-    sd_notify(0, state);
-#else
-    (void)state;
-#endif
-}
 
 static void usage(FILE *out)
 {
@@ -215,9 +204,7 @@ static int overwatch_reload(gslb_runtime_t *rt, gslb_errbuf_t *eb)
 static void handle_reload(gslb_runtime_t *rt)
 {
     gslb_errbuf_t eb = {{0}};
-    notify("RELOADING=1");
-    overwatch_reload(rt, &eb); /* logged and counted by reload.c */
-    notify("READY=1");
+    overwatch_reload(rt, &eb); /* logged, counted and told to systemd by reload.c */
 }
 
 static void wait_for_stop(gslb_runtime_t *rt, const sigset_t *set)
@@ -318,9 +305,9 @@ int main(int argc, char **argv)
               rt.config_path);
     if (rt.demo)
         print_demo_banner(&rt);
-    notify("READY=1");
+    gslb_sd_notify("READY=1");
     wait_for_stop(&rt, &set);
-    notify("STOPPING=1");
+    gslb_sd_notify("STOPPING=1");
     shutdown_all(&rt);
     gslb_info("gslb-overwatch stopped");
     return 0;

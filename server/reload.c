@@ -2,6 +2,7 @@
  * reload.c - SIGHUP / API configuration reload. See reload.h.
  */
 #include "reload.h"
+#include "sdnotify.h"
 
 #include "api.h"
 #include "gossip_rx.h"
@@ -140,6 +141,7 @@ static int reload_locked(gslb_runtime_t *rt, gslb_errbuf_t *eb)
 int gslb_reload_config(gslb_runtime_t *rt, gslb_errbuf_t *eb)
 {
     gslb_info("reload: reading %s", rt->demo ? "<embedded>" : rt->config_path);
+    gslb_sd_notify("RELOADING=1");
     pthread_mutex_lock(&reload_lock);
     int rc = reload_locked(rt, eb);
     count_result(rt, rc == 0);
@@ -149,6 +151,7 @@ int gslb_reload_config(gslb_runtime_t *rt, gslb_errbuf_t *eb)
                   rt->cfg->source, rt->cfg->zone_count, rt->cfg->domain_count,
                   rt->cfg->region_count, rt->cfg->peer_count);
     pthread_mutex_unlock(&reload_lock);
+    gslb_sd_notify("READY=1");
     if (rc != 0)
         gslb_error("reload: rejected, previous configuration kept: %s",
                    eb && eb->msg[0] ? eb->msg : gslb_strerror(rc));

@@ -451,6 +451,33 @@ def test_malformed_packets_formerr_or_dropped(ow):
     assert len(addrs(ow.query(WEB, "A", tcp=True))) == 3
 
 
+def test_udp_burst_then_single_queries_answered_at_once(ow):
+    """A burst puts the workers in adaptive batching (UDP socket out of their
+    blocking epoll set); afterwards every lone query must still be answered."""
+    socks = [socket.socket(socket.AF_INET, socket.SOCK_DGRAM) for _ in range(8)]
+    try:
+        sent = set()
+        for i in range(400):
+            q = dns.message.make_query(WEB, "A")
+            q.id = i
+            socks[i % len(socks)].sendto(q.to_wire(), ("127.0.0.1", ow.port))
+            sent.add((i % len(socks), i))
+        got = set()
+        deadline = time.monotonic() + 10
+        for k, s in enumerate(socks):
+            s.settimeout(2)
+            while len([x for x in got if x[0] == k]) < 50 and time.monotonic() < deadline:
+                r = dns.message.from_wire(s.recv(65535))
+                assert len(addrs(r)) == 3
+                got.add((k, r.id))
+        assert got == sent
+    finally:
+        for s in socks:
+            s.close()
+    for _ in range(20):  # fresh source ports: spread over every worker
+        assert raw_udp(ow, dns.message.make_query(WEB, "A").to_wire(), timeout=2) is not None
+
+
 # ---- wildcard listener: dual stack, reply source ---------------------------------------------------
 
 def test_wildcard_dual_stack_replies_from_queried_address(tmp_path):

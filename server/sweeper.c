@@ -35,6 +35,7 @@ void gslb_sweeper_counters(gslb_sweeper_counters_t *out)
 struct gslb_sweeper {
     gslb_sweeper_opts_t o;
     pthread_t thread;
+    uint64_t runs; /* sweeps so far: full backend scans on runs % FULL_EVERY == 0 */
     bool started, stop;
     pthread_mutex_t mu;
     pthread_cond_t cond;
@@ -169,7 +170,8 @@ static int survey(sweep_t *w)
     if (rc < 0)
         return rc;
     rc = gslb_store_foreach_agent(e, txn, collect_agent, w);
-    if (rc == GSLB_OK)
+    bool full = w->s->runs % GSLB_SWEEPER_FULL_EVERY == 0;
+    if (rc == GSLB_OK && (w->agents_changed || full))
         rc = gslb_store_foreach_backend(e, txn, NULL, collect_backend, w);
     mdb_txn_abort(txn);
     return rc;
@@ -269,6 +271,7 @@ int gslb_sweeper_run_once(gslb_sweeper_t *s, int64_t now_ms)
     int rc = survey(&w);
     if (rc == GSLB_OK && (w.ntodo || w.agents_changed))
         rc = apply_changes(&w);
+    s->runs++;
     if (rc == GSLB_OK) {
         publish_gauges(&w);
         add(&g_counters.sweeps, 1);

@@ -25,6 +25,11 @@
 #include <stdint.h>
 
 #define GSLB_SWEEPER_TICK_MS 500
+/* Backends are judged through their agent: the backends table (large: every agent's
+ * backends) is scanned only in a sweep where some agent goes stale or is removed, and
+ * otherwise every GSLB_SWEEPER_FULL_EVERY sweeps (and at the first), which catches
+ * backends whose agent record is gone. */
+#define GSLB_SWEEPER_FULL_EVERY 20
 
 /** When this process last heard agent_id (unix ms); false if it does not know. */
 typedef bool (*gslb_last_heard_fn)(void *ctx, const char *agent_id, int64_t *out_ms);

@@ -8,7 +8,13 @@
  *  - An IPv4-mapped IPv6 client (::ffff:a.b.c.d) is matched as IPv4.
  *  - The list is taken literally: an empty list allows nobody. (The default
  *    [127.0.0.0/8, ::1/128] is the configuration loader's, docs/configuration.md.)
- *  - An acl is immutable after gslb_acl_build(); matching is thread-safe.
+ *  - An acl is immutable once built (gslb_acl_build() plus, for the API,
+ *    gslb_acl_add_peers()); matching is thread-safe.
+ *  - The API also admits the overwatch.dnssec.key_sync.peers, so the peers a
+ *    node trusts for keys may reach its API (docs/api.md, "Access"): each peer
+ *    URL's host (CURLU parsing) becomes host routes, an IP literal as is, a
+ *    host name through getaddrinfo() (all its A/AAAA addresses). Resolution
+ *    happens when the acl is built (start, reload), never per request.
  */
 #pragma once
 
@@ -38,3 +44,20 @@ int gslb_acl_build(gslb_acl_t *acl, const char (*nets)[64], size_t count, gslb_e
 /** true when the client address text (as CivetWeb reports it) is allowed. */
 bool gslb_acl_allows(const gslb_acl_t *acl, const char *client);
 void gslb_acl_free(gslb_acl_t *acl);
+
+/**
+ * Host routes (/32, /128) for the host of a key_sync peer URL: an IP literal
+ * (IPv6 brackets stripped) as is, a host name resolved to all its A/AAAA
+ * addresses (duplicates dropped, at most cap). Returns the number of entries
+ * written (>= 1), GSLB_EINVAL for a string that is not a URL with a host, or
+ * GSLB_ENOENT when the name does not resolve; eb names the peer.
+ */
+int gslb_acl_peer_addrs(const char *url, gslb_cidr_t *out, size_t cap, gslb_errbuf_t *eb);
+
+/**
+ * Append the addresses of every peer URL to acl. A peer that cannot be used
+ * (bad URL, name that does not resolve) is logged as a warning naming it and
+ * skipped; each admitted address is logged at info. Only GSLB_ENOMEM fails
+ * (the caller then frees the acl).
+ */
+int gslb_acl_add_peers(gslb_acl_t *acl, const char (*peers)[512], size_t count, gslb_errbuf_t *eb);

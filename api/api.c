@@ -51,17 +51,31 @@ static void log_restart_only_changes(const gslb_api_t *api, const gslb_config_t 
         gslb_warn("api: api.tls_cert/api.tls_key changed: requires restart (ignored)");
 }
 
+/* api.allowed_networks plus the key_sync peers' addresses (resolved now). */
+static int build_acl(const gslb_config_t *cfg, gslb_acl_t *acl, gslb_errbuf_t *eb)
+{
+    int rc =
+        gslb_acl_build(acl, (const char(*)[64])cfg->allowed_networks, cfg->allowed_net_count, eb);
+    if (rc == 0 && cfg->api_enabled)
+        rc = gslb_acl_add_peers(acl, (const char(*)[512])cfg->peers, cfg->peer_count, eb);
+    if (rc != 0) {
+        gslb_acl_free(acl);
+        return rc;
+    }
+    if (cfg->api_enabled && acl->count == 0)
+        gslb_warn("api: api.allowed_networks is empty and no key_sync peer is admitted: every "
+                  "API request is refused");
+    return 0;
+}
+
 void gslb_api_set_config(gslb_api_t *api, const gslb_config_t *cfg)
 {
     gslb_acl_t acl, old;
     gslb_errbuf_t eb;
     /* config.c validates the list already; on a surprise keep the previous ACL. */
-    bool acl_ok = gslb_acl_build(&acl, (const char(*)[64])cfg->allowed_networks,
-                                 cfg->allowed_net_count, &eb) == 0;
+    bool acl_ok = build_acl(cfg, &acl, &eb) == 0;
     if (!acl_ok)
         gslb_error("api: %s; keeping the previous allowed_networks", eb.msg);
-    else if (acl.count == 0)
-        gslb_warn("api: api.allowed_networks is empty: every API request is refused");
     char token[sizeof(api->token)];
     resolve_token(cfg, token, sizeof(token));
     log_restart_only_changes(api, cfg);
@@ -98,12 +112,9 @@ static int init_state(gslb_api_t *api, gslb_env_t *env, const gslb_config_t *cfg
     if ((api->tls_cert[0] != '\0') != (api->tls_key[0] != '\0'))
         return gslb_errf(eb, GSLB_ECONFIG, "api: tls_cert and tls_key must be set together");
     api->tls = api->tls_cert[0] != '\0';
-    int rc = gslb_acl_build(&api->acl, (const char(*)[64])cfg->allowed_networks,
-                            cfg->allowed_net_count, eb);
+    int rc = build_acl(cfg, &api->acl, eb);
     if (rc != 0)
         return rc;
-    if (cfg->api_enabled && api->acl.count == 0)
-        gslb_warn("api: api.allowed_networks is empty: every API request is refused");
     resolve_token(cfg, api->token, sizeof(api->token));
     if (cfg->api_enabled && !api->token[0])
         gslb_warn("api: no api.token (or agent_tokens.api) configured: mutating routes are "

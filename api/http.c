@@ -261,7 +261,8 @@ static int read_body(gslb_req_t *rq)
 static int handle(gslb_req_t *rq, long long content_length)
 {
     if (!client_allowed(rq->api, rq->client))
-        return gslb_req_error(rq, 403, "client %s is not in api.allowed_networks", rq->client);
+        return gslb_req_error(
+            rq, 403, "client %s is not in api.allowed_networks nor a key_sync peer", rq->client);
     const gslb_route_t *route = NULL;
     char allow[64];
     switch (gslb_route_find(rq->method, rq->path, rq, &route, allow, sizeof(allow))) {

@@ -3,7 +3,8 @@
  * route handler sees, and the reply helpers. Not used outside api/.
  *
  * Contract:
- *  - Every request passes, in order: allowed_networks (403), route lookup (404,
+ *  - Every request passes, in order: allowed_networks or a key_sync peer's
+ *    address (403), route lookup (404,
  *    405 with Allow), bearer token for routes flagged GSLB_ROUTE_TOKEN (401),
  *    TLS for routes flagged GSLB_ROUTE_TLS (403; waived only by
  *    overwatch.dnssec.key_sync.allow_plaintext_export), body limit (413) and body

@@ -157,8 +157,11 @@ class Overwatch:
 
     def _spawn(self, expect_ready):
         log = open(self.log_path, "ab")
+        # Bound name lookups (key_sync peers that do not resolve) on hosts whose DNS
+        # server is unreachable: one 1 s try instead of glibc's 5 s x 2.
+        env = dict(os.environ, RES_OPTIONS="timeout:1 attempts:1")
         self.proc = subprocess.Popen([OVERWATCH, "--config", str(self.config_path)],
-                                     stdout=log, stderr=subprocess.STDOUT)
+                                     stdout=log, stderr=subprocess.STDOUT, env=env)
         log.close()
         if not expect_ready:
             return

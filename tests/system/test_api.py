@@ -2,11 +2,14 @@
 
 Covers: every route's status and JSON fields (live, ready, version, backends with filters,
 agents, stats, overrides, domains, audit-logs, reload), JSON errors 400/401/403/404/405/413,
-api.allowed_networks (10.0.0.0/8 refuses 127.0.0.1 on every route), the bearer token,
+api.allowed_networks (10.0.0.0/8 refuses 127.0.0.1 on every route), the key_sync peers
+admitted besides allowed_networks (by source address, recomputed on SIGHUP), the bearer token,
 an override that changes DNS answers at once, is audited, and survives a restart (IPv4 and
 IPv6), and HTTPS with a certificate made by `openssl req` (the CivetWeb TLS shim: the
 server answers and does not crash).
 """
+import http.client
+import signal
 import socket
 import ssl
 import subprocess
@@ -135,6 +138,51 @@ def test_allowed_networks_refuse_other_clients(tmp_path):
             assert_error(o.request(method, path, token=API_TOKEN), 403, "allowed_networks")
         # metrics are not covered by allowed_networks (docs/metrics.md)
         assert "opengslb_build_info" in o.metrics_text()
+    finally:
+        o.stop_clean()
+
+
+def status_from(o, source, path="/api/v1/version"):
+    """HTTP status of a GET sent from the loopback source address `source`."""
+    conn = http.client.HTTPConnection("127.0.0.1", o.ports["api"], timeout=5,
+                                      source_address=(source, 0))
+    try:
+        conn.request("GET", path)
+        return conn.getresponse().status
+    finally:
+        conn.close()
+
+
+def peer_config(peer_host):
+    def config(ports, data):
+        text = make_config(ports, data, allowed_networks=["127.0.0.1/32"])
+        peers = f'["http://{peer_host}:{ports["api"]}", "https://no-such-peer.invalid:9090"]'
+        return text.replace("  dnssec:\n    enabled: false\n",
+                            f"  dnssec:\n    enabled: false\n    key_sync:\n"
+                            f"      peers: {peers}\n")
+    return config
+
+
+def test_key_sync_peers_are_admitted_and_follow_reload(tmp_path):
+    o = Overwatch(tmp_path, peer_config("127.0.0.3"))
+    o.start()
+    try:
+        assert "admitting key_sync peer http://127.0.0.3" in o.log()
+        # a name that does not resolve is a warning naming the peer, not a start failure
+        assert "no-such-peer.invalid" in o.log()
+        assert status_from(o, "127.0.0.3") == 200
+        assert status_from(o, "127.0.0.2") == 403
+        assert status_from(o, "127.0.0.1") == 200  # allowed_networks still applies
+        # the peer admits the API only; the export still needs the token
+        assert status_from(o, "127.0.0.3", "/api/v1/dnssec/keys/export") == 401
+
+        mark = len(o.log())
+        o.write_config(peer_config("127.0.0.2")(o.ports, o.data_dir))
+        o.proc.send_signal(signal.SIGHUP)
+        o.wait_log("reload: applied", start=mark)
+        assert "admitting key_sync peer http://127.0.0.2" in o.log()[mark:]
+        assert status_from(o, "127.0.0.2") == 200
+        assert status_from(o, "127.0.0.3") == 403
     finally:
         o.stop_clean()
 

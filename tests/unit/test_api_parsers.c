@@ -1,6 +1,7 @@
 /*
  * test_api_parsers.c - the API's pure parts: CIDR parsing and matching
- * (IPv4, IPv6, v4-mapped, host bits, garbage), the override body parser, the
+ * (IPv4, IPv6, v4-mapped, host bits, garbage), key_sync peer URLs to host
+ * routes (literals, "localhost", garbage), the override body parser, the
  * route matcher, constant-time secret comparison and Prometheus escaping.
  */
 #include <setjmp.h>
@@ -178,13 +179,95 @@ static void test_prom_escaping(void **state)
     gslb_prom_free(&p);
 }
 
+static bool cidr_is(const gslb_cidr_t *c, const char *text)
+{
+    gslb_cidr_t want;
+    assert_int_equal(gslb_cidr_parse(text, &want), 0);
+    return c->family == want.family && c->prefix == want.prefix &&
+           memcmp(c->bytes, want.bytes, sizeof(want.bytes)) == 0;
+}
+
+static void test_peer_url_literals(void **state)
+{
+    (void)state;
+    gslb_cidr_t out[4];
+    gslb_errbuf_t eb;
+    assert_int_equal(gslb_acl_peer_addrs("https://192.0.2.7:9090", out, 4, &eb), 1);
+    assert_true(cidr_is(&out[0], "192.0.2.7/32"));
+    assert_int_equal(gslb_acl_peer_addrs("http://[2001:db8::9]:9090/api", out, 4, &eb), 1);
+    assert_true(cidr_is(&out[0], "2001:db8::9/128"));
+    assert_int_equal(gslb_acl_peer_addrs("https://10.1.2.3", out, 4, &eb), 1);
+    assert_true(cidr_is(&out[0], "10.1.2.3/32"));
+}
+
+static void test_peer_url_localhost_resolves_to_loopback(void **state)
+{
+    (void)state;
+    gslb_cidr_t out[8];
+    gslb_errbuf_t eb;
+    int n = gslb_acl_peer_addrs("https://localhost:9090", out, 8, &eb);
+    assert_true(n >= 1);
+    gslb_cidr_t loop4, loop6;
+    assert_int_equal(gslb_cidr_parse("127.0.0.0/8", &loop4), 0);
+    assert_int_equal(gslb_cidr_parse("::1/128", &loop6), 0);
+    for (int i = 0; i < n; i++) {
+        assert_int_equal(out[i].prefix, out[i].family == AF_INET ? 32 : 128);
+        gslb_addr_t a = {.family = out[i].family};
+        memcpy(a.bytes, out[i].bytes, sizeof(a.bytes));
+        assert_true(gslb_cidr_match(&loop4, &a) || gslb_cidr_match(&loop6, &a));
+    }
+}
+
+static void test_peer_url_garbage(void **state)
+{
+    (void)state;
+    gslb_cidr_t out[4];
+    gslb_errbuf_t eb;
+    assert_int_equal(gslb_acl_peer_addrs("not a url", out, 4, &eb), GSLB_EINVAL);
+    assert_non_null(strstr(eb.msg, "not a url"));
+    assert_int_equal(gslb_acl_peer_addrs("https://", out, 4, &eb), GSLB_EINVAL);
+    assert_int_equal(gslb_acl_peer_addrs(NULL, out, 4, &eb), GSLB_EINVAL);
+    assert_int_equal(gslb_acl_peer_addrs("https://no-such-host.invalid:9090", out, 4, &eb),
+                     GSLB_ENOENT);
+    assert_non_null(strstr(eb.msg, "no-such-host.invalid"));
+}
+
+static void test_acl_admits_peers(void **state)
+{
+    (void)state;
+    const char nets[][64] = {"127.0.0.1/32"};
+    const char peers[][512] = {"http://127.0.0.3:9090", "garbage", "https://[::2]:1"};
+    gslb_acl_t acl;
+    gslb_errbuf_t eb;
+    assert_int_equal(gslb_acl_build(&acl, nets, 1, &eb), 0);
+    assert_int_equal(gslb_acl_add_peers(&acl, peers, 3, &eb), 0); /* garbage skipped */
+    assert_int_equal(acl.count, 3);
+    assert_true(gslb_acl_allows(&acl, "127.0.0.1"));
+    assert_true(gslb_acl_allows(&acl, "127.0.0.3"));
+    assert_true(gslb_acl_allows(&acl, "::ffff:127.0.0.3"));
+    assert_true(gslb_acl_allows(&acl, "::2"));
+    assert_false(gslb_acl_allows(&acl, "127.0.0.2"));
+    assert_false(gslb_acl_allows(&acl, "::3"));
+    gslb_acl_free(&acl);
+}
+
 int main(void)
 {
+    /* test_peer_url_garbage resolves a .invalid name: bound it to one 1 s try on hosts
+     * whose DNS server is unreachable (glibc reads RES_OPTIONS at resolver init). */
+    setenv("RES_OPTIONS", "timeout:1 attempts:1", 1);
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_cidr_match),     cmocka_unit_test(test_cidr_rejects_garbage),
-        cmocka_unit_test(test_acl_is_literal), cmocka_unit_test(test_override_body),
-        cmocka_unit_test(test_route_matching), cmocka_unit_test(test_secret_equal),
+        cmocka_unit_test(test_cidr_match),
+        cmocka_unit_test(test_cidr_rejects_garbage),
+        cmocka_unit_test(test_acl_is_literal),
+        cmocka_unit_test(test_override_body),
+        cmocka_unit_test(test_route_matching),
+        cmocka_unit_test(test_secret_equal),
         cmocka_unit_test(test_prom_escaping),
+        cmocka_unit_test(test_peer_url_literals),
+        cmocka_unit_test(test_peer_url_localhost_resolves_to_loopback),
+        cmocka_unit_test(test_peer_url_garbage),
+        cmocka_unit_test(test_acl_admits_peers),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -502,6 +502,51 @@ static void test_sweeper_stale_then_removed(void **state)
     gslb_sweeper_stop(sw);
 }
 
+/* An agent-sourced backend whose agent record is gone is judged by its own last_seen,
+ * found by the full scans of the backends table: the first sweep and every
+ * GSLB_SWEEPER_FULL_EVERY-th; the sweeps between read only the agents table. */
+static void put_orphan(fixture_t *f, const char *addr, int64_t last_seen)
+{
+    gslb_backend_rec_t b;
+    memset(&b, 0, sizeof(b));
+    snprintf(b.domain, sizeof(b.domain), "%s", WEB);
+    assert_int_equal(gslb_addr_parse(addr, &b.addr), 0);
+    b.port = 8080;
+    b.weight = 100;
+    b.source = GSLB_SOURCE_AGENT;
+    snprintf(b.agent_id, sizeof(b.agent_id), "gone-agent");
+    b.agent_health = GSLB_HEALTHY;
+    b.last_seen = last_seen;
+    MDB_txn *txn;
+    assert_int_equal(gslb_env_write_begin(&f->env, &txn), 0);
+    assert_int_equal(gslb_store_backend_put(&f->env, txn, &b), 0);
+    assert_int_equal(gslb_answers_rebuild_domain(&f->env, txn, WEB), 0);
+    assert_int_equal(gslb_env_commit(&f->env, txn), 0);
+}
+
+static void test_sweeper_full_scans_find_orphans(void **state)
+{
+    fixture_t *f = *state;
+    int64_t old = f->now / 1000 - 3; /* silent 3 s: past the 2 s threshold, before removal */
+    put_orphan(f, "127.0.0.7", old);
+    assert_true(served(f, WEB, "127.0.0.7"));
+    gslb_sweeper_t *sw;
+    gslb_errbuf_t eb;
+    gslb_sweeper_opts_t so = {
+        .env = &f->env, .stale_threshold_ms = 2000, .remove_after_ms = 60000, .no_thread = true};
+    assert_int_equal(gslb_sweeper_start(&sw, &so, &eb), 0);
+    assert_int_equal(gslb_sweeper_run_once(sw, f->now), 0); /* sweep 0: full scan */
+    assert_false(served(f, WEB, "127.0.0.7"));
+    put_orphan(f, "127.0.0.8", old);
+    for (int i = 1; i < GSLB_SWEEPER_FULL_EVERY; i++) {
+        assert_int_equal(gslb_sweeper_run_once(sw, f->now), 0);
+        assert_true(served(f, WEB, "127.0.0.8")); /* agents unchanged: backends not read */
+    }
+    assert_int_equal(gslb_sweeper_run_once(sw, f->now), 0); /* the periodic full scan */
+    assert_false(served(f, WEB, "127.0.0.8"));
+    gslb_sweeper_stop(sw);
+}
+
 static bool heard_from_rx(void *ctx, const char *agent_id, int64_t *out)
 {
     return gslb_gossip_rx_last_heard(ctx, agent_id, out);
@@ -592,6 +637,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_sequence_survives_restart, setup, teardown),
         cmocka_unit_test_setup_teardown(test_sweeper_stale_then_removed, setup, teardown),
         cmocka_unit_test_setup_teardown(test_sweeper_uses_receiver_time, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_sweeper_full_scans_find_orphans, setup, teardown),
         cmocka_unit_test_setup_teardown(test_validator_vetoes_and_counts_disagreements, setup,
                                         teardown),
     };

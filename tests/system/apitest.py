@@ -20,6 +20,8 @@ import dns.rcode
 import dns.rdatatype
 import requests
 
+from gslbtest import stop_process
+
 BIN_DIR = os.environ.get("GSLB_BIN_DIR", "")
 OVERWATCH = os.path.join(BIN_DIR, "server", "gslb-overwatch")
 ZONE = "gslb.example.com"
@@ -181,14 +183,7 @@ class Overwatch:
     def stop(self, sig=signal.SIGTERM, timeout=15):
         if self.proc is None:
             return None
-        if self.proc.poll() is None:
-            self.proc.send_signal(sig)
-            try:
-                self.proc.wait(timeout=timeout)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        rc = self.proc.returncode
+        rc = stop_process(self.proc, sig, timeout)
         self.proc = None
         return rc
 

@@ -19,6 +19,8 @@ import dns.message
 import dns.query
 import dns.rdatatype
 
+from gslbtest import stop_process
+
 BIN_DIR = os.environ.get("GSLB_BIN_DIR", "")
 OVERWATCH = os.path.join(BIN_DIR, "server", "gslb-overwatch")
 AGENTD = os.path.join(BIN_DIR, "agentd", "gslb-agentd")
@@ -78,15 +80,9 @@ class Proc:
             self.p.send_signal(sig)
 
     def stop(self, sig=signal.SIGKILL, timeout=10):
-        if self.alive():
-            self.p.send_signal(sig)
-        try:
-            self.p.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            self.p.kill()
-            self.p.wait()
+        rc = stop_process(self.p, sig, timeout)
         self.log.close()
-        return self.p.returncode
+        return rc
 
     def text(self):
         with open(self.log_path, "rb") as f:

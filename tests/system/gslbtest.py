@@ -173,14 +173,7 @@ class Overwatch:
         a sanitizer build reported an error into the log."""
         if self.proc is None:
             return None
-        if self.proc.poll() is None:
-            os.kill(self.proc.pid, sig)
-            try:
-                self.proc.wait(timeout=timeout)
-            except subprocess.TimeoutExpired:
-                os.kill(self.proc.pid, signal.SIGKILL)
-                self.proc.wait()
-        rc = self.proc.returncode
+        rc = stop_process(self.proc, sig, timeout)
         self.proc = None
         text = self.log()
         if "Sanitizer" in text or "runtime error:" in text:
@@ -224,6 +217,19 @@ def wait_until(fn, timeout, interval=0.02, what="condition"):
             raise AssertionError(f"timed out after {timeout}s waiting for {what}")
         time.sleep(interval)
 
+
+
+def stop_process(proc, sig=signal.SIGTERM, timeout=10):
+    """Signal a child by PID, wait for it (SIGKILL after timeout) and reap it.
+    Returns its exit status (negative: killed by that signal)."""
+    if proc.poll() is None:
+        os.kill(proc.pid, sig)
+        try:
+            proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            os.kill(proc.pid, signal.SIGKILL)
+            proc.wait()
+    return proc.returncode
 
 def rcode(r):
     """RCODE including the extended bits (BADVERS = 16)."""

@@ -28,7 +28,7 @@ import dns.rdataclass
 import dns.rdatatype
 import pytest
 
-from gslbtest import OVERWATCH, Overwatch, StartError, free_port, make_config, wait_until
+from gslbtest import OVERWATCH, Overwatch, free_port, make_config, wait_until
 
 ZONE = "gslb.test"
 WEB = "webapp." + ZONE

@@ -33,7 +33,7 @@ import pytest
 import requests
 
 from apitest import parse_prometheus, sample
-from gslbtest import free_port, wait_until
+from gslbtest import free_port, stop_process, wait_until
 
 BIN_DIR = os.environ.get("GSLB_BIN_DIR", "")
 OVERWATCH = os.path.join(BIN_DIR, "server", "gslb-overwatch")
@@ -162,14 +162,7 @@ class Node:
     def stop(self, sig=signal.SIGTERM):
         if self.proc is None:
             return None
-        if self.proc.poll() is None:
-            os.kill(self.proc.pid, sig)
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                os.kill(self.proc.pid, signal.SIGKILL)
-                self.proc.wait()
-        rc, self.proc = self.proc.returncode, None
+        rc, self.proc = stop_process(self.proc, sig), None
         return rc
 
     def reload(self):

@@ -43,7 +43,7 @@ import requests
 
 from apitest import parse_prometheus, sample
 from gossip_fixtures import Backend, UdpRelay
-from gslbtest import a_set, free_port, stub_resolver, wait_until
+from gslbtest import a_set, free_port, stop_process, stub_resolver, wait_until
 
 BIN_DIR = os.environ.get("GSLB_BIN_DIR", "")
 OVERWATCH = os.path.join(BIN_DIR, "server", "gslb-overwatch")
@@ -186,14 +186,7 @@ class Node:
         """Signal the process by PID and reap it; returns its exit status."""
         if self.proc is None:
             return None
-        if self.proc.poll() is None:
-            os.kill(self.proc.pid, sig)
-            try:
-                self.proc.wait(timeout=timeout)
-            except subprocess.TimeoutExpired:
-                os.kill(self.proc.pid, signal.SIGKILL)
-                self.proc.wait()
-        rc, self.proc = self.proc.returncode, None
+        rc, self.proc = stop_process(self.proc, sig, timeout), None
         return rc
 
     def restart(self):
@@ -303,14 +296,7 @@ class AgentProc:
     def stop(self, sig=signal.SIGTERM):
         if self.proc is None:
             return None
-        if self.proc.poll() is None:
-            os.kill(self.proc.pid, sig)
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                os.kill(self.proc.pid, signal.SIGKILL)
-                self.proc.wait()
-        rc, self.proc = self.proc.returncode, None
+        rc, self.proc = stop_process(self.proc, sig), None
         return rc
 
 

@@ -12,6 +12,8 @@
 
 #include <cmocka.h>
 
+#include "test_tmpstore.h"
+
 #include "answer.h"
 #include "dns.h"
 #include "env.h"
@@ -162,12 +164,7 @@ static int group_setup(void **state)
 {
     (void)state;
     F = calloc(1, sizeof(*F));
-    snprintf(F->dir, sizeof(F->dir), "/tmp/gslb-answer-XXXXXX");
-    if (!mkdtemp(F->dir))
-        return -1;
-    gslb_errbuf_t eb;
-    gslb_env_opts_t o = {.data_dir = F->dir, .map_size = 64 << 20};
-    if (gslb_env_open(&F->env, &o, &eb) != 0)
+    if (gslb_test_env_open(&F->env, F->dir, sizeof(F->dir), "answer") != 0)
         return -1;
     build_store();
     if (gslb_reader_init(&F->reader, &F->env) != 0)
@@ -181,9 +178,7 @@ static int group_teardown(void **state)
     gslb_answer_ctx_destroy(&F->ctx);
     gslb_reader_destroy(&F->reader);
     gslb_env_close(&F->env);
-    char cmd[128];
-    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", F->dir);
-    int rc = system(cmd);
+    int rc = gslb_test_rmtree(F->dir);
     free(F);
     return rc == 0 ? 0 : -1;
 }

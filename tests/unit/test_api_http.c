@@ -12,6 +12,8 @@
 
 #include <cmocka.h>
 
+#include "test_tmpstore.h"
+
 #include "answers.h"
 #include "api.h"
 #include "env.h"
@@ -102,8 +104,7 @@ static int setup(void **state)
 {
     fixture_t *f = calloc(1, sizeof(*f));
     gslb_errbuf_t eb;
-    snprintf(f->dir, sizeof(f->dir), "/tmp/gslb-api-XXXXXX");
-    if (!f || !mkdtemp(f->dir))
+    if (!f || gslb_test_mkdtemp(f->dir, sizeof(f->dir), "api") != 0)
         return -1;
     gslb_env_opts_t o = {.data_dir = f->dir, .map_size = 64 << 20};
     if (gslb_env_open(&f->env, &o, &eb) != 0)
@@ -132,11 +133,9 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     fixture_t *f = *state;
-    char cmd[128];
     gslb_api_stop(f->api);
     gslb_env_close(&f->env);
-    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", f->dir);
-    int rc = system(cmd);
+    int rc = gslb_test_rmtree(f->dir);
     free(f);
     return rc == 0 ? 0 : -1;
 }

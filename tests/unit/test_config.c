@@ -10,6 +10,8 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "test_tmpstore.h"
+
 #include "answers.h"
 #include "config.h"
 #include "store.h"
@@ -797,8 +799,7 @@ typedef struct store_fixture {
 static int store_setup(void **state)
 {
     store_fixture_t *f = calloc(1, sizeof(*f));
-    snprintf(f->dir, sizeof(f->dir), "/tmp/gslb-test-config-XXXXXX");
-    if (!mkdtemp(f->dir))
+    if (gslb_test_mkdtemp(f->dir, sizeof(f->dir), "test-config") != 0)
         return -1;
     gslb_env_opts_t opts = {.data_dir = f->dir, .map_size = 64u << 20};
     gslb_errbuf_t eb = {{0}};

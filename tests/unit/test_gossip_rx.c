@@ -13,6 +13,8 @@
 
 #include <cmocka.h>
 
+#include "test_tmpstore.h"
+
 #include "answers.h"
 #include "config.h"
 #include "env.h"
@@ -73,8 +75,7 @@ static int setup(void **state)
     fixture_t *f = calloc(1, sizeof(*f));
     gslb_errbuf_t eb = {{0}};
     char yaml[4096];
-    snprintf(f->dir, sizeof(f->dir), "/tmp/gslb-gossip-XXXXXX");
-    if (!mkdtemp(f->dir))
+    if (gslb_test_mkdtemp(f->dir, sizeof(f->dir), "gossip") != 0)
         return -1;
     snprintf(yaml, sizeof(yaml), CONFIG_FMT, f->dir);
     gslb_env_opts_t o = {.data_dir = f->dir, .map_size = 64 << 20};
@@ -98,13 +99,11 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     fixture_t *f = *state;
-    char cmd[128];
     gslb_gossip_rx_stop(f->rx);
     gslb_gossip_aead_free(&f->aead);
     gslb_env_close(&f->env);
     gslb_config_free(&f->cfg);
-    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", f->dir);
-    int rc = system(cmd);
+    int rc = gslb_test_rmtree(f->dir);
     free(f);
     return rc == 0 ? 0 : -1;
 }

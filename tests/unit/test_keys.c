@@ -13,6 +13,8 @@
 
 #include <cmocka.h>
 
+#include "test_tmpstore.h"
+
 #include "answers.h"
 #include "env.h"
 #include "keys.h"
@@ -40,12 +42,8 @@ typedef struct fixture {
 static int setup(void **state)
 {
     fixture_t *f = calloc(1, sizeof(*f));
-    gslb_errbuf_t eb;
-    snprintf(f->dir, sizeof(f->dir), "/tmp/gslb-keys-XXXXXX");
-    if (!mkdtemp(f->dir))
-        return -1;
-    gslb_env_opts_t o = {.data_dir = f->dir, .map_size = 64 << 20};
-    if (gslb_env_open(&f->env, &o, &eb) || gslb_env_write_begin(&f->env, &f->txn))
+    if (gslb_test_env_open(&f->env, f->dir, sizeof(f->dir), "keys") != 0 ||
+        gslb_env_write_begin(&f->env, &f->txn))
         return -1;
     gslb_zone_rec_t z = sample_zone(ZONE);
     if (gslb_store_zone_put(&f->env, f->txn, &z) || gslb_answers_rebuild_all(&f->env, f->txn))
@@ -57,12 +55,10 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     fixture_t *f = *state;
-    char cmd[128];
     if (f->txn)
         mdb_txn_abort(f->txn);
     gslb_env_close(&f->env);
-    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", f->dir);
-    int rc = system(cmd);
+    int rc = gslb_test_rmtree(f->dir);
     free(f);
     return rc == 0 ? 0 : -1;
 }

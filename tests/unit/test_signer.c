@@ -12,6 +12,8 @@
 
 #include <cmocka.h>
 
+#include "test_tmpstore.h"
+
 #include "answer.h"
 #include "denial.h"
 #include "env.h"
@@ -148,12 +150,7 @@ static int group_setup(void **state)
     (void)state;
     F = calloc(1, sizeof(*F));
     F->t0 = (int64_t)time(NULL) - 1000;
-    snprintf(F->dir, sizeof(F->dir), "/tmp/gslb-signer-XXXXXX");
-    if (!mkdtemp(F->dir))
-        return -1;
-    gslb_errbuf_t eb;
-    gslb_env_opts_t o = {.data_dir = F->dir, .map_size = 64 << 20};
-    if (gslb_env_open(&F->env, &o, &eb) != 0)
+    if (gslb_test_env_open(&F->env, F->dir, sizeof(F->dir), "signer") != 0)
         return -1;
     build_store();
     if (gslb_reader_init(&F->reader, &F->env) != 0 ||
@@ -171,9 +168,7 @@ static int group_teardown(void **state)
     gslb_answer_ctx_destroy(&F->plain);
     gslb_reader_destroy(&F->reader);
     gslb_env_close(&F->env);
-    char cmd[128];
-    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", F->dir);
-    int rc = system(cmd);
+    int rc = gslb_test_rmtree(F->dir);
     free(F);
     return rc == 0 ? 0 : -1;
 }

@@ -10,6 +10,8 @@
 
 #include <cmocka.h>
 
+#include "test_tmpstore.h"
+
 #include "dump.h"
 #include "env.h"
 #include "gslb_err.h"
@@ -46,8 +48,7 @@ static int open_env(fixture_t *f, size_t map_size, unsigned max_readers, bool re
 static int setup(void **state)
 {
     fixture_t *f = calloc(1, sizeof(*f));
-    snprintf(f->dir, sizeof(f->dir), "/tmp/gslb-store-XXXXXX");
-    if (!mkdtemp(f->dir))
+    if (gslb_test_mkdtemp(f->dir, sizeof(f->dir), "store") != 0)
         return -1;
     /* the env lives in a sub-directory that gslb_env_open must create */
     strcat(f->dir, "/data");
@@ -58,11 +59,9 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     fixture_t *f = *state;
-    char cmd[128];
     gslb_env_close(&f->env);
     f->dir[strlen(f->dir) - strlen("/data")] = '\0';
-    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", f->dir);
-    if (system(cmd) != 0)
+    if (gslb_test_rmtree(f->dir) != 0)
         return -1;
     free(f);
     return 0;

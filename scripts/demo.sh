@@ -72,7 +72,7 @@ OpenGSLB demo is running (Ctrl-C stops it). Query it:
 
 API:      curl http://127.0.0.1:$((PORT + 2))/api/v1/overwatch/backends
 Metrics:  curl http://127.0.0.1:$((PORT + 3))/metrics
-Store:    build/storage/gslb-dump --data-dir $DATA_DIR
+Store:    build/storage/dump/gslb-dump --data-dir $DATA_DIR
 The agent reports 127.0.0.1:$BACKEND_PORT (webapp) healthy while the demo backend runs.
 
 MSG

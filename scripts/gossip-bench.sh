@@ -25,7 +25,7 @@ FLIPS=${FLIPS:-100}
 CLIENTS=${DNSPERF_CLIENTS:-4}
 ROUNDS=${ROUNDS:-3}
 overwatch=$build/server/gslb-overwatch
-load=$build/agentd/gslb-gossip-load
+load=$build/tests/gslb-gossip-load
 for bin in "$overwatch" "$load"; do
   [ -x "$bin" ] || { echo "gossip-bench: $bin not built" >&2; exit 1; }
 done

@@ -6,7 +6,7 @@
 #include "api.h"
 #include "gossip_rx.h"
 #include "gslb_log.h"
-#include "keysync.h"
+#include "keysync_glue.h"
 #include "reload.h"
 #include "stats.h"
 #include "sweeper.h"

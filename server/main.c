@@ -13,7 +13,7 @@
 #include "gslb_err.h"
 #include "gossip_services.h"
 #include "gslb_log.h"
-#include "keysync.h"
+#include "keysync_glue.h"
 #include "reload.h"
 #include "runtime.h"
 #include "store.h"

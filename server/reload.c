@@ -7,7 +7,7 @@
 #include "api.h"
 #include "gossip_rx.h"
 #include "gslb_log.h"
-#include "keysync.h"
+#include "keysync_glue.h"
 
 #include <pthread.h>
 #include <stdio.h>

@@ -9,6 +9,7 @@
  * write (and bump `generation`) when the content changed.
  */
 #include "answers.h"
+#include "dname.h"
 #include "gslb_log.h"
 #include "store.h"
 
@@ -23,8 +24,7 @@
 #define QTYPE_AAAA 28
 #define QTYPE_DNSKEY 48
 #define DNSKEY_PROTOCOL 3
-#define WIRE_MAX 255
-#define ANS_KEY_MAX (WIRE_MAX + 2)
+#define ANS_KEY_MAX (GSLB_DNS_NAME_MAX + 2)
 #define FALLBACK_TTL 30
 #define NO_REGION_PRIORITY 255
 
@@ -35,79 +35,22 @@ int gslb_ans_name_to_wire(const char *text, uint8_t *out, size_t cap)
     char norm[GSLB_NAME_MAX];
     if (!text || gslb_name_normalize(text, norm, sizeof(norm)) != GSLB_OK)
         return GSLB_EINVAL;
-    size_t pos = 0;
-    const char *p = norm;
-    while (*p) {
-        size_t n = strcspn(p, ".");
-        if (pos + 1 + n + 1 > cap || pos + 1 + n + 1 > WIRE_MAX)
-            return GSLB_ERANGE;
-        out[pos++] = (uint8_t)n;
-        memcpy(out + pos, p, n);
-        pos += n;
-        p += n;
-        if (*p == '.')
-            p++;
-    }
-    if (pos + 1 > cap)
-        return GSLB_ERANGE;
-    out[pos++] = 0;
-    return (int)pos;
-}
-
-/* Validates a wire name of exactly len bytes; returns 0 or GSLB_EINVAL. */
-static int wire_name_check(const uint8_t *wire, size_t len)
-{
-    size_t pos = 0;
-    if (!wire || len == 0 || len > WIRE_MAX)
-        return GSLB_EINVAL;
-    while (pos < len) {
-        uint8_t l = wire[pos];
-        if (l == 0)
-            return pos + 1 == len ? GSLB_OK : GSLB_EINVAL;
-        if (l > 63 || pos + 1 + l >= len)
-            return GSLB_EINVAL;
-        pos += 1u + l;
-    }
-    return GSLB_EINVAL;
+    int n = gslb_dname_from_str(norm, out, cap);
+    return n < 0 ? GSLB_ERANGE : n;
 }
 
 int gslb_ans_wire_to_text(const uint8_t *wire, size_t len, char *out, size_t cap)
 {
-    size_t o = 0, pos = 0;
-    if (wire_name_check(wire, len) != GSLB_OK || cap == 0)
-        return GSLB_EINVAL;
-    while (wire[pos] != 0) {
-        uint8_t l = wire[pos];
-        if (o + l + 2 > cap)
-            return GSLB_ERANGE;
-        if (o > 0)
-            out[o++] = '.';
-        memcpy(out + o, wire + pos + 1, l);
-        o += l;
-        pos += 1u + l;
-    }
-    out[o] = '\0';
-    return (int)o;
-}
-
-static uint8_t ascii_lower(uint8_t c)
-{
-    return (c >= 'A' && c <= 'Z') ? (uint8_t)(c + 32) : c;
+    return gslb_dname_to_text(wire, len, out, cap);
 }
 
 int gslb_ans_key(const uint8_t *wire_name, size_t name_len, uint16_t qtype, uint8_t *key,
                  size_t cap)
 {
-    if (!key || wire_name_check(wire_name, name_len) != GSLB_OK || cap < name_len + 2)
+    if (!key || !wire_name || gslb_dname_len(wire_name, name_len) != (int)name_len ||
+        cap < name_len + 2)
         return GSLB_EINVAL;
-    size_t pos = 0;
-    while (pos < name_len) {
-        uint8_t l = wire_name[pos];
-        key[pos] = l;
-        for (size_t i = 1; i <= l; i++)
-            key[pos + i] = ascii_lower(wire_name[pos + i]);
-        pos += 1u + l;
-    }
+    gslb_dname_lower(key, wire_name, name_len);
     key[name_len] = (uint8_t)(qtype >> 8);
     key[name_len + 1] = (uint8_t)qtype;
     return (int)(name_len + 2);
@@ -196,7 +139,7 @@ int gslb_ans_lookup(MDB_txn *txn, MDB_dbi answers_dbi, const uint8_t *key, size_
 /* ---- writer helpers ------------------------------------------------------------ */
 
 typedef struct wname {
-    uint8_t wire[WIRE_MAX];
+    uint8_t wire[GSLB_DNS_NAME_MAX];
     size_t len;
 } wname_t;
 
@@ -371,7 +314,7 @@ static void put_be32(uint8_t *p, uint32_t v)
 
 static int write_soa(gslb_env_t *e, MDB_txn *txn, const gslb_zone_rec_t *z, const wname_t *apex)
 {
-    uint8_t rdata[2 * WIRE_MAX + 20];
+    uint8_t rdata[2 * GSLB_DNS_NAME_MAX + 20];
     wname_t m, r;
     if (wname_from_text(z->mname, &m) || wname_from_text(z->rname, &r))
         return GSLB_EINVAL;

@@ -24,7 +24,7 @@ from gslbtest import stop_process
 BIN_DIR = os.environ.get("GSLB_BIN_DIR", "")
 OVERWATCH = os.path.join(BIN_DIR, "server", "gslb-overwatch")
 AGENTD = os.path.join(BIN_DIR, "agentd", "gslb-agentd")
-LOAD = os.path.join(BIN_DIR, "agentd", "gslb-gossip-load")
+LOAD = os.path.join(BIN_DIR, "tests", "gslb-gossip-load")
 HERE = os.path.dirname(os.path.abspath(__file__))
 
 KEY_B64 = base64.b64encode(bytes(range(32))).decode()

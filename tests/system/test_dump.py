@@ -19,7 +19,7 @@ import dns.rdata
 import pytest
 
 BIN_DIR = os.environ.get("GSLB_BIN_DIR", "")
-DUMP = os.path.join(BIN_DIR, "storage", "gslb-dump")
+DUMP = os.path.join(BIN_DIR, "storage", "dump", "gslb-dump")
 TESTFILL = os.path.join(BIN_DIR, "tests", "gslb-testfill")
 ZONE = "gslb.example.com"
 WEB = "webapp." + ZONE

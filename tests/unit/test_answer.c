@@ -206,7 +206,7 @@ static size_t make_query(uint8_t *buf, size_t cap, const char *name, uint16_t qt
     gslb_wcur_u16(&w, 0);
     gslb_wcur_u16(&w, o && o->edns ? 1 : 0);
     uint8_t wire[255];
-    int n = gslb_wire_name_from_str(name, wire, sizeof(wire));
+    int n = gslb_dname_from_str(name, wire, sizeof(wire));
     assert_true(n > 0);
     gslb_wcur_bytes(&w, wire, (size_t)n);
     gslb_wcur_u16(&w, qtype);

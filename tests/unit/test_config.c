@@ -1030,10 +1030,10 @@ static void test_apply_preserves_runtime_state(void **state)
 static json_t *dump_json(const char *dir)
 {
     char cmd[1024];
-    if (access(GSLB_BIN_DIR "/storage/gslb-dump", X_OK) != 0)
-        fail_msg("%s/storage/gslb-dump is not built", GSLB_BIN_DIR);
+    if (access(GSLB_BIN_DIR "/storage/dump/gslb-dump", X_OK) != 0)
+        fail_msg("%s/storage/dump/gslb-dump is not built", GSLB_BIN_DIR);
     snprintf(cmd, sizeof(cmd),
-             "%s/storage/gslb-dump --json --data-dir '%s' meta zones domains backends",
+             "%s/storage/dump/gslb-dump --json --data-dir '%s' meta zones domains backends",
              GSLB_BIN_DIR, dir);
     FILE *p = popen(cmd, "r");
     assert_non_null(p);

@@ -194,7 +194,7 @@ static size_t make_query(uint8_t *buf, size_t cap, const char *name, uint16_t qt
     gslb_wcur_u16(&w, 0);
     gslb_wcur_u16(&w, o->edns ? 1 : 0);
     uint8_t wire[255];
-    int n = gslb_wire_name_from_str(name, wire, sizeof(wire));
+    int n = gslb_dname_from_str(name, wire, sizeof(wire));
     assert_true(n > 0);
     gslb_wcur_bytes(&w, wire, (size_t)n);
     gslb_wcur_u16(&w, qtype);
@@ -340,13 +340,13 @@ static void test_label_count(void **state)
 {
     (void)state;
     uint8_t w[255];
-    int n = gslb_wire_name_from_str("www.Example.com", w, sizeof(w));
+    int n = gslb_dname_from_str("www.Example.com", w, sizeof(w));
     assert_int_equal(gslb_rrsig_labels(w, (size_t)n), 3);
-    n = gslb_wire_name_from_str("*.example.com", w, sizeof(w));
+    n = gslb_dname_from_str("*.example.com", w, sizeof(w));
     assert_int_equal(gslb_rrsig_labels(w, (size_t)n), 2); /* RFC 4034 3.1.3: "*" not counted */
-    n = gslb_wire_name_from_str("a.*.example.com", w, sizeof(w));
+    n = gslb_dname_from_str("a.*.example.com", w, sizeof(w));
     assert_int_equal(gslb_rrsig_labels(w, (size_t)n), 4);
-    n = gslb_wire_name_from_str(".", w, sizeof(w));
+    n = gslb_dname_from_str(".", w, sizeof(w));
     assert_int_equal(gslb_rrsig_labels(w, (size_t)n), 0);
 }
 
@@ -447,10 +447,10 @@ static void test_canonical_rdata_and_order(void **state)
 {
     (void)state;
     uint8_t ns[64], out[64];
-    int n = gslb_wire_name_from_str("NS1.Example.COM", ns, sizeof(ns));
+    int n = gslb_dname_from_str("NS1.Example.COM", ns, sizeof(ns));
     gslb_rdata_canonical(GSLB_RR_NS, ns, (size_t)n, out);
     uint8_t want[64];
-    gslb_wire_name_from_str("ns1.example.com", want, sizeof(want));
+    gslb_dname_from_str("ns1.example.com", want, sizeof(want));
     assert_memory_equal(out, want, (size_t)n);
     /* A rdata is not touched, even bytes that look like letters */
     uint8_t a[4] = {'A', 'B', 'C', 'D'};
@@ -482,7 +482,7 @@ static void test_next_name(void **state)
 {
     (void)state;
     uint8_t name[255], next[255];
-    int n = gslb_wire_name_from_str("a.example", name, sizeof(name));
+    int n = gslb_dname_from_str("a.example", name, sizeof(name));
     int m = gslb_denial_next_name(name, (size_t)n, next);
     assert_int_equal(m, n + 2);
     assert_int_equal(next[0], 1);
@@ -504,7 +504,7 @@ static void test_next_name(void **state)
     memset(name + pos, 'c', rest);
     pos += rest;
     name[pos++] = 0;
-    assert_int_equal(gslb_wire_name_len(name, pos), 254);
+    assert_int_equal(gslb_dname_len(name, pos), 254);
     m = gslb_denial_next_name(name, pos, next);
     assert_int_equal(m, 255);
     assert_int_equal(next[0], 11);
@@ -528,7 +528,7 @@ static void test_next_name(void **state)
     memset(full + flen, 'e', r2);
     flen += r2;
     full[flen++] = 0;
-    assert_int_equal(gslb_wire_name_len(full, flen), 255);
+    assert_int_equal(gslb_dname_len(full, flen), 255);
     assert_int_equal(gslb_denial_next_name(full, flen, next), 255);
     assert_int_equal(next[63], '[');
     full[63] = 'x';
@@ -542,7 +542,7 @@ static void test_nsec_rdata_matches_ldns(void **state)
 {
     (void)state;
     uint8_t name[64], rd[300];
-    int n = gslb_wire_name_from_str("x.example", name, sizeof(name));
+    int n = gslb_dname_from_str("x.example", name, sizeof(name));
     gslb_typemap_t m;
     gslb_typemap_clear(&m);
     gslb_typemap_set(&m, GSLB_RR_RRSIG, true);
@@ -609,7 +609,7 @@ static int sign_a_set(gslb_signer_t *s, gslb_signer_zone_t *z, const char *owner
                       const char *const *addrs, size_t n, uint8_t *rrsig, bool *cached)
 {
     uint8_t o[255];
-    int ol = gslb_wire_name_from_str(owner, o, sizeof(o));
+    int ol = gslb_dname_from_str(owner, o, sizeof(o));
     gslb_signer_rrset_begin(s, o, (size_t)ol, GSLB_RR_A, 45);
     for (size_t i = 0; i < n; i++) {
         gslb_addr_t a;

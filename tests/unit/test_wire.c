@@ -52,7 +52,7 @@ static void qb_header(qb_t *b, uint16_t id, uint16_t flags, uint16_t qd, uint16_
 static void qb_name(qb_t *b, const char *name)
 {
     uint8_t wire[255];
-    int n = gslb_wire_name_from_str(name, wire, sizeof(wire));
+    int n = gslb_dname_from_str(name, wire, sizeof(wire));
     assert_true(n > 0);
     qb_bytes(b, wire, (size_t)n);
 }
@@ -139,20 +139,20 @@ static void test_name_text_roundtrip(void **state)
     (void)state;
     uint8_t wire[255];
     char text[1024];
-    int n = gslb_wire_name_from_str("WebApp.gslb.Example.com.", wire, sizeof(wire));
+    int n = gslb_dname_from_str("WebApp.gslb.Example.com.", wire, sizeof(wire));
     assert_int_equal(n, 25);
     assert_memory_equal(wire, "\6WebApp\4gslb\7Example\3com\0", 25);
-    assert_string_equal(gslb_wire_name_to_str(wire, (size_t)n, text, sizeof(text)),
+    assert_string_equal(gslb_dname_to_str(wire, (size_t)n, text, sizeof(text)),
                         "WebApp.gslb.Example.com.");
-    assert_int_equal(gslb_wire_name_from_str(".", wire, sizeof(wire)), 1);
-    assert_string_equal(gslb_wire_name_to_str(wire, 1, text, sizeof(text)), ".");
-    assert_int_equal(gslb_wire_name_from_str("a..b", wire, sizeof(wire)), GSLB_EINVAL);
+    assert_int_equal(gslb_dname_from_str(".", wire, sizeof(wire)), 1);
+    assert_string_equal(gslb_dname_to_str(wire, 1, text, sizeof(text)), ".");
+    assert_int_equal(gslb_dname_from_str("a..b", wire, sizeof(wire)), GSLB_EINVAL);
     char longlabel[80];
     memset(longlabel, 'x', 64);
     longlabel[64] = 0;
-    assert_int_equal(gslb_wire_name_from_str(longlabel, wire, sizeof(wire)), GSLB_EINVAL);
+    assert_int_equal(gslb_dname_from_str(longlabel, wire, sizeof(wire)), GSLB_EINVAL);
     const uint8_t odd[] = {3, 'a', '.', 0xff, 0};
-    assert_string_equal(gslb_wire_name_to_str(odd, sizeof(odd), text, sizeof(text)), "a\\.\\255.");
+    assert_string_equal(gslb_dname_to_str(odd, sizeof(odd), text, sizeof(text)), "a\\.\\255.");
 }
 
 static void test_name_len_limits(void **state)
@@ -167,17 +167,17 @@ static void test_name_len_limits(void **state)
         o += 63;
     }
     name[o++] = 0;
-    assert_int_equal(gslb_wire_name_len(name, o), GSLB_ECORRUPT);
+    assert_int_equal(gslb_dname_len(name, o), GSLB_ECORRUPT);
     /* 3 x 63 + 61 = 253 + root = 255 total: the maximum */
     name[3 * 64] = 61;
     name[3 * 64 + 62] = 0;
-    assert_int_equal(gslb_wire_name_len(name, 255), 255);
+    assert_int_equal(gslb_dname_len(name, 255), 255);
     const uint8_t noroot[] = {3, 'c', 'o', 'm'};
-    assert_int_equal(gslb_wire_name_len(noroot, sizeof(noroot)), GSLB_ECORRUPT);
+    assert_int_equal(gslb_dname_len(noroot, sizeof(noroot)), GSLB_ECORRUPT);
     const uint8_t badlabel[] = {0x41, 0};
-    assert_int_equal(gslb_wire_name_len(badlabel, sizeof(badlabel)), GSLB_ECORRUPT);
-    assert_true(gslb_wire_name_eq((const uint8_t *)"\3CoM\0", (const uint8_t *)"\3cOm\0", 5));
-    assert_false(gslb_wire_name_eq((const uint8_t *)"\3cpm\0", (const uint8_t *)"\3com\0", 5));
+    assert_int_equal(gslb_dname_len(badlabel, sizeof(badlabel)), GSLB_ECORRUPT);
+    assert_true(gslb_dname_eq((const uint8_t *)"\3CoM\0", (const uint8_t *)"\3cOm\0", 5));
+    assert_false(gslb_dname_eq((const uint8_t *)"\3cpm\0", (const uint8_t *)"\3com\0", 5));
 }
 
 static void test_skip_name_pointers(void **state)
@@ -208,8 +208,8 @@ static void test_compression_writes_valid_pointers(void **state)
     const uint8_t hdr[12] = {0, 1, 0x84, 0, 0, 1, 0, 1, 0, 0, 0, 0};
     gslb_wcur_bytes(&w, hdr, 12);
     uint8_t q[255], ns[255];
-    int ql = gslb_wire_name_from_str("GSLB.example.com", q, sizeof(q));
-    int nl = gslb_wire_name_from_str("ns1.gslb.example.com", ns, sizeof(ns));
+    int ql = gslb_dname_from_str("GSLB.example.com", q, sizeof(q));
+    int nl = gslb_dname_from_str("ns1.gslb.example.com", ns, sizeof(ns));
     gslb_wcur_name(&w, &t, q, (size_t)ql);
     gslb_wcur_u16(&w, GSLB_RR_NS);
     gslb_wcur_u16(&w, GSLB_CLASS_IN);

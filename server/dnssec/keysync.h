@@ -39,7 +39,6 @@
 #include "config.h"
 #include "env.h"
 #include "gslb_err.h"
-#include "runtime.h"
 
 typedef struct gslb_keysync gslb_keysync_t;
 
@@ -61,11 +60,3 @@ int gslb_keysync_parse_export(const char *body, size_t len, gslb_dnskey_rec_t **
                               gslb_errbuf_t *eb);
 /** Stop the poller (aborts a running fetch) and free. NULL is allowed. */
 void gslb_keysync_stop(gslb_keysync_t *ks);
-
-/* ---- runtime glue (server/main.c, api_hooks.c, reload.c) ----------------------------- */
-int gslb_runtime_start_keysync(gslb_runtime_t *rt, gslb_errbuf_t *eb);
-void gslb_runtime_stop_keysync(gslb_runtime_t *rt);
-/** The API's DNSSEC hooks; their ctx is the gslb_runtime_t. */
-extern const gslb_api_dnssec_ops_t gslb_keysync_api_ops;
-/** opengslb_dnssec_sync_success / _last_sync_timestamp into the stats snapshot. */
-void gslb_keysync_fill_stats(gslb_runtime_t *rt, gslb_api_stats_t *st);

@@ -6,7 +6,7 @@
 #include "gslb_log.h"
 #include "records.h"
 #include "store.h"
-#include "wire.h"
+#include "dname.h"
 
 #include <openssl/core_names.h>
 #include <openssl/crypto.h>
@@ -95,10 +95,10 @@ void gslb_rdata_canonical(uint16_t type, const uint8_t *rd, size_t len, uint8_t 
     unsigned names = type == GSLB_RR_NS ? 1 : type == GSLB_RR_SOA ? 2 : 0;
     size_t pos = 0;
     for (unsigned i = 0; i < names && pos < len; i++) {
-        int n = gslb_wire_name_len(out + pos, len - pos);
+        int n = gslb_dname_len(out + pos, len - pos);
         if (n < 0)
             return;
-        gslb_wire_name_lower(out + pos, out + pos, (size_t)n);
+        gslb_dname_lower(out + pos, out + pos, (size_t)n);
         pos += (size_t)n;
     }
 }
@@ -507,12 +507,12 @@ void gslb_signer_rrset_begin(gslb_signer_t *s, const uint8_t *owner, size_t owne
     s->type = type;
     s->ttl = ttl;
     if (owner_len == 0 || owner_len > sizeof(s->owner) ||
-        gslb_wire_name_len(owner, owner_len) != (int)owner_len) {
+        gslb_dname_len(owner, owner_len) != (int)owner_len) {
         s->err = GSLB_EINVAL;
         s->owner_len = 0;
         return;
     }
-    gslb_wire_name_lower(s->owner, owner, owner_len);
+    gslb_dname_lower(s->owner, owner, owner_len);
     s->owner_len = owner_len;
 }
 

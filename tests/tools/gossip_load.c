@@ -1,5 +1,5 @@
 /*
- * gossip_load_main.c - gslb-gossip-load: a gossip load generator and probe
+ * gossip_load.c - gslb-gossip-load: a gossip load generator and probe
  * (docs/gossip-protocol.md, "Benchmark").
  *
  * N simulated agents x M backends send sealed heartbeats to one overwatch at a

@@ -247,12 +247,12 @@ static void write_rdata(resp_t *r, uint16_t type, const uint8_t *rd, size_t rdle
 {
     int n1 = -1, n2 = -1;
     if (type == GSLB_RR_NS) {
-        n1 = gslb_wire_name_len(rd, rdlen);
+        n1 = gslb_dname_len(rd, rdlen);
         if (n1 != (int)rdlen)
             n1 = -1;
     } else if (type == GSLB_RR_SOA) {
-        n1 = gslb_wire_name_len(rd, rdlen);
-        n2 = n1 > 0 ? gslb_wire_name_len(rd + n1, rdlen - (size_t)n1) : -1;
+        n1 = gslb_dname_len(rd, rdlen);
+        n2 = n1 > 0 ? gslb_dname_len(rd + n1, rdlen - (size_t)n1) : -1;
         if (n2 <= 0 || (size_t)(n1 + n2) + 20 != rdlen)
             n1 = -1;
     }
@@ -543,10 +543,10 @@ static void add_ns_glue(gslb_answer_ctx_t *ctx, resp_t *r, const MDB_val *ns_val
         uint16_t rdlen = le16(p);
         const uint8_t *target = p + 2;
         p += 2u + rdlen;
-        if (gslb_wire_name_len(target, rdlen) != (int)rdlen)
+        if (gslb_dname_len(target, rdlen) != (int)rdlen)
             continue;
         uint8_t lc[GSLB_DNS_NAME_MAX];
-        gslb_wire_name_lower(lc, target, rdlen);
+        gslb_dname_lower(lc, target, rdlen);
         static const uint16_t types[2] = {GSLB_RR_A, GSLB_RR_AAAA};
         for (int t = 0; t < 2; t++) {
             MDB_val val;

@@ -104,7 +104,8 @@ static int parse_listen(const char *host, uint16_t port, listen_addr_t *a, gslb_
     } else {
         return gslb_errf(eb, GSLB_EINVAL, "dns: listen address \"%s\" is not an IP address", host);
     }
-    snprintf(a->text, sizeof(a->text), "%s", h);
+    /* h parsed as an address, so it is at most INET6_ADDRSTRLEN long. */
+    snprintf(a->text, sizeof(a->text), "%.*s", (int)sizeof(a->text) - 1, h);
     return GSLB_OK;
 }
 

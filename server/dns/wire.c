@@ -6,11 +6,6 @@
 #include <stdio.h>
 #include <string.h>
 
-static inline uint8_t ascii_lower(uint8_t c)
-{
-    return (c >= 'A' && c <= 'Z') ? (uint8_t)(c | 0x20) : c;
-}
-
 void gslb_wcur_bytes(gslb_wcur_t *c, const void *src, size_t n)
 {
     if (!gslb_wcur_room(c, n))

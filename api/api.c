@@ -39,15 +39,17 @@ static bool hostport_equal(const gslb_hostport_t *a, const gslb_hostport_t *b)
 
 static void log_restart_only_changes(const gslb_api_t *api, const gslb_config_t *cfg)
 {
-    if (api->api_enabled != cfg->api_enabled || !hostport_equal(&api->api_addr, &cfg->api_addr) ||
-        api->local_enabled != cfg->api_local_enabled ||
-        !hostport_equal(&api->local_addr, &cfg->api_local_addr))
+    if (api->api_enabled != cfg->restart.api_enabled ||
+        !hostport_equal(&api->api_addr, &cfg->restart.api_addr) ||
+        api->local_enabled != cfg->restart.api_local_enabled ||
+        !hostport_equal(&api->local_addr, &cfg->restart.api_local_addr))
         gslb_warn("api: api.enabled/api.address/api.local_address changed: requires restart "
                   "(ignored)");
-    if (api->metrics_enabled != cfg->metrics_enabled ||
-        !hostport_equal(&api->metrics_addr, &cfg->metrics_addr))
+    if (api->metrics_enabled != cfg->restart.metrics_enabled ||
+        !hostport_equal(&api->metrics_addr, &cfg->restart.metrics_addr))
         gslb_warn("api: metrics.enabled/metrics.address changed: requires restart (ignored)");
-    if (strcmp(api->tls_cert, cfg->tls_cert) != 0 || strcmp(api->tls_key, cfg->tls_key) != 0)
+    if (strcmp(api->tls_cert, cfg->restart.tls_cert) != 0 ||
+        strcmp(api->tls_key, cfg->restart.tls_key) != 0)
         gslb_warn("api: api.tls_cert/api.tls_key changed: requires restart (ignored)");
 }
 
@@ -56,13 +58,13 @@ static int build_acl(const gslb_config_t *cfg, gslb_acl_t *acl, gslb_errbuf_t *e
 {
     int rc =
         gslb_acl_build(acl, (const char(*)[64])cfg->allowed_networks, cfg->allowed_net_count, eb);
-    if (rc == 0 && cfg->api_enabled)
+    if (rc == 0 && cfg->restart.api_enabled)
         rc = gslb_acl_add_peers(acl, (const char(*)[512])cfg->peers, cfg->peer_count, eb);
     if (rc != 0) {
         gslb_acl_free(acl);
         return rc;
     }
-    if (cfg->api_enabled && acl->count == 0)
+    if (cfg->restart.api_enabled && acl->count == 0)
         gslb_warn("api: api.allowed_networks is empty and no key_sync peer is admitted: every "
                   "API request is refused");
     return 0;
@@ -101,14 +103,14 @@ static int init_state(gslb_api_t *api, gslb_env_t *env, const gslb_config_t *cfg
         api->hooks = *hooks;
     api->start_time = gslb_now();
     api->cfg = cfg;
-    api->api_addr = cfg->api_addr;
-    api->metrics_addr = cfg->metrics_addr;
-    api->api_enabled = cfg->api_enabled;
-    api->metrics_enabled = cfg->metrics_enabled;
-    api->local_addr = cfg->api_local_addr;
-    api->local_enabled = cfg->api_local_enabled;
-    snprintf(api->tls_cert, sizeof(api->tls_cert), "%s", cfg->tls_cert);
-    snprintf(api->tls_key, sizeof(api->tls_key), "%s", cfg->tls_key);
+    api->api_addr = cfg->restart.api_addr;
+    api->metrics_addr = cfg->restart.metrics_addr;
+    api->api_enabled = cfg->restart.api_enabled;
+    api->metrics_enabled = cfg->restart.metrics_enabled;
+    api->local_addr = cfg->restart.api_local_addr;
+    api->local_enabled = cfg->restart.api_local_enabled;
+    snprintf(api->tls_cert, sizeof(api->tls_cert), "%s", cfg->restart.tls_cert);
+    snprintf(api->tls_key, sizeof(api->tls_key), "%s", cfg->restart.tls_key);
     if ((api->tls_cert[0] != '\0') != (api->tls_key[0] != '\0'))
         return gslb_errf(eb, GSLB_ECONFIG, "api: tls_cert and tls_key must be set together");
     api->tls = api->tls_cert[0] != '\0';
@@ -116,7 +118,7 @@ static int init_state(gslb_api_t *api, gslb_env_t *env, const gslb_config_t *cfg
     if (rc != 0)
         return rc;
     resolve_token(cfg, api->token, sizeof(api->token));
-    if (cfg->api_enabled && !api->token[0])
+    if (cfg->restart.api_enabled && !api->token[0])
         gslb_warn("api: no api.token (or agent_tokens.api) configured: mutating routes are "
                   "refused");
     return 0;

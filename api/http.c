@@ -123,8 +123,8 @@ void gslb_req_actor(const gslb_req_t *rq, char *out, size_t cap)
 void gslb_req_identity(const gslb_req_t *rq, char *node_id, char *region, size_t cap)
 {
     pthread_rwlock_rdlock(&rq->api->cfg_lock);
-    snprintf(node_id, cap, "%s", rq->api->cfg->node_id);
-    snprintf(region, cap, "%s", rq->api->cfg->region);
+    snprintf(node_id, cap, "%s", rq->api->cfg->restart.node_id);
+    snprintf(region, cap, "%s", rq->api->cfg->restart.region);
     pthread_rwlock_unlock(&rq->api->cfg_lock);
 }
 

@@ -139,7 +139,7 @@ static int hook_reload(void *ctx, gslb_errbuf_t *eb)
 
 int gslb_runtime_start_api(gslb_runtime_t *rt, gslb_errbuf_t *eb)
 {
-    if (!rt->cfg->api_enabled && !rt->cfg->metrics_enabled)
+    if (!rt->cfg->restart.api_enabled && !rt->cfg->restart.metrics_enabled)
         return GSLB_OK;
     gslb_api_hooks_t hooks = {
         .ctx = rt,

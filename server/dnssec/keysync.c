@@ -58,7 +58,7 @@ static int settings_from_config(settings_t *s, const gslb_config_t *cfg)
     memset(s, 0, sizeof(*s));
     s->enabled = cfg->dnssec_enabled;
     s->algorithm = cfg->dnssec_algorithm;
-    snprintf(s->node_id, sizeof(s->node_id), "%s", cfg->node_id);
+    snprintf(s->node_id, sizeof(s->node_id), "%s", cfg->restart.node_id);
     snprintf(s->token, sizeof(s->token), "%s", cfg->api_token);
     s->poll_ms = cfg->key_sync_poll_ms ? cfg->key_sync_poll_ms : 3600000;
     s->timeout_ms = cfg->key_sync_timeout_ms ? cfg->key_sync_timeout_ms : 30000;

@@ -110,12 +110,13 @@ static int setup(void **state)
     if (gslb_env_open(&f->env, &o, &eb) != 0)
         return -1;
     seed_store(f);
-    snprintf(f->cfg.node_id, sizeof(f->cfg.node_id), "ow-test");
-    snprintf(f->cfg.region, sizeof(f->cfg.region), "us-east");
-    f->cfg.api_enabled = true;
-    f->cfg.metrics_enabled = true;
-    snprintf(f->cfg.api_addr.host, sizeof(f->cfg.api_addr.host), "127.0.0.1");
-    snprintf(f->cfg.metrics_addr.host, sizeof(f->cfg.metrics_addr.host), "127.0.0.1");
+    snprintf(f->cfg.restart.node_id, sizeof(f->cfg.restart.node_id), "ow-test");
+    snprintf(f->cfg.restart.region, sizeof(f->cfg.restart.region), "us-east");
+    f->cfg.restart.api_enabled = true;
+    f->cfg.restart.metrics_enabled = true;
+    snprintf(f->cfg.restart.api_addr.host, sizeof(f->cfg.restart.api_addr.host), "127.0.0.1");
+    snprintf(f->cfg.restart.metrics_addr.host, sizeof(f->cfg.restart.metrics_addr.host),
+             "127.0.0.1");
     snprintf(f->cfg.api_token, sizeof(f->cfg.api_token), TOKEN);
     snprintf(f->loopback[0], sizeof(f->loopback[0]), "127.0.0.0/8");
     f->cfg.allowed_networks = f->loopback;

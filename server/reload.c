@@ -4,7 +4,7 @@
 #include "reload.h"
 #include "sdnotify.h"
 
-#include "api.h"
+#include "api_hooks.h"
 #include "gossip_rx.h"
 #include "gslb_log.h"
 #include "keysync_glue.h"
@@ -52,9 +52,8 @@ static void install_config(gslb_runtime_t *rt, gslb_config_t *next)
     /* DNSSEC peers, token, zones, timers: copied by the poller, which syncs at once */
     if (rt->keysync)
         gslb_keysync_update(rt->keysync, next);
-    /* After gslb_api_set_config() returns no API thread references the old one. */
-    if (rt->api)
-        gslb_api_set_config(rt->api, next);
+    /* API token, allowed networks, key_sync peers: copied by the API */
+    gslb_runtime_update_api(rt, next);
     gslb_config_t *old = rt->cfg;
     __atomic_store_n(&rt->cfg, next, __ATOMIC_RELEASE);
     gslb_config_free(old);

@@ -19,8 +19,9 @@
  *  - Reloads are serialised (one at a time); callers are ordinary threads
  *    (the main thread after a SIGHUP via signalfd/self-pipe, or an API
  *    thread), never a signal handler.
- *  - rt->cfg is replaced as a whole; services that keep a pointer to it (the
- *    API) are handed the new one before the old one is freed.
+ *  - rt->cfg is replaced as a whole, after every service has copied what it
+ *    needs from the new one (gossip receiver, key sync, API), then the old one
+ *    is freed.
  */
 #pragma once
 

@@ -32,11 +32,6 @@
 #define GSLB_DEFAULT_CONFIG "/etc/opengslb/overwatch.yaml"
 #define GSLB_DEFAULT_DATA_DIR "/var/lib/opengslb"
 
-typedef struct gslb_hostport {
-    char host[GSLB_NAME_MAX]; /* IP literal, no brackets ("" = any) */
-    uint16_t port;
-} gslb_hostport_t;
-
 typedef struct gslb_token {
     char name[GSLB_LABEL_MAX];
     char value[256];

@@ -50,8 +50,7 @@ static void install_config(gslb_runtime_t *rt, gslb_config_t *next)
     gslb_log_set_level(next->log_level);
     gslb_log_set_format(next->log_format);
     /* DNSSEC peers, token, zones, timers: copied by the poller, which syncs at once */
-    if (rt->keysync)
-        gslb_keysync_update(rt->keysync, next);
+    gslb_runtime_update_keysync(rt, next);
     /* API token, allowed networks, key_sync peers: copied by the API */
     gslb_runtime_update_api(rt, next);
     gslb_config_t *old = rt->cfg;

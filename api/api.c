@@ -1,6 +1,6 @@
 /*
- * api.c - lifetime of the API object: start both listeners, swap the config on
- * reload, stop. See api.h.
+ * api.c - lifetime of the API object: start both listeners, swap the settings
+ * on reload, stop. See api.h.
  */
 #include "http.h"
 
@@ -16,107 +16,76 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-/* The bearer token for mutating routes: api.token, else agent_tokens "api". */
-static void resolve_token(const gslb_config_t *cfg, char *out, size_t cap)
-{
-    out[0] = '\0';
-    if (cfg->api_token[0]) {
-        snprintf(out, cap, "%s", cfg->api_token);
-        return;
-    }
-    for (size_t i = 0; i < cfg->token_count; i++) {
-        if (strcmp(cfg->tokens[i].name, "api") == 0) {
-            snprintf(out, cap, "%s", cfg->tokens[i].value);
-            return;
-        }
-    }
-}
-
-static bool hostport_equal(const gslb_hostport_t *a, const gslb_hostport_t *b)
-{
-    return a->port == b->port && strcmp(a->host, b->host) == 0;
-}
-
-static void log_restart_only_changes(const gslb_api_t *api, const gslb_config_t *cfg)
-{
-    if (api->api_enabled != cfg->api_enabled || !hostport_equal(&api->api_addr, &cfg->api_addr) ||
-        api->local_enabled != cfg->api_local_enabled ||
-        !hostport_equal(&api->local_addr, &cfg->api_local_addr))
-        gslb_warn("api: api.enabled/api.address/api.local_address changed: requires restart "
-                  "(ignored)");
-    if (api->metrics_enabled != cfg->metrics_enabled ||
-        !hostport_equal(&api->metrics_addr, &cfg->metrics_addr))
-        gslb_warn("api: metrics.enabled/metrics.address changed: requires restart (ignored)");
-    if (strcmp(api->tls_cert, cfg->tls_cert) != 0 || strcmp(api->tls_key, cfg->tls_key) != 0)
-        gslb_warn("api: api.tls_cert/api.tls_key changed: requires restart (ignored)");
-}
-
 /* api.allowed_networks plus the key_sync peers' addresses (resolved now). */
-static int build_acl(const gslb_config_t *cfg, gslb_acl_t *acl, gslb_errbuf_t *eb)
+static int build_acl(const gslb_api_settings_t *set, bool api_enabled, gslb_acl_t *acl,
+                     gslb_errbuf_t *eb)
 {
-    int rc =
-        gslb_acl_build(acl, (const char(*)[64])cfg->allowed_networks, cfg->allowed_net_count, eb);
-    if (rc == 0 && cfg->api_enabled)
-        rc = gslb_acl_add_peers(acl, (const char(*)[512])cfg->peers, cfg->peer_count, eb);
+    int rc = gslb_acl_build(acl, set->allowed_networks, set->allowed_net_count, eb);
+    if (rc == 0 && api_enabled)
+        rc = gslb_acl_add_peers(acl, set->peers, set->peer_count, eb);
     if (rc != 0) {
         gslb_acl_free(acl);
         return rc;
     }
-    if (cfg->api_enabled && acl->count == 0)
+    if (api_enabled && acl->count == 0)
         gslb_warn("api: api.allowed_networks is empty and no key_sync peer is admitted: every "
                   "API request is refused");
     return 0;
 }
 
-void gslb_api_set_config(gslb_api_t *api, const gslb_config_t *cfg)
+/* The settings a reload replaces (lock held for writing, or not shared yet). */
+static void copy_reloadable(gslb_api_t *api, const gslb_api_settings_t *set)
+{
+    snprintf(api->node_id, sizeof(api->node_id), "%s", set->node_id);
+    snprintf(api->region, sizeof(api->region), "%s", set->region);
+    OPENSSL_cleanse(api->token, sizeof(api->token)); /* no tail of the old token stays */
+    snprintf(api->token, sizeof(api->token), "%s", set->token);
+    api->allow_plaintext_export = set->allow_plaintext_export;
+}
+
+void gslb_api_set_settings(gslb_api_t *api, const gslb_api_settings_t *set)
 {
     gslb_acl_t acl, old;
     gslb_errbuf_t eb;
     /* config.c validates the list already; on a surprise keep the previous ACL. */
-    bool acl_ok = build_acl(cfg, &acl, &eb) == 0;
+    bool acl_ok = build_acl(set, api->api_enabled, &acl, &eb) == 0;
     if (!acl_ok)
         gslb_error("api: %s; keeping the previous allowed_networks", eb.msg);
-    char token[sizeof(api->token)];
-    resolve_token(cfg, token, sizeof(token));
-    log_restart_only_changes(api, cfg);
 
-    pthread_rwlock_wrlock(&api->cfg_lock);
-    api->cfg = cfg;
+    pthread_rwlock_wrlock(&api->settings_lock);
+    copy_reloadable(api, set);
     old = api->acl;
     if (acl_ok)
         api->acl = acl;
-    memcpy(api->token, token, sizeof(token));
-    pthread_rwlock_unlock(&api->cfg_lock);
+    pthread_rwlock_unlock(&api->settings_lock);
 
     if (acl_ok)
         gslb_acl_free(&old);
-    OPENSSL_cleanse(token, sizeof(token));
 }
 
-static int init_state(gslb_api_t *api, gslb_env_t *env, const gslb_config_t *cfg,
+static int init_state(gslb_api_t *api, gslb_env_t *env, const gslb_api_settings_t *set,
                       const gslb_api_hooks_t *hooks, gslb_errbuf_t *eb)
 {
     api->env = env;
     if (hooks)
         api->hooks = *hooks;
     api->start_time = gslb_now();
-    api->cfg = cfg;
-    api->api_addr = cfg->api_addr;
-    api->metrics_addr = cfg->metrics_addr;
-    api->api_enabled = cfg->api_enabled;
-    api->metrics_enabled = cfg->metrics_enabled;
-    api->local_addr = cfg->api_local_addr;
-    api->local_enabled = cfg->api_local_enabled;
-    snprintf(api->tls_cert, sizeof(api->tls_cert), "%s", cfg->tls_cert);
-    snprintf(api->tls_key, sizeof(api->tls_key), "%s", cfg->tls_key);
+    api->api_addr = set->api_addr;
+    api->metrics_addr = set->metrics_addr;
+    api->api_enabled = set->api_enabled;
+    api->metrics_enabled = set->metrics_enabled;
+    api->local_addr = set->local_addr;
+    api->local_enabled = set->local_enabled;
+    snprintf(api->tls_cert, sizeof(api->tls_cert), "%s", set->tls_cert);
+    snprintf(api->tls_key, sizeof(api->tls_key), "%s", set->tls_key);
     if ((api->tls_cert[0] != '\0') != (api->tls_key[0] != '\0'))
         return gslb_errf(eb, GSLB_ECONFIG, "api: tls_cert and tls_key must be set together");
     api->tls = api->tls_cert[0] != '\0';
-    int rc = build_acl(cfg, &api->acl, eb);
+    int rc = build_acl(set, api->api_enabled, &api->acl, eb);
     if (rc != 0)
         return rc;
-    resolve_token(cfg, api->token, sizeof(api->token));
-    if (cfg->api_enabled && !api->token[0])
+    copy_reloadable(api, set);
+    if (api->api_enabled && !api->token[0])
         gslb_warn("api: no api.token (or agent_tokens.api) configured: mutating routes are "
                   "refused");
     return 0;
@@ -136,20 +105,20 @@ static int init_civetweb(const gslb_api_t *api, gslb_errbuf_t *eb)
     return 0;
 }
 
-int gslb_api_start(gslb_env_t *env, const gslb_config_t *cfg, const gslb_api_hooks_t *hooks,
+int gslb_api_start(gslb_env_t *env, const gslb_api_settings_t *set, const gslb_api_hooks_t *hooks,
                    gslb_api_t **out, gslb_errbuf_t *eb)
 {
     *out = NULL;
     gslb_api_t *api = calloc(1, sizeof(*api));
     if (!api)
         return gslb_errf(eb, GSLB_ENOMEM, "api: out of memory");
-    pthread_rwlock_init(&api->cfg_lock, NULL);
-    int rc = init_state(api, env, cfg, hooks, eb);
+    pthread_rwlock_init(&api->settings_lock, NULL);
+    int rc = init_state(api, env, set, hooks, eb);
     if (rc == 0)
         rc = init_civetweb(api, eb);
     if (rc != 0) {
         gslb_acl_free(&api->acl);
-        pthread_rwlock_destroy(&api->cfg_lock);
+        pthread_rwlock_destroy(&api->settings_lock);
         OPENSSL_cleanse(api->token, sizeof(api->token));
         free(api);
         return rc;
@@ -240,7 +209,7 @@ void gslb_api_stop(gslb_api_t *api)
         return;
     stop_listeners(api);
     gslb_acl_free(&api->acl);
-    pthread_rwlock_destroy(&api->cfg_lock);
+    pthread_rwlock_destroy(&api->settings_lock);
     OPENSSL_cleanse(api->token, sizeof(api->token));
     free(api);
     mg_exit_library();

@@ -7,11 +7,15 @@
  *    calls gslb_api_start() once, after the LMDB environment is open. The API
  *    never includes server internals: everything it needs from the running
  *    server comes through these hooks (readiness, a counter snapshot, reload).
- *  - Configuration: the API reads api.* / metrics.* / node identity from a
- *    gslb_config_t owned by the server. gslb_api_set_config() swaps that pointer
- *    (on reload) under a write lock; when it returns, no API thread references
- *    the previous config any more, so the caller may free it. Listen addresses
- *    and TLS files are read at start only ("requires restart").
+ *  - Settings: the server fills a gslb_api_settings_t (below) from its own
+ *    configuration; the API never sees the server's configuration struct. The
+ *    API copies what it keeps: gslb_api_start() takes the listeners and TLS
+ *    files (bound until the API stops) and, like gslb_api_set_settings() on a
+ *    reload, the identity, token, plaintext-export switch and the ACL built
+ *    from the allowed networks and key_sync peers. The caller's struct and its
+ *    lists are read during the call only. A reload swaps the copied values
+ *    under a write lock, so a request sees either the old or the new set.
+ *    Which settings need a restart is the server's business (reload.c).
  *  - Threads: handlers run on CivetWeb's worker threads. Each worker owns one
  *    gslb_reader_t (created in CivetWeb's init_thread callback) and never holds a
  *    read txn across network I/O. Mutations are short durable write txns.
@@ -22,9 +26,9 @@
  */
 #pragma once
 
-#include "config.h"
 #include "env.h"
 #include "gslb_err.h"
+#include "records.h"
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -76,7 +80,7 @@ typedef struct gslb_api_stats {
     gslb_api_metric_t extra[GSLB_API_MAX_EXTRA];
 } gslb_api_stats_t;
 
-/* ---- DNSSEC hooks (server/keysync.c; docs/dnssec.md) --------------------- */
+/* ---- DNSSEC hooks (server/keysync_glue.c; docs/dnssec.md) ---------------- */
 
 /** State of the key sync poller, as GET /api/v1/dnssec/status shows it. */
 typedef struct gslb_api_dnssec_sync {
@@ -125,22 +129,43 @@ typedef struct gslb_api_hooks {
     const gslb_api_dnssec_ops_t *dnssec;
 } gslb_api_hooks_t;
 
+/* ---- settings the server passes in --------------------------------------- */
+typedef struct gslb_api_settings {
+    /* listeners: read by gslb_api_start() only */
+    bool api_enabled;                   /* api.enabled */
+    gslb_hostport_t api_addr;           /* api.address */
+    bool local_enabled;                 /* api.local_address is set */
+    gslb_hostport_t local_addr;         /* api.local_address: plain HTTP, loopback */
+    char tls_cert[4096], tls_key[4096]; /* api.tls_cert/tls_key: both or neither */
+    bool metrics_enabled;               /* metrics.enabled */
+    gslb_hostport_t metrics_addr;       /* metrics.address */
+    /* applied at start and by every gslb_api_set_settings() */
+    char node_id[GSLB_LABEL_MAX]; /* identity in /metrics and routes */
+    char region[GSLB_LABEL_MAX];
+    char token[256];             /* bearer token of mutating routes, "" = they are refused */
+    bool allow_plaintext_export; /* key export over plain HTTP (lab only) */
+    size_t allowed_net_count;
+    const char (*allowed_networks)[64]; /* CIDR texts; an empty list admits nobody */
+    size_t peer_count;
+    const char (*peers)[512]; /* key_sync peer URLs: their hosts are admitted too */
+} gslb_api_settings_t;
+
 typedef struct gslb_api gslb_api_t;
 
 /**
- * Start the API (if cfg->api_enabled) and the metrics endpoint (if
- * cfg->metrics_enabled). env must stay open until gslb_api_stop(). cfg must
- * stay valid until it is replaced by gslb_api_set_config() or the API stops.
- * Returns 0 and *out, or an error (port taken, bad TLS files, IPv6 listen
- * address with a CivetWeb built without IPv6, ...) with a message in eb.
+ * Start the API (if set->api_enabled) and the metrics endpoint (if
+ * set->metrics_enabled). env must stay open until gslb_api_stop(); set is
+ * copied. Returns 0 and *out, or an error (port taken, bad TLS files, IPv6
+ * listen address with a CivetWeb built without IPv6, ...) with a message in eb.
  */
-int gslb_api_start(gslb_env_t *env, const gslb_config_t *cfg, const gslb_api_hooks_t *hooks,
+int gslb_api_start(gslb_env_t *env, const gslb_api_settings_t *set, const gslb_api_hooks_t *hooks,
                    gslb_api_t **out, gslb_errbuf_t *eb);
 
-/** Swap the configuration (reload): allowed networks and token apply to the
- *  next request. Logs "requires restart" for listen/TLS changes, which are
- *  ignored. After return the previous cfg is no longer referenced. */
-void gslb_api_set_config(gslb_api_t *api, const gslb_config_t *cfg);
+/** New settings (reload): identity, token, plaintext-export switch and ACL
+ *  apply to the next request; the listener fields are ignored (the running
+ *  listeners stay). The ACL keeps its previous value if it cannot be built.
+ *  set is copied; nothing of it is referenced after return. */
+void gslb_api_set_settings(gslb_api_t *api, const gslb_api_settings_t *set);
 
 /** Bound ports (after start; useful with port 0). 0 when disabled. */
 uint16_t gslb_api_port(const gslb_api_t *api);

@@ -122,10 +122,10 @@ void gslb_req_actor(const gslb_req_t *rq, char *out, size_t cap)
 
 void gslb_req_identity(const gslb_req_t *rq, char *node_id, char *region, size_t cap)
 {
-    pthread_rwlock_rdlock(&rq->api->cfg_lock);
-    snprintf(node_id, cap, "%s", rq->api->cfg->node_id);
-    snprintf(region, cap, "%s", rq->api->cfg->region);
-    pthread_rwlock_unlock(&rq->api->cfg_lock);
+    pthread_rwlock_rdlock(&rq->api->settings_lock);
+    snprintf(node_id, cap, "%s", rq->api->node_id);
+    snprintf(region, cap, "%s", rq->api->region);
+    pthread_rwlock_unlock(&rq->api->settings_lock);
 }
 
 /* ---- responses -------------------------------------------------------------- */
@@ -169,9 +169,9 @@ static void send_json(gslb_req_t *rq, int status)
 
 static bool client_allowed(gslb_api_t *api, const char *client)
 {
-    pthread_rwlock_rdlock(&api->cfg_lock);
+    pthread_rwlock_rdlock(&api->settings_lock);
     bool ok = gslb_acl_allows(&api->acl, client);
-    pthread_rwlock_unlock(&api->cfg_lock);
+    pthread_rwlock_unlock(&api->settings_lock);
     return ok;
 }
 
@@ -190,10 +190,10 @@ static const char *bearer_token(struct mg_connection *conn)
 static int check_token(gslb_req_t *rq)
 {
     const char *given = bearer_token(rq->conn);
-    pthread_rwlock_rdlock(&rq->api->cfg_lock);
+    pthread_rwlock_rdlock(&rq->api->settings_lock);
     bool configured = rq->api->token[0] != '\0';
     bool ok = configured && given && gslb_secret_equal(given, rq->api->token);
-    pthread_rwlock_unlock(&rq->api->cfg_lock);
+    pthread_rwlock_unlock(&rq->api->settings_lock);
     if (ok)
         return 0;
     snprintf(rq->extra_header, sizeof(rq->extra_header),
@@ -211,9 +211,9 @@ static int check_token(gslb_req_t *rq)
  * overwatch.dnssec.key_sync.allow_plaintext_export says so (test/lab clusters). */
 static bool plaintext_allowed(gslb_api_t *api)
 {
-    pthread_rwlock_rdlock(&api->cfg_lock);
-    bool ok = api->cfg->key_sync_allow_plaintext_export;
-    pthread_rwlock_unlock(&api->cfg_lock);
+    pthread_rwlock_rdlock(&api->settings_lock);
+    bool ok = api->allow_plaintext_export;
+    pthread_rwlock_unlock(&api->settings_lock);
     return ok;
 }
 

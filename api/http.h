@@ -15,8 +15,9 @@
  *  - rq->reader is the calling thread's LMDB reader; handlers begin and end
  *    their snapshot themselves (gslb_req_read_begin/end) and never keep it
  *    across I/O. Mutations use gslb_env_write_begin + gslb_env_commit_durable.
- *  - Config values are read under the API's config lock via gslb_req_config_*;
- *    a handler copies what it needs and drops the lock before touching LMDB.
+ *  - Settings a reload replaces are read under the API's settings lock (for
+ *    a handler: gslb_req_identity()); a reader copies what it needs and drops
+ *    the lock before touching LMDB.
  */
 #pragma once
 
@@ -39,8 +40,10 @@ struct gslb_api {
     gslb_api_hooks_t hooks;
     int64_t start_time;
 
-    pthread_rwlock_t cfg_lock; /* guards cfg, acl, token */
-    const gslb_config_t *cfg;
+    /* settings replaced on reload (gslb_api_set_settings), under settings_lock */
+    pthread_rwlock_t settings_lock;
+    char node_id[GSLB_LABEL_MAX], region[GSLB_LABEL_MAX];
+    bool allow_plaintext_export;
     gslb_acl_t acl;
     char token[256]; /* "" = no token configured: mutating routes refused */
 
@@ -95,7 +98,7 @@ void gslb_req_read_end(gslb_req_t *rq);
 /** Actor for audit records: "api@<client>". */
 void gslb_req_actor(const gslb_req_t *rq, char *out, size_t cap);
 
-/** Copy node identity from the current config (under the config lock). */
+/** Copy node identity from the current settings (under the settings lock). */
 void gslb_req_identity(const gslb_req_t *rq, char *node_id, char *region, size_t cap);
 
 /** Constant-time comparison of two secrets of any lengths. */

@@ -251,10 +251,10 @@ static void render_process(gslb_prom_t *p)
 static void render_build_info(gslb_api_t *api, gslb_prom_t *p)
 {
     char node_id[GSLB_LABEL_MAX], region[GSLB_LABEL_MAX];
-    pthread_rwlock_rdlock(&api->cfg_lock);
-    snprintf(node_id, sizeof(node_id), "%s", api->cfg->node_id);
-    snprintf(region, sizeof(region), "%s", api->cfg->region);
-    pthread_rwlock_unlock(&api->cfg_lock);
+    pthread_rwlock_rdlock(&api->settings_lock);
+    snprintf(node_id, sizeof(node_id), "%s", api->node_id);
+    snprintf(region, sizeof(region), "%s", api->region);
+    pthread_rwlock_unlock(&api->settings_lock);
     gslb_prom_family(p, "opengslb_build_info", "gauge",
                      "Build and identity of this overwatch (value is always 1).");
     gslb_prom_sample_u64(p, "opengslb_build_info", 1, "version", GSLB_VERSION, "node_id", node_id,

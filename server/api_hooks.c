@@ -4,6 +4,7 @@
 #include "api_hooks.h"
 
 #include "api.h"
+#include "api_settings.h"
 #include "gossip_rx.h"
 #include "gslb_log.h"
 #include "keysync_glue.h"
@@ -139,7 +140,7 @@ static int hook_reload(void *ctx, gslb_errbuf_t *eb)
 
 int gslb_runtime_start_api(gslb_runtime_t *rt, gslb_errbuf_t *eb)
 {
-    if (!rt->cfg->api_enabled && !rt->cfg->metrics_enabled)
+    if (!rt->cfg->restart.api_enabled && !rt->cfg->restart.metrics_enabled)
         return GSLB_OK;
     gslb_api_hooks_t hooks = {
         .ctx = rt,
@@ -148,11 +149,24 @@ int gslb_runtime_start_api(gslb_runtime_t *rt, gslb_errbuf_t *eb)
         .reload = hook_reload,
         .dnssec = &gslb_keysync_api_ops,
     };
+    gslb_api_settings_t set;
+    gslb_api_settings_from_config(rt->cfg, &set);
     struct gslb_api *api = NULL;
-    int rc = gslb_api_start(&rt->env, rt->cfg, &hooks, &api, eb);
+    int rc = gslb_api_start(&rt->env, &set, &hooks, &api, eb);
+    gslb_api_settings_wipe(&set);
     if (rc == GSLB_OK)
         rt->api = api;
     return rc;
+}
+
+void gslb_runtime_update_api(gslb_runtime_t *rt, const gslb_config_t *next)
+{
+    if (!rt->api)
+        return;
+    gslb_api_settings_t set;
+    gslb_api_settings_from_config(next, &set);
+    gslb_api_set_settings(rt->api, &set);
+    gslb_api_settings_wipe(&set);
 }
 
 void gslb_runtime_stop_api(gslb_runtime_t *rt)

@@ -9,6 +9,9 @@
  *    when both api.enabled and metrics.enabled are false.
  *  - The hooks only read per-worker counters (relaxed atomics) and process-wide
  *    counters; a scrape never blocks a DNS worker.
+ *  - The API gets its settings from rt->cfg (api_settings.h) at start, and
+ *    from the new configuration through gslb_runtime_update_api() on reload;
+ *    the API copies them, so the old configuration may be freed afterwards.
  *  - gslb_runtime_stop_api() stops both listeners (joins their threads) and
  *    clears rt->api; call it before the DNS workers and the store go away.
  */
@@ -18,4 +21,6 @@
 #include "runtime.h"
 
 int gslb_runtime_start_api(gslb_runtime_t *rt, gslb_errbuf_t *eb);
+/** Reload: hand the API the settings of next (no-op when the API is not running). */
+void gslb_runtime_update_api(gslb_runtime_t *rt, const gslb_config_t *next);
 void gslb_runtime_stop_api(gslb_runtime_t *rt);

@@ -28,8 +28,8 @@ static int start_sweeper(gslb_runtime_t *rt, gslb_errbuf_t *eb)
 {
     gslb_sweeper_opts_t o = {
         .env = &rt->env,
-        .stale_threshold_ms = rt->cfg->stale_threshold_ms,
-        .remove_after_ms = rt->cfg->stale_remove_after_ms,
+        .stale_threshold_ms = rt->cfg->restart.stale_threshold_ms,
+        .remove_after_ms = rt->cfg->restart.stale_remove_after_ms,
         .last_heard = rt->gossip ? heard_from_receiver : NULL,
         .last_heard_ctx = rt->gossip,
     };

@@ -161,9 +161,9 @@ static int load_config(gslb_runtime_t *rt, const cli_t *cli, gslb_errbuf_t *eb)
 static int open_store(gslb_runtime_t *rt, gslb_errbuf_t *eb)
 {
     gslb_env_opts_t o = {
-        .data_dir = rt->cfg->data_dir,
-        .map_size = (size_t)rt->cfg->map_size,
-        .node_id = rt->cfg->node_id,
+        .data_dir = rt->cfg->restart.data_dir,
+        .map_size = (size_t)rt->cfg->restart.map_size,
+        .node_id = rt->cfg->restart.node_id,
     };
     int rc = gslb_env_open(&rt->env, &o, eb);
     if (rc)
@@ -232,7 +232,7 @@ static void print_demo_banner(const gslb_runtime_t *rt)
     printf("OpenGSLB demo overwatch (DEMO SECRETS, loopback only), store in %s\n"
            "Query it with:\n"
            "  dig @127.0.0.1 -p %u webapp.gslb.example.com A\n",
-           rt->cfg->data_dir, (unsigned)gslb_dns_port(rt->dns));
+           rt->cfg->restart.data_dir, (unsigned)gslb_dns_port(rt->dns));
     fflush(stdout);
 }
 
@@ -301,7 +301,7 @@ int main(int argc, char **argv)
     if (rc)
         return fail(&rt, "services", &eb, rc);
     atomic_store(&rt.ready, true);
-    gslb_info("gslb-overwatch %s ready (node %s, config %s)", GSLB_VERSION, rt.cfg->node_id,
+    gslb_info("gslb-overwatch %s ready (node %s, config %s)", GSLB_VERSION, rt.cfg->restart.node_id,
               rt.config_path);
     if (rt.demo)
         print_demo_banner(&rt);

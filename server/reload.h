@@ -11,15 +11,17 @@
  *  - An invalid file, or a store that refuses the new config, leaves the
  *    running configuration untouched: the error is logged, counted
  *    (rt->reloads_failed) and returned with a message in eb.
- *  - Settings bound at start (listen addresses, data_dir, map size, DNS
- *    workers and TCP limits, gossip bind, API/metrics enablement and TLS files,
- *    node identity, staleness timers) are logged as "requires restart" and the
- *    running values kept.
+ *  - Settings bound at start (gslb_cfg_restart_t in config.h: listen
+ *    addresses, data_dir, map size, DNS workers and TCP limits, gossip bind,
+ *    API/metrics enablement and TLS files, node identity, staleness and
+ *    validation timers) are logged as "requires restart", one line per group
+ *    gslb_config_restart_diff() reports, and the running values kept.
  *  - Reloads are serialised (one at a time); callers are ordinary threads
  *    (the main thread after a SIGHUP via signalfd/self-pipe, or an API
  *    thread), never a signal handler.
- *  - rt->cfg is replaced as a whole; services that keep a pointer to it (the
- *    API) are handed the new one before the old one is freed.
+ *  - rt->cfg is replaced as a whole, after every service has copied what it
+ *    needs from the new one (gossip receiver, key sync, API), then the old one
+ *    is freed.
  */
 #pragma once
 

@@ -30,8 +30,13 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+/* Handles of the services beside DNS (their headers: api.h, gossip_rx.h,
+ * keysync.h, sweeper.h, validator.h). */
 struct gslb_api;
 struct gslb_gossip_rx;
+struct gslb_keysync;
+struct gslb_sweeper;
+struct gslb_validator;
 
 typedef struct gslb_runtime {
     char config_path[4096];
@@ -47,7 +52,7 @@ typedef struct gslb_runtime {
     /* services beside DNS (NULL when not started) */
     struct gslb_api *api;
     struct gslb_gossip_rx *gossip;
-    void *keysync;
-    void *sweeper;   /* gslb_sweeper_t (gossip_services.h) */
-    void *validator; /* gslb_validator_t (gossip_services.h) */
+    struct gslb_keysync *keysync;     /* keysync_glue.h */
+    struct gslb_sweeper *sweeper;     /* gossip_services.h */
+    struct gslb_validator *validator; /* gossip_services.h */
 } gslb_runtime_t;

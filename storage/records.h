@@ -34,6 +34,12 @@ typedef struct gslb_addr {
     uint8_t bytes[16];
 } gslb_addr_t;
 
+/** A listen address from a configuration (API, metrics, DNS, gossip). */
+typedef struct gslb_hostport {
+    char host[GSLB_NAME_MAX]; /* IP literal, no brackets ("" = any) */
+    uint16_t port;
+} gslb_hostport_t;
+
 /* ---- meta ---------------------------------------------------------------- */
 #define GSLB_SCHEMA_VERSION 1
 typedef struct gslb_meta_rec {

@@ -50,14 +50,6 @@ MODULES = {
     ),
 }
 
-# Arrows that still point the wrong way while the restructuring is under way: (module folder,
-# module it uses). Each entry is a debt with a name; the list must end empty.
-TEMPORARY = {
-    ("api", "server/config"),  # api.h reads gslb_config_t: needs gslb_api_settings_t
-    ("server/dnssec", "server/config"),  # keysync reads gslb_config_t: needs its own settings
-    ("server/dnssec", "api"),  # keysync fills gslb_api_dnssec_sync_t
-}
-
 INCLUDE_RE = re.compile(r'^\s*#\s*include\s+"([^"]+)"')
 LINK_RE = re.compile(r"\b(gslb_module|target_link_libraries)\s*\(([^)]*)\)", re.S)
 
@@ -124,8 +116,6 @@ def check_includes(root, index, problems):
                     target = index.get(os.path.basename(m.group(1)))
                     if target is None or target == folder or target in allowed:
                         continue
-                    if (folder, target) in TEMPORARY:
-                        continue
                     problems.append(
                         f"{path}:{no}: includes {m.group(1)} of {target}, "
                         f"which {folder} may not use (allowed: {', '.join(allowed) or 'none'})"
@@ -150,8 +140,6 @@ def check_cmake(root, problems):
             for dep in words[1:]:
                 dep_folder = lib_to_folder.get(dep)
                 if dep_folder is None or dep_folder == folder or dep_folder in allowed:
-                    continue
-                if (folder, dep_folder) in TEMPORARY:
                     continue
                 problems.append(
                     f"{path}:{no}: {lib} links {dep} ({dep_folder}), which {folder} may not use"

@@ -229,31 +229,31 @@ static void set_hostport(gslb_hostport_t *hp, const char *host, uint16_t port)
 static void set_defaults(gslb_config_t *cfg)
 {
     snprintf(cfg->mode, sizeof(cfg->mode), "overwatch");
-    default_node_id(cfg->node_id, sizeof(cfg->node_id));
-    set_hostport(&cfg->gossip_bind, "0.0.0.0", 7946);
+    default_node_id(cfg->restart.node_id, sizeof(cfg->restart.node_id));
+    set_hostport(&cfg->restart.gossip_bind, "0.0.0.0", 7946);
     cfg->gossip_max_skew_ms = 30000;
-    cfg->stale_threshold_ms = 30000;
-    cfg->stale_remove_after_ms = 300000;
-    cfg->validation_enabled = false;
-    cfg->validation_interval_ms = 30000;
-    cfg->validation_timeout_ms = 5000;
+    cfg->restart.stale_threshold_ms = 30000;
+    cfg->restart.stale_remove_after_ms = 300000;
+    cfg->restart.validation_enabled = false;
+    cfg->restart.validation_interval_ms = 30000;
+    cfg->restart.validation_timeout_ms = 5000;
     cfg->dnssec_enabled = true;
     cfg->dnssec_algorithm = 13;
     cfg->key_sync_poll_ms = 3600000;
     cfg->key_sync_timeout_ms = 30000;
     cfg->key_sync_tls_verify = true;
-    snprintf(cfg->data_dir, sizeof(cfg->data_dir), "%s", GSLB_DEFAULT_DATA_DIR);
-    cfg->map_size = GSLB_DEFAULT_MAP_SIZE;
-    set_hostport(&cfg->dns_listen, "0.0.0.0", 53);
-    cfg->dns_workers = 0;
+    snprintf(cfg->restart.data_dir, sizeof(cfg->restart.data_dir), "%s", GSLB_DEFAULT_DATA_DIR);
+    cfg->restart.map_size = GSLB_DEFAULT_MAP_SIZE;
+    set_hostport(&cfg->restart.dns_listen, "0.0.0.0", 53);
+    cfg->restart.dns_workers = 0;
     cfg->default_ttl = 60;
-    cfg->edns_payload = 1232;
-    cfg->tcp_idle_timeout_ms = 10000;
-    cfg->tcp_max_clients = 256;
-    set_hostport(&cfg->api_addr, "0.0.0.0", 9090);
-    cfg->api_enabled = true;
-    set_hostport(&cfg->metrics_addr, "0.0.0.0", 9091);
-    cfg->metrics_enabled = true;
+    cfg->restart.edns_payload = 1232;
+    cfg->restart.tcp_idle_timeout_ms = 10000;
+    cfg->restart.tcp_max_clients = 256;
+    set_hostport(&cfg->restart.api_addr, "0.0.0.0", 9090);
+    cfg->restart.api_enabled = true;
+    set_hostport(&cfg->restart.metrics_addr, "0.0.0.0", 9091);
+    cfg->restart.metrics_enabled = true;
     cfg->log_level = GSLB_LOG_INFO;
     cfg->log_format = GSLB_LOG_TEXT;
 }
@@ -268,12 +268,12 @@ static int parse_identity(cfg_ctx_t *c, const yc_node_t *ow)
     if (rc != 0 || !m)
         return rc;
     if ((n = cfg_child(m, "node_id")) &&
-        (rc = cfg_ident(c, n, "overwatch.identity.node_id", c->cfg->node_id,
-                        sizeof(c->cfg->node_id))) != 0)
+        (rc = cfg_ident(c, n, "overwatch.identity.node_id", c->cfg->restart.node_id,
+                        sizeof(c->cfg->restart.node_id))) != 0)
         return rc;
     if ((n = cfg_child(m, "region")) &&
-        (rc = cfg_ident(c, n, "overwatch.identity.region", c->cfg->region,
-                        sizeof(c->cfg->region))) != 0)
+        (rc = cfg_ident(c, n, "overwatch.identity.region", c->cfg->restart.region,
+                        sizeof(c->cfg->restart.region))) != 0)
         return rc;
     return 0;
 }
@@ -325,7 +325,7 @@ static int parse_gossip(cfg_ctx_t *c, const yc_node_t *ow)
     int rc = cfg_section(c, ow, "overwatch", "gossip", keys, &m);
     if (rc != 0 || !m)
         return rc;
-    if ((rc = cfg_opt_listen(c, m, base, "bind_address", &c->cfg->gossip_bind)) != 0 ||
+    if ((rc = cfg_opt_listen(c, m, base, "bind_address", &c->cfg->restart.gossip_bind)) != 0 ||
         (rc = cfg_opt_duration(c, m, base, "max_clock_skew", 100, 86400000ULL,
                                &c->cfg->gossip_max_skew_ms)) != 0)
         return rc;
@@ -464,11 +464,11 @@ static int parse_stale(cfg_ctx_t *c, const yc_node_t *ow)
     if (rc != 0 || !m)
         return rc;
     if ((rc = cfg_opt_duration(c, m, base, "threshold", 1000, 30 * 86400000ULL,
-                               &c->cfg->stale_threshold_ms)) != 0 ||
+                               &c->cfg->restart.stale_threshold_ms)) != 0 ||
         (rc = cfg_opt_duration(c, m, base, "remove_after", 1000, 365 * 86400000ULL,
-                               &c->cfg->stale_remove_after_ms)) != 0)
+                               &c->cfg->restart.stale_remove_after_ms)) != 0)
         return rc;
-    if (c->cfg->stale_remove_after_ms < c->cfg->stale_threshold_ms)
+    if (c->cfg->restart.stale_remove_after_ms < c->cfg->restart.stale_threshold_ms)
         return cfg_key_error(c, m, cfg_child(m, "remove_after") ? "remove_after" : "threshold",
                              "overwatch.stale.remove_after",
                              "must not be shorter than overwatch.stale.threshold");
@@ -483,13 +483,13 @@ static int parse_validation(cfg_ctx_t *c, const yc_node_t *ow)
     int rc = cfg_section(c, ow, "overwatch", "validation", keys, &m);
     if (rc != 0 || !m)
         return rc;
-    if ((rc = cfg_opt_bool(c, m, base, "enabled", &c->cfg->validation_enabled)) != 0 ||
+    if ((rc = cfg_opt_bool(c, m, base, "enabled", &c->cfg->restart.validation_enabled)) != 0 ||
         (rc = cfg_opt_duration(c, m, base, "check_interval", 100, 86400000ULL,
-                               &c->cfg->validation_interval_ms)) != 0 ||
+                               &c->cfg->restart.validation_interval_ms)) != 0 ||
         (rc = cfg_opt_duration(c, m, base, "check_timeout", 10, 3600000ULL,
-                               &c->cfg->validation_timeout_ms)) != 0)
+                               &c->cfg->restart.validation_timeout_ms)) != 0)
         return rc;
-    if (c->cfg->validation_timeout_ms > c->cfg->validation_interval_ms)
+    if (c->cfg->restart.validation_timeout_ms > c->cfg->restart.validation_interval_ms)
         return cfg_key_error(c, m,
                              cfg_child(m, "check_timeout") ? "check_timeout" : "check_interval",
                              "overwatch.validation.check_timeout",
@@ -502,7 +502,8 @@ static int parse_data_dir(cfg_ctx_t *c, const yc_node_t *ow)
     const yc_node_t *n = cfg_child(ow, "data_dir");
     if (!n)
         return 0;
-    return yc_str(c->d, n, "overwatch.data_dir", c->cfg->data_dir, sizeof(c->cfg->data_dir), c->eb);
+    return yc_str(c->d, n, "overwatch.data_dir", c->cfg->restart.data_dir,
+                  sizeof(c->cfg->restart.data_dir), c->eb);
 }
 
 static int parse_overwatch(cfg_ctx_t *c, const yc_node_t *root)
@@ -562,7 +563,7 @@ static int parse_storage(cfg_ctx_t *c, const yc_node_t *root)
                         n->value);
     if (v < (1ULL << 20) || v > (1ULL << 40))
         return yc_error(c->d, n, path, c->eb, "size must be between 1 MiB and 1 TiB");
-    c->cfg->map_size = v;
+    c->cfg->restart.map_size = v;
     return 0;
 }
 
@@ -651,7 +652,7 @@ static int parse_local_address(cfg_ctx_t *c, const yc_node_t *api)
     const char *path = "api.local_address";
     if (!cfg_child(api, "local_address"))
         return 0;
-    gslb_hostport_t *hp = &c->cfg->api_local_addr;
+    gslb_hostport_t *hp = &c->cfg->restart.api_local_addr;
     int rc = cfg_opt_listen(c, api, "api", "local_address", hp);
     if (rc != 0)
         return rc;
@@ -660,7 +661,7 @@ static int parse_local_address(cfg_ctx_t *c, const yc_node_t *api)
         return cfg_key_error(c, api, "local_address", path,
                              "must be an IPv4 loopback address (127.0.0.0/8), got \"%.64s\"",
                              hp->host[0] ? hp->host : "any");
-    const gslb_hostport_t *main_hp = &c->cfg->api_addr;
+    const gslb_hostport_t *main_hp = &c->cfg->restart.api_addr;
     if (hp->port == main_hp->port &&
         (main_hp->host[0] == '\0' || strcmp(main_hp->host, "0.0.0.0") == 0 ||
          strcmp(main_hp->host, hp->host) == 0))
@@ -668,7 +669,7 @@ static int parse_local_address(cfg_ctx_t *c, const yc_node_t *api)
                              "port %u is already taken by api.address %s:%u (give api.address a "
                              "specific IP to share the port)",
                              hp->port, main_hp->host[0] ? main_hp->host : "0.0.0.0", main_hp->port);
-    c->cfg->api_local_enabled = true;
+    c->cfg->restart.api_local_enabled = true;
     return 0;
 }
 
@@ -680,23 +681,23 @@ static int parse_api(cfg_ctx_t *c, const yc_node_t *root)
     int rc = cfg_section(c, root, "", "api", keys, &m);
     if (rc != 0)
         return rc;
-    if (m &&
-        ((rc = cfg_opt_bool(c, m, "api", "enabled", &c->cfg->api_enabled)) != 0 ||
-         (rc = cfg_opt_listen(c, m, "api", "address", &c->cfg->api_addr)) != 0 ||
-         (rc = cfg_opt_str(c, m, "api", "token", c->cfg->api_token, sizeof(c->cfg->api_token))) !=
-             0 ||
-         (rc = cfg_opt_str(c, m, "api", "tls_cert", c->cfg->tls_cert, sizeof(c->cfg->tls_cert))) !=
-             0 ||
-         (rc = cfg_opt_str(c, m, "api", "tls_key", c->cfg->tls_key, sizeof(c->cfg->tls_key))) != 0))
+    if (m && ((rc = cfg_opt_bool(c, m, "api", "enabled", &c->cfg->restart.api_enabled)) != 0 ||
+              (rc = cfg_opt_listen(c, m, "api", "address", &c->cfg->restart.api_addr)) != 0 ||
+              (rc = cfg_opt_str(c, m, "api", "token", c->cfg->api_token,
+                                sizeof(c->cfg->api_token))) != 0 ||
+              (rc = cfg_opt_str(c, m, "api", "tls_cert", c->cfg->restart.tls_cert,
+                                sizeof(c->cfg->restart.tls_cert))) != 0 ||
+              (rc = cfg_opt_str(c, m, "api", "tls_key", c->cfg->restart.tls_key,
+                                sizeof(c->cfg->restart.tls_key))) != 0))
         return rc;
     if ((rc = parse_allowed_networks(c, m)) != 0)
         return rc;
     const yc_node_t *tok = cfg_child(m, "token");
     if (tok && (rc = check_token_value(c, tok, "api.token", c->cfg->api_token)) != 0)
         return rc;
-    if (!c->cfg->tls_cert[0] != !c->cfg->tls_key[0])
-        return cfg_key_error(c, m, c->cfg->tls_cert[0] ? "tls_cert" : "tls_key",
-                             c->cfg->tls_cert[0] ? "api.tls_cert" : "api.tls_key",
+    if (!c->cfg->restart.tls_cert[0] != !c->cfg->restart.tls_key[0])
+        return cfg_key_error(c, m, c->cfg->restart.tls_cert[0] ? "tls_cert" : "tls_key",
+                             c->cfg->restart.tls_cert[0] ? "api.tls_cert" : "api.tls_key",
                              "api.tls_cert and api.tls_key must be given together");
     if ((rc = parse_local_address(c, m)) != 0)
         return rc;
@@ -713,9 +714,9 @@ static int parse_metrics(cfg_ctx_t *c, const yc_node_t *root)
     int rc = cfg_section(c, root, "", "metrics", keys, &m);
     if (rc != 0 || !m)
         return rc;
-    if ((rc = cfg_opt_bool(c, m, "metrics", "enabled", &c->cfg->metrics_enabled)) != 0)
+    if ((rc = cfg_opt_bool(c, m, "metrics", "enabled", &c->cfg->restart.metrics_enabled)) != 0)
         return rc;
-    return cfg_opt_listen(c, m, "metrics", "address", &c->cfg->metrics_addr);
+    return cfg_opt_listen(c, m, "metrics", "address", &c->cfg->restart.metrics_addr);
 }
 
 /* ---- logging / mode -------------------------------------------------------------- */

@@ -13,7 +13,11 @@
  *    backends into the store in one transaction and recompiles answers; it keeps
  *    agent-reported backends and health and removes config backends and domains
  *    no longer configured (a removed domain loses all its backends, agent ones
- *    too). Details: server/config_apply.c, docs/configuration.md.
+ *    too). Details: server/config/config_apply.c, docs/configuration.md.
+ *  - Settings bound at start live in cfg->restart (gslb_cfg_restart_t), and only
+ *    there: gslb_config_restart_diff() compares two of them group by group (the
+ *    one list of "requires restart" settings, docs/operations.md "Reload"); a new
+ *    field there needs its group in config_restart.c and a case in test_config.c.
  */
 #pragma once
 
@@ -27,11 +31,6 @@
 
 #define GSLB_DEFAULT_CONFIG "/etc/opengslb/overwatch.yaml"
 #define GSLB_DEFAULT_DATA_DIR "/var/lib/opengslb"
-
-typedef struct gslb_hostport {
-    char host[GSLB_NAME_MAX]; /* IP literal, no brackets ("" = any) */
-    uint16_t port;
-} gslb_hostport_t;
 
 typedef struct gslb_token {
     char name[GSLB_LABEL_MAX];
@@ -69,25 +68,50 @@ typedef struct gslb_cfg_zone {
     gslb_zone_rec_t rec;
 } gslb_cfg_zone_t;
 
-typedef struct gslb_config {
-    char source[4096]; /* file path or "<embedded>" */
-    char mode[16];     /* "overwatch" */
+/* Settings bound at start (listeners, threads, the store, identity, timers copied by
+ * threads at start). A reload keeps the running values; gslb_config_restart_diff() names
+ * the groups a new file changes ("requires restart"). */
+typedef struct gslb_cfg_restart {
+    /* overwatch.data_dir, storage.map_size */
+    char data_dir[4096];
+    uint64_t map_size;
+    /* dns */
+    gslb_hostport_t dns_listen;
+    uint32_t dns_workers;  /* 0 = number of CPUs */
+    uint32_t edns_payload; /* default 1232 */
+    uint32_t tcp_idle_timeout_ms;
+    uint32_t tcp_max_clients; /* per worker */
+    /* overwatch.gossip.bind_address */
+    gslb_hostport_t gossip_bind;
+    /* api / metrics listeners */
+    gslb_hostport_t api_addr;
+    bool api_enabled;
+    char tls_cert[4096], tls_key[4096];
+    gslb_hostport_t api_local_addr; /* api.local_address: plain HTTP on loopback */
+    bool api_local_enabled;         /* api.local_address is set */
+    gslb_hostport_t metrics_addr;
+    bool metrics_enabled;
     /* overwatch.identity */
     char node_id[GSLB_LABEL_MAX];
     char region[GSLB_LABEL_MAX];
-    /* overwatch.agent_tokens */
-    size_t token_count;
-    gslb_token_t *tokens;
-    /* overwatch.gossip */
-    gslb_hostport_t gossip_bind;
-    uint8_t gossip_key[32];
-    size_t gossip_key_len; /* 0 = not configured */
-    uint64_t gossip_max_skew_ms;
     /* overwatch.stale */
     uint64_t stale_threshold_ms, stale_remove_after_ms;
     /* overwatch.validation */
     bool validation_enabled;
     uint64_t validation_interval_ms, validation_timeout_ms;
+} gslb_cfg_restart_t;
+
+typedef struct gslb_config {
+    char source[4096];          /* file path or "<embedded>" */
+    char mode[16];              /* "overwatch" */
+    gslb_cfg_restart_t restart; /* bound at start: a reload keeps the running values */
+    /* overwatch.agent_tokens */
+    size_t token_count;
+    gslb_token_t *tokens;
+    /* overwatch.gossip */
+    uint8_t gossip_key[32];
+    size_t gossip_key_len; /* 0 = not configured */
+    uint64_t gossip_max_skew_ms;
     /* overwatch.dnssec */
     bool dnssec_enabled;
     uint8_t dnssec_algorithm; /* 13 or 15 */
@@ -97,29 +121,14 @@ typedef struct gslb_config {
     char key_sync_ca_file[4096];          /* CA bundle for https peers ("" = system store) */
     bool key_sync_tls_verify;             /* verify peer certificates (default true) */
     bool key_sync_allow_plaintext_export; /* serve the key export over plain HTTP (lab only) */
-    /* overwatch.data_dir, storage.map_size */
-    char data_dir[4096];
-    uint64_t map_size;
     /* dns */
-    gslb_hostport_t dns_listen;
-    uint32_t dns_workers; /* 0 = number of CPUs */
     uint32_t default_ttl;
-    uint32_t edns_payload; /* default 1232 */
-    uint32_t tcp_idle_timeout_ms;
-    uint32_t tcp_max_clients; /* per worker */
     size_t zone_count;
     gslb_cfg_zone_t *zones;
-    /* api / metrics */
-    gslb_hostport_t api_addr;
-    bool api_enabled;
-    gslb_hostport_t api_local_addr; /* api.local_address: plain HTTP on loopback */
-    bool api_local_enabled;         /* api.local_address is set */
+    /* api */
     size_t allowed_net_count;
     char (*allowed_networks)[64]; /* CIDR text */
     char api_token[256];          /* bearer token for mutating routes ("" = use agent_tokens.api) */
-    char tls_cert[4096], tls_key[4096];
-    gslb_hostport_t metrics_addr;
-    bool metrics_enabled;
     /* regions / domains */
     size_t region_count;
     gslb_cfg_region_t *regions;
@@ -153,3 +162,25 @@ const gslb_domain_rec_t *gslb_config_domain_by_service(const gslb_config_t *cfg,
 typedef int (*gslb_cfg_backend_cb)(const gslb_domain_rec_t *dom, const gslb_cfg_region_t *reg,
                                    const gslb_cfg_server_t *srv, void *ctx);
 int gslb_config_foreach_backend(const gslb_config_t *cfg, gslb_cfg_backend_cb cb, void *ctx);
+
+/* ---- settings that need a restart ------------------------------------------ */
+/** Groups of restart-only settings, one bit each, in the order reload logs them. */
+enum gslb_cfg_restart_group {
+    GSLB_RESTART_STORAGE = 1u << 0,    /* overwatch.data_dir, storage.map_size */
+    GSLB_RESTART_DNS = 1u << 1,        /* dns.listen_address, workers, edns_payload, tcp_* */
+    GSLB_RESTART_GOSSIP = 1u << 2,     /* overwatch.gossip.bind_address */
+    GSLB_RESTART_API = 1u << 3,        /* api.enabled, api.address, api.tls_cert, api.tls_key */
+    GSLB_RESTART_API_LOCAL = 1u << 4,  /* api.local_address */
+    GSLB_RESTART_METRICS = 1u << 5,    /* metrics.enabled, metrics.address */
+    GSLB_RESTART_IDENTITY = 1u << 6,   /* overwatch.identity */
+    GSLB_RESTART_STALE = 1u << 7,      /* overwatch.stale */
+    GSLB_RESTART_VALIDATION = 1u << 8, /* overwatch.validation */
+};
+#define GSLB_RESTART_GROUP_COUNT 9
+
+/** The groups (bits of enum gslb_cfg_restart_group) in which next differs from cur;
+ *  0 when a reload changes no restart-only setting. */
+unsigned gslb_config_restart_diff(const gslb_cfg_restart_t *cur, const gslb_cfg_restart_t *next);
+/** The keys of one group as the reload log names them ("overwatch.stale"); NULL for a
+ *  value that is not exactly one group bit. */
+const char *gslb_config_restart_name(unsigned group);

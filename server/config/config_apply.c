@@ -131,7 +131,7 @@ static int apply_meta(apply_ctx_t *a)
     } else if (rc != 0) {
         return fail(a, rc, "reading meta");
     }
-    snprintf(m.node_id, sizeof(m.node_id), "%s", a->cfg->node_id);
+    snprintf(m.node_id, sizeof(m.node_id), "%s", a->cfg->restart.node_id);
     rc = gslb_store_meta_put(a->env, a->txn, &m);
     return rc ? fail(a, rc, "writing meta") : 0;
 }

@@ -193,7 +193,7 @@ static int parse_ns_addresses(cfg_ctx_t *c, const yc_node_t *zmap, const char *z
  * specific one, otherwise 127.0.0.1 (loopback demo), with a warning. */
 static void default_glue(cfg_ctx_t *c, gslb_zone_rec_t *z)
 {
-    const char *host = c->cfg->dns_listen.host;
+    const char *host = c->cfg->restart.dns_listen.host;
     for (int i = 0; i < z->ns_count; i++) {
         if (!cfg_name_in_zone(z->ns[i], z->name) || z->ns_addr4[i].family || z->ns_addr6[i].family)
             continue;
@@ -286,14 +286,16 @@ int cfg_parse_dns(cfg_ctx_t *c, const yc_node_t *root)
     int rc = cfg_section(c, root, "", "dns", keys, &m);
     if (rc != 0 || !m)
         return rc;
-    uint64_t idle = cfg->tcp_idle_timeout_ms;
-    if ((rc = cfg_opt_listen(c, m, "dns", "listen_address", &cfg->dns_listen)) != 0 ||
+    uint64_t idle = cfg->restart.tcp_idle_timeout_ms;
+    if ((rc = cfg_opt_listen(c, m, "dns", "listen_address", &cfg->restart.dns_listen)) != 0 ||
         (rc = cfg_opt_seconds(c, m, "dns", "default_ttl", MAX_TTL, &cfg->default_ttl)) != 0 ||
-        (rc = cfg_opt_u32(c, m, "dns", "workers", 0, 1024, &cfg->dns_workers)) != 0 ||
-        (rc = cfg_opt_u32(c, m, "dns", "edns_payload", 512, 4096, &cfg->edns_payload)) != 0 ||
+        (rc = cfg_opt_u32(c, m, "dns", "workers", 0, 1024, &cfg->restart.dns_workers)) != 0 ||
+        (rc = cfg_opt_u32(c, m, "dns", "edns_payload", 512, 4096, &cfg->restart.edns_payload)) !=
+            0 ||
         (rc = cfg_opt_duration(c, m, "dns", "tcp_idle_timeout", 100, 3600000ULL, &idle)) != 0 ||
-        (rc = cfg_opt_u32(c, m, "dns", "tcp_max_clients", 1, 65535, &cfg->tcp_max_clients)) != 0)
+        (rc = cfg_opt_u32(c, m, "dns", "tcp_max_clients", 1, 65535,
+                          &cfg->restart.tcp_max_clients)) != 0)
         return rc;
-    cfg->tcp_idle_timeout_ms = (uint32_t)idle;
+    cfg->restart.tcp_idle_timeout_ms = (uint32_t)idle;
     return parse_zones(c, m);
 }

@@ -68,12 +68,13 @@ static uint64_t now_ms(void)
 void gslb_dns_opts_from_config(const gslb_config_t *cfg, gslb_dns_opts_t *o)
 {
     memset(o, 0, sizeof(*o));
-    snprintf(o->host, sizeof(o->host), "%s", cfg->dns_listen.host);
-    o->port = cfg->dns_listen.port;
-    o->workers = cfg->dns_workers;
-    o->edns_payload = (uint16_t)(cfg->edns_payload > 65535 ? 65535 : cfg->edns_payload);
-    o->tcp_idle_timeout_ms = cfg->tcp_idle_timeout_ms;
-    o->tcp_max_clients = cfg->tcp_max_clients;
+    snprintf(o->host, sizeof(o->host), "%s", cfg->restart.dns_listen.host);
+    o->port = cfg->restart.dns_listen.port;
+    o->workers = cfg->restart.dns_workers;
+    o->edns_payload =
+        (uint16_t)(cfg->restart.edns_payload > 65535 ? 65535 : cfg->restart.edns_payload);
+    o->tcp_idle_timeout_ms = cfg->restart.tcp_idle_timeout_ms;
+    o->tcp_max_clients = cfg->restart.tcp_max_clients;
 }
 
 /* ---- addresses ------------------------------------------------------------ */

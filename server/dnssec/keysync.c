@@ -1,6 +1,6 @@
 /*
- * keysync.c - DNSSEC keys at start, the key sync poller thread and the API's
- * DNSSEC hooks. See keysync.h and docs/dnssec.md.
+ * keysync.c - DNSSEC keys at start, the key sync poller thread and its state.
+ * See keysync.h and docs/dnssec.md.
  */
 #include "keysync.h"
 
@@ -30,7 +30,7 @@
 #define DEFAULT_DNSKEY_TTL 3600
 #define MAX_FUTURE_CREATED_S 86400 /* clock skew tolerated on an imported key's `created` */
 
-/* ---- settings (a copy of the config's DNSSEC part) ------------------------------- */
+/* ---- settings (a private copy of gslb_keysync_settings_t) ------------------------- */
 
 typedef struct settings {
     bool enabled;
@@ -53,30 +53,29 @@ static void settings_free(settings_t *s)
     OPENSSL_cleanse(s, sizeof(*s));
 }
 
-static int settings_from_config(settings_t *s, const gslb_config_t *cfg)
+static int settings_from(settings_t *s, const gslb_keysync_settings_t *in)
 {
     memset(s, 0, sizeof(*s));
-    s->enabled = cfg->dnssec_enabled;
-    s->algorithm = cfg->dnssec_algorithm;
-    snprintf(s->node_id, sizeof(s->node_id), "%s", cfg->node_id);
-    snprintf(s->token, sizeof(s->token), "%s", cfg->api_token);
-    s->poll_ms = cfg->key_sync_poll_ms ? cfg->key_sync_poll_ms : 3600000;
-    s->timeout_ms = cfg->key_sync_timeout_ms ? cfg->key_sync_timeout_ms : 30000;
-    snprintf(s->ca_file, sizeof(s->ca_file), "%s", cfg->key_sync_ca_file);
-    s->tls_verify = cfg->key_sync_tls_verify;
-    s->peers = calloc(cfg->peer_count ? cfg->peer_count : 1, sizeof(*s->peers));
-    s->zones = calloc(cfg->zone_count ? cfg->zone_count : 1, sizeof(*s->zones));
+    s->enabled = in->enabled;
+    s->algorithm = in->algorithm;
+    snprintf(s->node_id, sizeof(s->node_id), "%s", in->node_id);
+    snprintf(s->token, sizeof(s->token), "%s", in->token);
+    s->poll_ms = in->poll_ms ? in->poll_ms : 3600000;
+    s->timeout_ms = in->timeout_ms ? in->timeout_ms : 30000;
+    snprintf(s->ca_file, sizeof(s->ca_file), "%s", in->ca_file);
+    s->tls_verify = in->tls_verify;
+    s->peers = calloc(in->peer_count ? in->peer_count : 1, sizeof(*s->peers));
+    s->zones = calloc(in->zone_count ? in->zone_count : 1, sizeof(*s->zones));
     if (!s->peers || !s->zones) {
         settings_free(s);
         return GSLB_ENOMEM;
     }
-    for (size_t i = 0; i < cfg->peer_count; i++)
-        memcpy(s->peers[i], cfg->peers[i], sizeof(s->peers[i]));
-    s->peer_count = cfg->peer_count;
-    for (size_t i = 0; i < cfg->zone_count; i++)
-        if (gslb_name_normalize(cfg->zones[i].name, s->zones[s->zone_count], sizeof(s->zones[0])) ==
-            GSLB_OK)
-            s->zone_count++;
+    for (size_t i = 0; i < in->peer_count; i++)
+        memcpy(s->peers[i], in->peers[i], sizeof(s->peers[i]));
+    s->peer_count = in->peer_count;
+    for (size_t i = 0; i < in->zone_count; i++)
+        memcpy(s->zones[i], in->zones[i], sizeof(s->zones[i]));
+    s->zone_count = in->zone_count;
     return GSLB_OK;
 }
 
@@ -657,7 +656,7 @@ static void *poller_main(void *arg)
     return NULL;
 }
 
-static void fill_state(gslb_keysync_t *ks, gslb_api_dnssec_sync_t *out)
+static void fill_state(gslb_keysync_t *ks, gslb_keysync_state_t *out)
 {
     memset(out, 0, sizeof(*out));
     out->dnssec_enabled = ks->settings.enabled;
@@ -670,14 +669,14 @@ static void fill_state(gslb_keysync_t *ks, gslb_api_dnssec_sync_t *out)
     snprintf(out->last_error, sizeof(out->last_error), "%s", ks->last_error);
 }
 
-void gslb_keysync_state(gslb_keysync_t *ks, gslb_api_dnssec_sync_t *out)
+void gslb_keysync_state(gslb_keysync_t *ks, gslb_keysync_state_t *out)
 {
     pthread_mutex_lock(&ks->lock);
     fill_state(ks, out);
     pthread_mutex_unlock(&ks->lock);
 }
 
-int gslb_keysync_sync_now(gslb_keysync_t *ks, gslb_api_dnssec_sync_t *out)
+int gslb_keysync_sync_now(gslb_keysync_t *ks, gslb_keysync_state_t *out)
 {
     pthread_mutex_lock(&ks->lock);
     if (!ks->settings.enabled || ks->settings.peer_count == 0) {
@@ -717,10 +716,10 @@ int gslb_keysync_sync_now(gslb_keysync_t *ks, gslb_api_dnssec_sync_t *out)
     return rc;
 }
 
-void gslb_keysync_update(gslb_keysync_t *ks, const gslb_config_t *cfg)
+void gslb_keysync_update(gslb_keysync_t *ks, const gslb_keysync_settings_t *set)
 {
     settings_t s;
-    if (settings_from_config(&s, cfg) != GSLB_OK) {
+    if (settings_from(&s, set) != GSLB_OK) {
         gslb_error("dnssec: key sync keeps its previous settings (out of memory)");
         return;
     }
@@ -781,7 +780,7 @@ static int startup_round(gslb_keysync_t *ks, bool *fetched, gslb_errbuf_t *eb)
     return GSLB_OK;
 }
 
-int gslb_keysync_start(gslb_keysync_t **out, gslb_env_t *env, const gslb_config_t *cfg,
+int gslb_keysync_start(gslb_keysync_t **out, gslb_env_t *env, const gslb_keysync_settings_t *set,
                        gslb_errbuf_t *eb)
 {
     *out = NULL;
@@ -797,7 +796,7 @@ int gslb_keysync_start(gslb_keysync_t **out, gslb_env_t *env, const gslb_config_
     pthread_cond_init(&ks->cond, &ca);
     pthread_cond_init(&ks->done, &ca);
     pthread_condattr_destroy(&ca);
-    int rc = settings_from_config(&ks->settings, cfg);
+    int rc = settings_from(&ks->settings, set);
     for (size_t i = 0; rc == GSLB_OK && i < ks->settings.peer_count; i++)
         if (strncmp(ks->settings.peers[i], "http://", 7) == 0)
             gslb_warn("dnssec: key_sync peer %s is plain http: the API token travels in clear "

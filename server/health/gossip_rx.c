@@ -1052,7 +1052,7 @@ int gslb_gossip_rx_start(gslb_gossip_rx_t **out, const gslb_gossip_rx_opts_t *op
     int rc = (rx->pt && rx->backs) ? copy_auth(rx, opts->cfg, eb)
                                    : gslb_errf(eb, GSLB_ENOMEM, "out of memory");
     if (rc == GSLB_OK && !opts->no_sockets) {
-        rc = open_sockets(rx, &opts->cfg->gossip_bind, eb);
+        rc = open_sockets(rx, &opts->cfg->restart.gossip_bind, eb);
         if (rc == GSLB_OK && (rx->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) < 0)
             rc = gslb_errf(eb, GSLB_EIO, "gossip: eventfd: %s", strerror(errno));
         if (rc == GSLB_OK && pthread_create(&rx->thread, NULL, rx_main, rx) != 0)
@@ -1065,7 +1065,8 @@ int gslb_gossip_rx_start(gslb_gossip_rx_t **out, const gslb_gossip_rx_opts_t *op
     }
     if (!opts->no_sockets)
         gslb_info("gossip: listening on %s port %u (UDP and TCP)",
-                  opts->cfg->gossip_bind.host[0] ? opts->cfg->gossip_bind.host : "0.0.0.0",
+                  opts->cfg->restart.gossip_bind.host[0] ? opts->cfg->restart.gossip_bind.host
+                                                         : "0.0.0.0",
                   rx->port);
     *out = rx;
     return GSLB_OK;

@@ -370,9 +370,12 @@ int gslb_validator_start(gslb_validator_t **out, const gslb_validator_opts_t *op
     if (!v)
         return gslb_errf(eb, GSLB_ENOMEM, "out of memory");
     v->env = opts->env;
-    v->enabled = opts->cfg->validation_enabled;
-    v->interval_ms = opts->cfg->validation_interval_ms ? opts->cfg->validation_interval_ms : 30000;
-    v->timeout_ms = opts->cfg->validation_timeout_ms ? opts->cfg->validation_timeout_ms : 5000;
+    v->enabled = opts->cfg->restart.validation_enabled;
+    v->interval_ms = opts->cfg->restart.validation_interval_ms
+                         ? opts->cfg->restart.validation_interval_ms
+                         : 30000;
+    v->timeout_ms =
+        opts->cfg->restart.validation_timeout_ms ? opts->cfg->restart.validation_timeout_ms : 5000;
     pthread_mutex_init(&v->mu, NULL);
     pthread_condattr_t ca;
     pthread_condattr_init(&ca);

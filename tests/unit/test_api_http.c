@@ -34,7 +34,7 @@
 typedef struct fixture {
     char dir[64];
     gslb_env_t env;
-    gslb_config_t cfg;
+    gslb_api_settings_t set;
     gslb_api_t *api;
     bool ready;
     char allowed[1][64];
@@ -110,19 +110,19 @@ static int setup(void **state)
     if (gslb_env_open(&f->env, &o, &eb) != 0)
         return -1;
     seed_store(f);
-    snprintf(f->cfg.node_id, sizeof(f->cfg.node_id), "ow-test");
-    snprintf(f->cfg.region, sizeof(f->cfg.region), "us-east");
-    f->cfg.api_enabled = true;
-    f->cfg.metrics_enabled = true;
-    snprintf(f->cfg.api_addr.host, sizeof(f->cfg.api_addr.host), "127.0.0.1");
-    snprintf(f->cfg.metrics_addr.host, sizeof(f->cfg.metrics_addr.host), "127.0.0.1");
-    snprintf(f->cfg.api_token, sizeof(f->cfg.api_token), TOKEN);
+    snprintf(f->set.node_id, sizeof(f->set.node_id), "ow-test");
+    snprintf(f->set.region, sizeof(f->set.region), "us-east");
+    f->set.api_enabled = true;
+    f->set.metrics_enabled = true;
+    snprintf(f->set.api_addr.host, sizeof(f->set.api_addr.host), "127.0.0.1");
+    snprintf(f->set.metrics_addr.host, sizeof(f->set.metrics_addr.host), "127.0.0.1");
+    snprintf(f->set.token, sizeof(f->set.token), TOKEN);
     snprintf(f->loopback[0], sizeof(f->loopback[0]), "127.0.0.0/8");
-    f->cfg.allowed_networks = f->loopback;
-    f->cfg.allowed_net_count = 1;
+    f->set.allowed_networks = (const char(*)[64])f->loopback;
+    f->set.allowed_net_count = 1;
     f->ready = true;
     gslb_api_hooks_t hooks = {.ctx = f, .ready = hook_ready, .stats = hook_stats};
-    if (gslb_api_start(&f->env, &f->cfg, &hooks, &f->api, &eb) != 0) {
+    if (gslb_api_start(&f->env, &f->set, &hooks, &f->api, &eb) != 0) {
         fprintf(stderr, "api start: %s\n", eb.msg);
         return -1;
     }
@@ -515,31 +515,34 @@ static void test_domains(void **state)
 static void test_allowed_networks_reload(void **state)
 {
     fixture_t *f = *state;
-    gslb_config_t cfg2 = f->cfg;
+    gslb_api_settings_t set2 = f->set;
     snprintf(f->allowed[0], sizeof(f->allowed[0]), "10.0.0.0/8");
-    cfg2.allowed_networks = f->allowed;
-    cfg2.allowed_net_count = 1;
-    gslb_api_set_config(f->api, &cfg2);
+    set2.allowed_networks = (const char(*)[64])f->allowed;
+    set2.allowed_net_count = 1;
+    gslb_api_set_settings(f->api, &set2);
     expect_error(http(f, "GET", "/api/v1/live", NULL, NULL), 403, "allowed_networks");
     expect_error(http(f, "GET", "/api/v1/nope", NULL, NULL), 403, NULL);
     snprintf(f->allowed[0], sizeof(f->allowed[0]), "127.0.0.1/32");
-    gslb_config_t cfg3 = cfg2;
-    snprintf(cfg3.api_token, sizeof(cfg3.api_token), "new-token");
-    gslb_api_set_config(f->api, &cfg3);
+    gslb_api_settings_t set3 = set2;
+    snprintf(set3.token, sizeof(set3.token), "new-token");
+    gslb_api_set_settings(f->api, &set3);
     json_t *j = expect_json(http(f, "GET", "/api/v1/live", NULL, NULL), 200);
     json_decref(j);
-    gslb_config_t nobody = cfg3;
+    gslb_api_settings_t nobody = set3;
     nobody.allowed_net_count = 0; /* an explicit empty list allows nobody */
-    gslb_api_set_config(f->api, &nobody);
+    gslb_api_set_settings(f->api, &nobody);
     expect_error(http(f, "GET", "/api/v1/live", NULL, NULL), 403, NULL);
-    gslb_api_set_config(f->api, &cfg3);
+    gslb_api_set_settings(f->api, &set3);
+    /* the API copied the settings: changing the caller's struct and list changes nothing */
+    snprintf(set3.token, sizeof(set3.token), "changed-after-the-call");
+    snprintf(f->allowed[0], sizeof(f->allowed[0]), "10.0.0.0/8");
     j = expect_json(http(f, "GET", "/api/v1/live", NULL, NULL), 200);
     json_decref(j);
     /* the new token applies at once, the old one is refused */
     expect_error(http(f, "DELETE", "/api/v1/overrides/webapp/10.0.1.10", TOKEN, NULL), 401, NULL);
     expect_error(http(f, "DELETE", "/api/v1/overrides/webapp/10.0.1.10", "new-token", NULL), 404,
                  NULL);
-    gslb_api_set_config(f->api, &f->cfg);
+    gslb_api_set_settings(f->api, &f->set);
 }
 
 static void test_metrics_text(void **state)

@@ -60,7 +60,7 @@ static void assert_seed_common(const gslb_config_t *cfg)
     assert_string_equal(gslb_config_token(cfg, "webapp")->value, "webapp-secret-token");
     assert_string_equal(gslb_config_token(cfg, "api")->value, "api-secret-token");
     assert_null(gslb_config_token(cfg, "nope"));
-    assert_hostport(&cfg->gossip_bind, "0.0.0.0", 7946);
+    assert_hostport(&cfg->restart.gossip_bind, "0.0.0.0", 7946);
     assert_int_equal(cfg->gossip_key_len, 32);
     for (size_t i = 0; i < 32; i++)
         assert_int_equal(cfg->gossip_key[i], i);
@@ -70,19 +70,19 @@ static void assert_seed_common(const gslb_config_t *cfg)
     assert_int_equal(cfg->key_sync_timeout_ms, 30000);
     /* api.token defaults to agent_tokens.api */
     assert_string_equal(cfg->api_token, "api-secret-token");
-    assert_true(cfg->api_enabled);
-    assert_hostport(&cfg->api_addr, "0.0.0.0", 9090);
-    assert_hostport(&cfg->metrics_addr, "0.0.0.0", 9091);
+    assert_true(cfg->restart.api_enabled);
+    assert_hostport(&cfg->restart.api_addr, "0.0.0.0", 9090);
+    assert_hostport(&cfg->restart.metrics_addr, "0.0.0.0", 9091);
     assert_int_equal(cfg->allowed_net_count, 2);
     assert_string_equal(cfg->allowed_networks[0], "127.0.0.0/8");
     assert_string_equal(cfg->allowed_networks[1], "::1/128");
-    assert_string_equal(cfg->data_dir, "/var/lib/opengslb");
-    assert_int_equal(cfg->map_size, (uint64_t)4 << 30);
-    assert_int_equal(cfg->stale_threshold_ms, 30000);
-    assert_int_equal(cfg->stale_remove_after_ms, 300000);
-    assert_false(cfg->validation_enabled);
-    assert_int_equal(cfg->validation_interval_ms, 30000);
-    assert_int_equal(cfg->validation_timeout_ms, 5000);
+    assert_string_equal(cfg->restart.data_dir, "/var/lib/opengslb");
+    assert_int_equal(cfg->restart.map_size, (uint64_t)4 << 30);
+    assert_int_equal(cfg->restart.stale_threshold_ms, 30000);
+    assert_int_equal(cfg->restart.stale_remove_after_ms, 300000);
+    assert_false(cfg->restart.validation_enabled);
+    assert_int_equal(cfg->restart.validation_interval_ms, 30000);
+    assert_int_equal(cfg->restart.validation_timeout_ms, 5000);
     assert_int_equal(cfg->gossip_max_skew_ms, 30000);
     assert_int_equal(cfg->region_count, 0);
     assert_int_equal(cfg->domain_count, 0);
@@ -99,15 +99,15 @@ static void test_seed_overwatch_1(void **state)
     load_fixture("overwatch-1.yaml", &cfg);
     assert_string_equal(cfg.source, GSLB_FIXTURES "/seed/overwatch-1.yaml");
     assert_seed_common(&cfg);
-    assert_string_equal(cfg.node_id, "overwatch-us-east-1");
-    assert_string_equal(cfg.region, "us-east");
+    assert_string_equal(cfg.restart.node_id, "overwatch-us-east-1");
+    assert_string_equal(cfg.restart.region, "us-east");
     assert_int_equal(cfg.peer_count, 0);
-    assert_hostport(&cfg.dns_listen, "0.0.0.0", 53);
-    assert_int_equal(cfg.dns_workers, 0);
+    assert_hostport(&cfg.restart.dns_listen, "0.0.0.0", 53);
+    assert_int_equal(cfg.restart.dns_workers, 0);
     assert_int_equal(cfg.default_ttl, 60);
-    assert_int_equal(cfg.edns_payload, 1232);
-    assert_int_equal(cfg.tcp_idle_timeout_ms, 10000);
-    assert_int_equal(cfg.tcp_max_clients, 256);
+    assert_int_equal(cfg.restart.edns_payload, 1232);
+    assert_int_equal(cfg.restart.tcp_idle_timeout_ms, 10000);
+    assert_int_equal(cfg.restart.tcp_max_clients, 256);
     /* the zone with every documented default */
     assert_int_equal(cfg.zone_count, 1);
     const gslb_zone_rec_t *z = &cfg.zones[0].rec;
@@ -141,7 +141,7 @@ static void test_seed_overwatch_1_with_peers(void **state)
     gslb_config_t cfg;
     load_fixture("overwatch-1-peers.yaml", &cfg);
     assert_seed_common(&cfg);
-    assert_string_equal(cfg.node_id, "overwatch-us-east-1");
+    assert_string_equal(cfg.restart.node_id, "overwatch-us-east-1");
     assert_int_equal(cfg.peer_count, 2);
     assert_string_equal(cfg.peers[0], "https://overwatch-us-west-1.internal:9090");
     assert_string_equal(cfg.peers[1], "https://overwatch-eu-west-1.internal:9090");
@@ -156,18 +156,18 @@ static void test_seed_overwatch_2_and_3(void **state)
     gslb_config_t cfg;
     load_fixture("overwatch-2.yaml", &cfg);
     assert_seed_common(&cfg);
-    assert_string_equal(cfg.node_id, "overwatch-us-west-1");
-    assert_string_equal(cfg.region, "us-west");
+    assert_string_equal(cfg.restart.node_id, "overwatch-us-west-1");
+    assert_string_equal(cfg.restart.region, "us-west");
     assert_int_equal(cfg.peer_count, 1);
     assert_string_equal(cfg.peers[0], "https://overwatch-us-east-1.internal:9090");
     assert_int_equal(cfg.zone_count, 0); /* the guide's Step 3 files have no dns section */
-    assert_hostport(&cfg.dns_listen, "0.0.0.0", 53);
+    assert_hostport(&cfg.restart.dns_listen, "0.0.0.0", 53);
     gslb_config_free(&cfg);
 
     load_fixture("overwatch-3.yaml", &cfg);
     assert_seed_common(&cfg);
-    assert_string_equal(cfg.node_id, "overwatch-eu-west-1");
-    assert_string_equal(cfg.region, "eu-west");
+    assert_string_equal(cfg.restart.node_id, "overwatch-eu-west-1");
+    assert_string_equal(cfg.restart.region, "eu-west");
     assert_int_equal(cfg.peer_count, 2);
     assert_string_equal(cfg.peers[0], "https://overwatch-us-east-1.internal:9090");
     assert_string_equal(cfg.peers[1], "https://overwatch-us-west-1.internal:9090");
@@ -260,11 +260,11 @@ static void test_loopback_fixture(void **state)
     gslb_errbuf_t eb;
     if (gslb_config_load(GSLB_FIXTURES "/config/loopback.yaml", &cfg, &eb) != 0)
         fail_msg("%s", eb.msg);
-    assert_hostport(&cfg.dns_listen, "127.0.0.1", 15353);
-    assert_hostport(&cfg.gossip_bind, "127.0.0.1", 15354);
-    assert_hostport(&cfg.api_addr, "127.0.0.1", 15355);
-    assert_hostport(&cfg.metrics_addr, "127.0.0.1", 15356);
-    assert_string_equal(cfg.data_dir, "/tmp/gslb-loopback");
+    assert_hostport(&cfg.restart.dns_listen, "127.0.0.1", 15353);
+    assert_hostport(&cfg.restart.gossip_bind, "127.0.0.1", 15354);
+    assert_hostport(&cfg.restart.api_addr, "127.0.0.1", 15355);
+    assert_hostport(&cfg.restart.metrics_addr, "127.0.0.1", 15356);
+    assert_string_equal(cfg.restart.data_dir, "/tmp/gslb-loopback");
     assert_int_equal(cfg.domain_count, 3);
     gslb_config_free(&cfg);
     setenv("GSLB_TEST_DNS_PORT", "not-a-port", 1);
@@ -294,11 +294,11 @@ static void test_default_config(void **state)
     if (gslb_config_load_default(&cfg, "/tmp/demo \"dir\" ${X}", 5300, &eb) != 0)
         fail_msg("%s", eb.msg);
     assert_string_equal(cfg.source, "<embedded>");
-    assert_string_equal(cfg.data_dir, "/tmp/demo \"dir\" ${X}");
-    assert_hostport(&cfg.dns_listen, "127.0.0.1", 5300);
-    assert_hostport(&cfg.gossip_bind, "127.0.0.1", 5301);
-    assert_hostport(&cfg.api_addr, "127.0.0.1", 5302);
-    assert_hostport(&cfg.metrics_addr, "127.0.0.1", 5303);
+    assert_string_equal(cfg.restart.data_dir, "/tmp/demo \"dir\" ${X}");
+    assert_hostport(&cfg.restart.dns_listen, "127.0.0.1", 5300);
+    assert_hostport(&cfg.restart.gossip_bind, "127.0.0.1", 5301);
+    assert_hostport(&cfg.restart.api_addr, "127.0.0.1", 5302);
+    assert_hostport(&cfg.restart.metrics_addr, "127.0.0.1", 5303);
     assert_int_equal(cfg.gossip_key_len, 32);
     assert_memory_equal(cfg.gossip_key, "opengslb-demo-only-gossip-key-32", 32);
     assert_string_equal(gslb_config_token(&cfg, "webapp")->value, "demo-webapp-token");
@@ -341,13 +341,13 @@ static void test_minimal_and_defaults(void **state)
     (void)state;
     gslb_config_t cfg;
     load_ok("mode: overwatch\n", &cfg);
-    assert_true(cfg.node_id[0] != '\0'); /* host name */
-    assert_string_equal(cfg.region, "");
+    assert_true(cfg.restart.node_id[0] != '\0'); /* host name */
+    assert_string_equal(cfg.restart.region, "");
     assert_int_equal(cfg.token_count, 0);
     assert_int_equal(cfg.gossip_key_len, 0);
     assert_string_equal(cfg.api_token, "");
-    assert_true(cfg.metrics_enabled);
-    assert_hostport(&cfg.dns_listen, "0.0.0.0", 53);
+    assert_true(cfg.restart.metrics_enabled);
+    assert_hostport(&cfg.restart.dns_listen, "0.0.0.0", 53);
     gslb_config_free(&cfg);
 
     /* A domain whose only region has no servers yet (all backends come from agents). */
@@ -386,19 +386,19 @@ static void test_minimal_and_defaults(void **state)
             "metrics: {enabled: no, address: \"127.0.0.1:9100\"}\n"
             "logging: {level: debug, format: json}\n",
             &cfg);
-    assert_string_equal(cfg.node_id, "n1");
+    assert_string_equal(cfg.restart.node_id, "n1");
     assert_int_equal(cfg.dnssec_algorithm, 15);
-    assert_int_equal(cfg.stale_threshold_ms, 60000);
-    assert_int_equal(cfg.stale_remove_after_ms, 5400000);
+    assert_int_equal(cfg.restart.stale_threshold_ms, 60000);
+    assert_int_equal(cfg.restart.stale_remove_after_ms, 5400000);
     assert_int_equal(cfg.gossip_max_skew_ms, 500);
-    assert_true(cfg.validation_enabled);
-    assert_int_equal(cfg.validation_interval_ms, 10000);
-    assert_int_equal(cfg.validation_timeout_ms, 2000);
-    assert_int_equal(cfg.map_size, 64u << 20);
-    assert_hostport(&cfg.dns_listen, "::1", 5353);
-    assert_int_equal(cfg.dns_workers, 4);
-    assert_int_equal(cfg.edns_payload, 4096);
-    assert_int_equal(cfg.tcp_idle_timeout_ms, 2500);
+    assert_true(cfg.restart.validation_enabled);
+    assert_int_equal(cfg.restart.validation_interval_ms, 10000);
+    assert_int_equal(cfg.restart.validation_timeout_ms, 2000);
+    assert_int_equal(cfg.restart.map_size, 64u << 20);
+    assert_hostport(&cfg.restart.dns_listen, "::1", 5353);
+    assert_int_equal(cfg.restart.dns_workers, 4);
+    assert_int_equal(cfg.restart.edns_payload, 4096);
+    assert_int_equal(cfg.restart.tcp_idle_timeout_ms, 2500);
     assert_int_equal(cfg.default_ttl, 60);
     const gslb_zone_rec_t *z = &cfg.zones[0].rec;
     assert_string_equal(z->name, "example.com");
@@ -410,15 +410,15 @@ static void test_minimal_and_defaults(void **state)
     char buf[64];
     assert_int_equal(z->ns_addr4[0].family, 0);
     assert_string_equal(inet_ntop(AF_INET6, z->ns_addr6[0].bytes, buf, sizeof(buf)), "::1");
-    assert_false(cfg.api_enabled);
+    assert_false(cfg.restart.api_enabled);
     assert_string_equal(cfg.api_token, "tok");
     assert_int_equal(cfg.allowed_net_count, 3);
     assert_string_equal(cfg.allowed_networks[0], "10.0.0.0/8");
     assert_string_equal(cfg.allowed_networks[1], "2001:db8::/32");
     assert_string_equal(cfg.allowed_networks[2], "192.0.2.7/32");
-    assert_string_equal(cfg.tls_cert, "/c.pem");
-    assert_false(cfg.metrics_enabled);
-    assert_hostport(&cfg.metrics_addr, "127.0.0.1", 9100);
+    assert_string_equal(cfg.restart.tls_cert, "/c.pem");
+    assert_false(cfg.restart.metrics_enabled);
+    assert_hostport(&cfg.restart.metrics_addr, "127.0.0.1", 9100);
     assert_int_equal(cfg.log_level, GSLB_LOG_DEBUG);
     assert_int_equal(cfg.log_format, GSLB_LOG_JSON);
     gslb_config_free(&cfg);
@@ -438,7 +438,7 @@ static void test_map_sizes(void **state)
         gslb_config_t cfg;
         snprintf(yaml, sizeof(yaml), "mode: overwatch\nstorage:\n  map_size: %s\n", sizes[i].text);
         load_ok(yaml, &cfg);
-        assert_int_equal(cfg.map_size, sizes[i].bytes);
+        assert_int_equal(cfg.restart.map_size, sizes[i].bytes);
         gslb_config_free(&cfg);
     }
 }
@@ -1114,6 +1114,124 @@ static void test_apply_default_config(void **state)
     mdb_txn_abort(txn);
 }
 
+/* ---- restart-only settings (gslb_config_restart_diff) ------------------------------ */
+
+enum field_kind { F_TEXT, F_BOOL, F_U16, F_U32, F_U64 };
+
+typedef struct restart_field {
+    const char *name;
+    size_t offset;
+    enum field_kind kind;
+    unsigned group;
+} restart_field_t;
+
+#define RF(member, kind, group)                                                                    \
+    {                                                                                              \
+#member, offsetof(gslb_cfg_restart_t, member), kind, group                                 \
+    }
+
+/* Every field of gslb_cfg_restart_t (hostports by host and by port) and its group. */
+static const restart_field_t RESTART_FIELDS[] = {
+    RF(data_dir, F_TEXT, GSLB_RESTART_STORAGE),
+    RF(map_size, F_U64, GSLB_RESTART_STORAGE),
+    RF(dns_listen.host, F_TEXT, GSLB_RESTART_DNS),
+    RF(dns_listen.port, F_U16, GSLB_RESTART_DNS),
+    RF(dns_workers, F_U32, GSLB_RESTART_DNS),
+    RF(edns_payload, F_U32, GSLB_RESTART_DNS),
+    RF(tcp_idle_timeout_ms, F_U32, GSLB_RESTART_DNS),
+    RF(tcp_max_clients, F_U32, GSLB_RESTART_DNS),
+    RF(gossip_bind.host, F_TEXT, GSLB_RESTART_GOSSIP),
+    RF(gossip_bind.port, F_U16, GSLB_RESTART_GOSSIP),
+    RF(api_addr.host, F_TEXT, GSLB_RESTART_API),
+    RF(api_addr.port, F_U16, GSLB_RESTART_API),
+    RF(api_enabled, F_BOOL, GSLB_RESTART_API),
+    RF(tls_cert, F_TEXT, GSLB_RESTART_API),
+    RF(tls_key, F_TEXT, GSLB_RESTART_API),
+    RF(api_local_addr.host, F_TEXT, GSLB_RESTART_API_LOCAL),
+    RF(api_local_addr.port, F_U16, GSLB_RESTART_API_LOCAL),
+    RF(api_local_enabled, F_BOOL, GSLB_RESTART_API_LOCAL),
+    RF(metrics_addr.host, F_TEXT, GSLB_RESTART_METRICS),
+    RF(metrics_addr.port, F_U16, GSLB_RESTART_METRICS),
+    RF(metrics_enabled, F_BOOL, GSLB_RESTART_METRICS),
+    RF(node_id, F_TEXT, GSLB_RESTART_IDENTITY),
+    RF(region, F_TEXT, GSLB_RESTART_IDENTITY),
+    RF(stale_threshold_ms, F_U64, GSLB_RESTART_STALE),
+    RF(stale_remove_after_ms, F_U64, GSLB_RESTART_STALE),
+    RF(validation_enabled, F_BOOL, GSLB_RESTART_VALIDATION),
+    RF(validation_interval_ms, F_U64, GSLB_RESTART_VALIDATION),
+    RF(validation_timeout_ms, F_U64, GSLB_RESTART_VALIDATION),
+};
+
+/* Change one field so that it differs from its previous value. */
+static void change_field(gslb_cfg_restart_t *r, const restart_field_t *f)
+{
+    unsigned char *p = (unsigned char *)r + f->offset;
+    switch (f->kind) {
+    case F_TEXT:
+        strcat((char *)p, "x");
+        break;
+    case F_BOOL:
+        *(bool *)p = !*(bool *)p;
+        break;
+    case F_U16:
+        (*(uint16_t *)p)++;
+        break;
+    case F_U32:
+        (*(uint32_t *)p)++;
+        break;
+    case F_U64:
+        (*(uint64_t *)p)++;
+        break;
+    }
+}
+
+static void test_restart_diff_names_each_field(void **state)
+{
+    (void)state;
+    gslb_config_t cfg;
+    gslb_errbuf_t eb;
+    if (gslb_config_load_default(&cfg, "/tmp/demo", 5300, &eb) != 0)
+        fail_msg("%s", eb.msg);
+    gslb_cfg_restart_t next = cfg.restart;
+    assert_int_equal(gslb_config_restart_diff(&cfg.restart, &next), 0);
+    unsigned seen = 0;
+    for (size_t i = 0; i < sizeof(RESTART_FIELDS) / sizeof(RESTART_FIELDS[0]); i++) {
+        const restart_field_t *f = &RESTART_FIELDS[i];
+        next = cfg.restart;
+        change_field(&next, f);
+        if (gslb_config_restart_diff(&cfg.restart, &next) != f->group)
+            fail_msg("%s: diff 0x%x, want group 0x%x", f->name,
+                     gslb_config_restart_diff(&cfg.restart, &next), f->group);
+        assert_int_equal(gslb_config_restart_diff(&next, &cfg.restart), f->group);
+        seen |= f->group;
+    }
+    assert_int_equal(seen, (1u << GSLB_RESTART_GROUP_COUNT) - 1);
+    /* several groups at once */
+    next = cfg.restart;
+    next.map_size *= 2;
+    next.metrics_enabled = !next.metrics_enabled;
+    assert_int_equal(gslb_config_restart_diff(&cfg.restart, &next),
+                     GSLB_RESTART_STORAGE | GSLB_RESTART_METRICS);
+    gslb_config_free(&cfg);
+}
+
+static void test_restart_group_names(void **state)
+{
+    (void)state;
+    assert_string_equal(gslb_config_restart_name(GSLB_RESTART_STORAGE),
+                        "overwatch.data_dir/storage.map_size");
+    assert_string_equal(gslb_config_restart_name(GSLB_RESTART_DNS),
+                        "dns.listen_address/workers/edns/tcp settings");
+    assert_string_equal(gslb_config_restart_name(GSLB_RESTART_API),
+                        "api.enabled/address/tls_cert/tls_key");
+    assert_string_equal(gslb_config_restart_name(GSLB_RESTART_VALIDATION), "overwatch.validation");
+    for (unsigned i = 0; i < GSLB_RESTART_GROUP_COUNT; i++)
+        assert_non_null(gslb_config_restart_name(1u << i));
+    assert_null(gslb_config_restart_name(0));
+    assert_null(gslb_config_restart_name(GSLB_RESTART_DNS | GSLB_RESTART_API));
+    assert_null(gslb_config_restart_name(1u << GSLB_RESTART_GROUP_COUNT));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1133,6 +1251,8 @@ int main(void)
         cmocka_unit_test(test_error_cidr_duration_key),
         cmocka_unit_test(test_error_gslb),
         cmocka_unit_test(test_error_mode_and_vars),
+        cmocka_unit_test(test_restart_diff_names_each_field),
+        cmocka_unit_test(test_restart_group_names),
         cmocka_unit_test_setup_teardown(test_apply_first, store_setup, store_teardown),
         cmocka_unit_test_setup_teardown(test_apply_preserves_runtime_state, store_setup,
                                         store_teardown),

@@ -464,8 +464,8 @@ static void test_sweeper_stale_then_removed(void **state)
     gslb_sweeper_t *sw;
     gslb_errbuf_t eb;
     gslb_sweeper_opts_t so = {.env = &f->env,
-                              .stale_threshold_ms = f->cfg.stale_threshold_ms,
-                              .remove_after_ms = f->cfg.stale_remove_after_ms,
+                              .stale_threshold_ms = f->cfg.restart.stale_threshold_ms,
+                              .remove_after_ms = f->cfg.restart.stale_remove_after_ms,
                               .no_thread = true}; /* judged from the stored times */
     assert_int_equal(gslb_sweeper_start(&sw, &so, &eb), 0);
     int64_t heard = (f->now / 1000) * 1000 + 999;
@@ -591,9 +591,9 @@ static void test_validator_vetoes_and_counts_disagreements(void **state)
     assert_int_equal(send_msg(f, &s), GSLB_GOSSIP_ACCEPTED);
     flush(f);
     assert_true(served(f, WEB, "127.0.0.2"));
-    f->cfg.validation_enabled = true;
-    f->cfg.validation_interval_ms = 1000;
-    f->cfg.validation_timeout_ms = 300;
+    f->cfg.restart.validation_enabled = true;
+    f->cfg.restart.validation_interval_ms = 1000;
+    f->cfg.restart.validation_timeout_ms = 300;
     gslb_validator_t *v;
     gslb_errbuf_t eb;
     gslb_validator_opts_t vo = {.env = &f->env, .cfg = &f->cfg, .no_thread = true};
@@ -617,7 +617,7 @@ static void test_validator_vetoes_and_counts_disagreements(void **state)
     assert_int_equal(after.disagreements, before.disagreements + 1);
     gslb_validator_stop(v);
     /* validation switched off: the old veto is forgotten */
-    f->cfg.validation_enabled = false;
+    f->cfg.restart.validation_enabled = false;
     assert_int_equal(gslb_validator_start(&v, &vo, &eb), 0);
     assert_true(served(f, WEB, "127.0.0.2"));
     gslb_validator_stop(v);

@@ -5,6 +5,7 @@
 #include "http.h"
 
 #include "gslb_log.h"
+#include "gslb_time.h"
 
 #include <arpa/inet.h>
 #include <civetweb.h>
@@ -99,7 +100,7 @@ static int init_state(gslb_api_t *api, gslb_env_t *env, const gslb_config_t *cfg
     api->env = env;
     if (hooks)
         api->hooks = *hooks;
-    api->start_time = gslb_now();
+    api->start_time = gslb_wall_s();
     api->cfg = cfg;
     api->api_addr = cfg->api_addr;
     api->metrics_addr = cfg->metrics_addr;

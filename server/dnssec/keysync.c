@@ -5,6 +5,7 @@
 #include "keysync.h"
 
 #include "gslb_log.h"
+#include "gslb_time.h"
 #include "keys.h"
 #include "store.h"
 
@@ -19,7 +20,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <time.h>
 
 #define EXPORT_PATH "/api/v1/dnssec/keys/export"
 #define EXPORT_BODY_MAX (1024 * 1024)
@@ -528,7 +528,7 @@ static int run_round(gslb_env_t *env, const settings_t *s, bool fetch, atomic_bo
         }
         fetch_all(s, peers, stop);
     }
-    int64_t now = (int64_t)time(NULL);
+    int64_t now = gslb_wall_s();
     int rc = apply_round(env, s, peers, now, r);
     bool peer_failed = false;
     for (size_t i = 0; peers && i < s->peer_count; i++) {
@@ -569,13 +569,6 @@ struct gslb_keysync {
     char last_error[512];
 };
 
-static int64_t mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static void log_round(const settings_t *s, const round_result_t *r)
 {
     if (!r->fetched)
@@ -593,7 +586,7 @@ static void log_round(const settings_t *s, const round_result_t *r)
 /* Record a round's result (lock held). */
 static void record_round(gslb_keysync_t *ks, const round_result_t *r)
 {
-    int64_t now = (int64_t)time(NULL);
+    int64_t now = gslb_wall_s();
     if (r->fetched) {
         ks->rounds++;
         ks->last_success = r->success;
@@ -603,24 +596,19 @@ static void record_round(gslb_keysync_t *ks, const round_result_t *r)
                  r->error[0] || r->success ? r->error : "no peer answered");
     }
     bool syncing = ks->settings.enabled && ks->settings.peer_count > 0;
-    ks->next_due_ms = mono_ms() + (int64_t)ks->settings.poll_ms;
+    ks->next_due_ms = gslb_mono_ms() + (int64_t)ks->settings.poll_ms;
     ks->next_sync = syncing ? now + (int64_t)(ks->settings.poll_ms / 1000) : 0;
 }
 
 static bool round_due(gslb_keysync_t *ks)
 {
-    return ks->requested != ks->completed || mono_ms() >= ks->next_due_ms;
+    return ks->requested != ks->completed || gslb_mono_ms() >= ks->next_due_ms;
 }
 
 static void wait_for_work(gslb_keysync_t *ks)
 {
     while (!atomic_load(&ks->stop) && !round_due(ks)) {
-        int64_t wait_ms = ks->next_due_ms - mono_ms();
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        int64_t ns = ts.tv_nsec + (wait_ms % 1000) * 1000000;
-        ts.tv_sec += (time_t)(wait_ms / 1000) + (time_t)(ns / 1000000000);
-        ts.tv_nsec = (long)(ns % 1000000000);
+        struct timespec ts = gslb_mono_deadline(ks->next_due_ms - gslb_mono_ms());
         pthread_cond_timedwait(&ks->cond, &ks->lock, &ts);
     }
 }
@@ -649,7 +637,7 @@ static void *poller_main(void *arg)
         if (rc == GSLB_OK)
             record_round(ks, &r);
         else
-            ks->next_due_ms = mono_ms() + 1000; /* out of memory: retry soon */
+            ks->next_due_ms = gslb_mono_ms() + 1000; /* out of memory: retry soon */
         ks->completed = serving;
         pthread_cond_broadcast(&ks->done);
     }
@@ -694,19 +682,15 @@ int gslb_keysync_sync_now(gslb_keysync_t *ks, gslb_api_dnssec_sync_t *out)
         return GSLB_EAGAIN;
     }
     ks->waiters++;
-    int64_t deadline = mono_ms() + (int64_t)ks->settings.timeout_ms + SYNC_WAIT_MARGIN_MS;
+    int64_t deadline = gslb_mono_ms() + (int64_t)ks->settings.timeout_ms + SYNC_WAIT_MARGIN_MS;
     int rc = GSLB_OK;
     while (ks->completed < want && !atomic_load(&ks->stop)) {
-        int64_t left = deadline - mono_ms();
+        int64_t left = deadline - gslb_mono_ms();
         if (left <= 0) {
             rc = GSLB_EAGAIN;
             break;
         }
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        int64_t ns = ts.tv_nsec + (left % 1000) * 1000000;
-        ts.tv_sec += (time_t)(left / 1000) + (time_t)(ns / 1000000000);
-        ts.tv_nsec = (long)(ns % 1000000000);
+        struct timespec ts = gslb_mono_deadline(left);
         pthread_cond_timedwait(&ks->done, &ks->lock, &ts);
     }
     ks->waiters--;
@@ -791,12 +775,8 @@ int gslb_keysync_start(gslb_keysync_t **out, gslb_env_t *env, const gslb_config_
     ks->env = env;
     atomic_init(&ks->stop, false);
     pthread_mutex_init(&ks->lock, NULL);
-    pthread_condattr_t ca;
-    pthread_condattr_init(&ca);
-    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-    pthread_cond_init(&ks->cond, &ca);
-    pthread_cond_init(&ks->done, &ca);
-    pthread_condattr_destroy(&ca);
+    gslb_cond_init_monotonic(&ks->cond);
+    gslb_cond_init_monotonic(&ks->done);
     int rc = settings_from_config(&ks->settings, cfg);
     for (size_t i = 0; rc == GSLB_OK && i < ks->settings.peer_count; i++)
         if (strncmp(ks->settings.peers[i], "http://", 7) == 0)
@@ -808,8 +788,8 @@ int gslb_keysync_start(gslb_keysync_t **out, gslb_env_t *env, const gslb_config_
         rc = startup_round(ks, &fetched, eb);
     if (rc == GSLB_OK) {
         /* a node that did not fetch at start asks its peers at once */
-        ks->next_due_ms = fetched ? mono_ms() + (int64_t)ks->settings.poll_ms : 0;
-        ks->next_sync = fetched ? ks->next_sync : (int64_t)time(NULL);
+        ks->next_due_ms = fetched ? gslb_mono_ms() + (int64_t)ks->settings.poll_ms : 0;
+        ks->next_sync = fetched ? ks->next_sync : gslb_wall_s();
         rc = pthread_create(&ks->thread, NULL, poller_main, ks) == 0
                  ? GSLB_OK
                  : gslb_errf(eb, GSLB_EIO, "dnssec: cannot start the key sync thread");

@@ -7,7 +7,7 @@
  */
 #include "gossip_rx.h"
 #include "gslb_log.h"
-#include "probe.h"
+#include "gslb_time.h"
 #include "store.h"
 
 #include <arpa/inet.h>
@@ -265,11 +265,8 @@ static int queue_message(gslb_gossip_rx_t *rx, agent_state_t *a, const uint8_t *
         rx->pending = v;
         rx->pending_cap = cap;
     }
-    if (rx->npending == 0) {
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        rx->first_pending_ms = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-    }
+    if (rx->npending == 0)
+        rx->first_pending_ms = gslb_mono_ms();
     rx->pending[rx->npending++] = a;
     a->pending = true;
     return GSLB_OK;

@@ -4,13 +4,12 @@
  */
 #include "sweeper.h"
 #include "gslb_log.h"
-#include "probe.h"
+#include "gslb_time.h"
 #include "store.h"
 
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 static gslb_sweeper_counters_t g_counters;
 
@@ -295,11 +294,7 @@ static void *sweeper_main(void *arg)
         pthread_mutex_unlock(&s->mu);
         gslb_sweeper_run_once(s, gslb_wall_ms());
         pthread_mutex_lock(&s->mu);
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        uint64_t ns = (uint64_t)ts.tv_nsec + (uint64_t)s->o.tick_ms * 1000000ULL;
-        ts.tv_sec += (time_t)(ns / 1000000000ULL);
-        ts.tv_nsec = (long)(ns % 1000000000ULL);
+        struct timespec ts = gslb_mono_deadline((int64_t)s->o.tick_ms);
         while (!s->stop && pthread_cond_timedwait(&s->cond, &s->mu, &ts) == 0)
             ;
     }
@@ -316,11 +311,7 @@ int gslb_sweeper_start(gslb_sweeper_t **out, const gslb_sweeper_opts_t *opts, gs
     if (!s->o.tick_ms)
         s->o.tick_ms = GSLB_SWEEPER_TICK_MS;
     pthread_mutex_init(&s->mu, NULL);
-    pthread_condattr_t ca;
-    pthread_condattr_init(&ca);
-    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-    pthread_cond_init(&s->cond, &ca);
-    pthread_condattr_destroy(&ca);
+    gslb_cond_init_monotonic(&s->cond);
     if (!opts->no_thread) {
         if (pthread_create(&s->thread, NULL, sweeper_main, s) != 0) {
             gslb_sweeper_stop(s);

@@ -3,6 +3,7 @@
  */
 #include "validator.h"
 #include "gslb_log.h"
+#include "gslb_time.h"
 #include "probe.h"
 #include "store.h"
 
@@ -10,7 +11,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 static gslb_validator_counters_t g_counters;
 
@@ -351,11 +351,7 @@ static void *validator_main(void *arg)
         pthread_mutex_unlock(&v->mu);
         gslb_validator_run_once(v);
         pthread_mutex_lock(&v->mu);
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        uint64_t ns = (uint64_t)ts.tv_nsec + v->interval_ms * 1000000ULL;
-        ts.tv_sec += (time_t)(ns / 1000000000ULL);
-        ts.tv_nsec = (long)(ns % 1000000000ULL);
+        struct timespec ts = gslb_mono_deadline((int64_t)v->interval_ms);
         while (!v->stop && pthread_cond_timedwait(&v->cond, &v->mu, &ts) == 0)
             ;
     }
@@ -374,11 +370,7 @@ int gslb_validator_start(gslb_validator_t **out, const gslb_validator_opts_t *op
     v->interval_ms = opts->cfg->validation_interval_ms ? opts->cfg->validation_interval_ms : 30000;
     v->timeout_ms = opts->cfg->validation_timeout_ms ? opts->cfg->validation_timeout_ms : 5000;
     pthread_mutex_init(&v->mu, NULL);
-    pthread_condattr_t ca;
-    pthread_condattr_init(&ca);
-    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-    pthread_cond_init(&v->cond, &ca);
-    pthread_condattr_destroy(&ca);
+    gslb_cond_init_monotonic(&v->cond);
     int rc = copy_regions(v, opts->cfg);
     if (rc == GSLB_OK)
         rc = gslb_prober_new(&v->prober, on_result, v, eb);

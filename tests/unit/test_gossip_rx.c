@@ -20,7 +20,7 @@
 #include "env.h"
 #include "gossip_rx.h"
 #include "gossip_wire.h"
-#include "probe.h"
+#include "gslb_time.h"
 #include "store.h"
 #include "sweeper.h"
 #include "validator.h"

@@ -5,9 +5,9 @@
 #include "sweeper.h"
 #include "gslb_log.h"
 #include "gslb_time.h"
+#include "periodic.h"
 #include "store.h"
 
-#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -33,11 +33,8 @@ void gslb_sweeper_counters(gslb_sweeper_counters_t *out)
 
 struct gslb_sweeper {
     gslb_sweeper_opts_t o;
-    pthread_t thread;
-    uint64_t runs; /* sweeps so far: full backend scans on runs % FULL_EVERY == 0 */
-    bool started, stop;
-    pthread_mutex_t mu;
-    pthread_cond_t cond;
+    gslb_periodic_t *thread; /* NULL with no_thread */
+    uint64_t runs;           /* sweeps so far: full backend scans on runs % FULL_EVERY == 0 */
 };
 
 enum verdict { KEEP = 0, MAKE_STALE, REMOVE };
@@ -286,20 +283,10 @@ int gslb_sweeper_run_once(gslb_sweeper_t *s, int64_t now_ms)
 
 /* ---- thread --------------------------------------------------------------- */
 
-static void *sweeper_main(void *arg)
+static void sweep_now(gslb_periodic_t *p, void *ctx)
 {
-    gslb_sweeper_t *s = arg;
-    pthread_mutex_lock(&s->mu);
-    while (!s->stop) {
-        pthread_mutex_unlock(&s->mu);
-        gslb_sweeper_run_once(s, gslb_wall_ms());
-        pthread_mutex_lock(&s->mu);
-        struct timespec ts = gslb_mono_deadline((int64_t)s->o.tick_ms);
-        while (!s->stop && pthread_cond_timedwait(&s->cond, &s->mu, &ts) == 0)
-            ;
-    }
-    pthread_mutex_unlock(&s->mu);
-    return NULL;
+    (void)p;
+    gslb_sweeper_run_once(ctx, gslb_wall_ms());
 }
 
 int gslb_sweeper_start(gslb_sweeper_t **out, const gslb_sweeper_opts_t *opts, gslb_errbuf_t *eb)
@@ -310,14 +297,14 @@ int gslb_sweeper_start(gslb_sweeper_t **out, const gslb_sweeper_opts_t *opts, gs
     s->o = *opts;
     if (!s->o.tick_ms)
         s->o.tick_ms = GSLB_SWEEPER_TICK_MS;
-    pthread_mutex_init(&s->mu, NULL);
-    gslb_cond_init_monotonic(&s->cond);
     if (!opts->no_thread) {
-        if (pthread_create(&s->thread, NULL, sweeper_main, s) != 0) {
-            gslb_sweeper_stop(s);
-            return gslb_errf(eb, GSLB_EIO, "sweeper: cannot start its thread");
+        gslb_periodic_opts_t po = {
+            .name = "sweeper", .run = sweep_now, .ctx = s, .interval_ms = s->o.tick_ms};
+        int rc = gslb_periodic_start(&s->thread, &po, eb);
+        if (rc < 0) {
+            free(s);
+            return rc;
         }
-        s->started = true;
     }
     *out = s;
     return GSLB_OK;
@@ -327,13 +314,6 @@ void gslb_sweeper_stop(gslb_sweeper_t *s)
 {
     if (!s)
         return;
-    pthread_mutex_lock(&s->mu);
-    s->stop = true;
-    pthread_cond_broadcast(&s->cond);
-    pthread_mutex_unlock(&s->mu);
-    if (s->started)
-        pthread_join(s->thread, NULL);
-    pthread_cond_destroy(&s->cond);
-    pthread_mutex_destroy(&s->mu);
+    gslb_periodic_stop(s->thread);
     free(s);
 }

@@ -14,6 +14,8 @@
  *    transaction (which also recompiles the affected answer sets), so a
  *    heartbeat that lands in between wins. No write transaction is opened
  *    when nothing changes.
+ *  - The thread (gslb_periodic_t) sweeps at once at start, then tick_ms after
+ *    the end of each sweep.
  *  - Counters and gauges are process-wide (gslb_sweeper_counters()).
  */
 #pragma once

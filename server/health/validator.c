@@ -4,10 +4,10 @@
 #include "validator.h"
 #include "gslb_log.h"
 #include "gslb_time.h"
+#include "periodic.h"
 #include "probe.h"
 #include "store.h"
 
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -47,10 +47,7 @@ struct gslb_validator {
     gslb_prober_t *prober;
     vtarget_t *t; /* this round's targets (state carried over by key) */
     size_t nt;
-    pthread_t thread;
-    bool started, stop;
-    pthread_mutex_t mu;
-    pthread_cond_t cond;
+    gslb_periodic_t *thread; /* NULL when disabled or no_thread */
 };
 
 /* ---- configuration -------------------------------------------------------- */
@@ -343,20 +340,17 @@ static int reset_verdicts(gslb_validator_t *v)
 
 /* ---- thread --------------------------------------------------------------- */
 
-static void *validator_main(void *arg)
+static void validate_now(gslb_periodic_t *p, void *ctx)
 {
-    gslb_validator_t *v = arg;
-    pthread_mutex_lock(&v->mu);
-    while (!v->stop) {
-        pthread_mutex_unlock(&v->mu);
-        gslb_validator_run_once(v);
-        pthread_mutex_lock(&v->mu);
-        struct timespec ts = gslb_mono_deadline((int64_t)v->interval_ms);
-        while (!v->stop && pthread_cond_timedwait(&v->cond, &v->mu, &ts) == 0)
-            ;
-    }
-    pthread_mutex_unlock(&v->mu);
-    return NULL;
+    (void)p;
+    gslb_validator_run_once(ctx);
+}
+
+static int start_thread(gslb_validator_t *v, gslb_errbuf_t *eb)
+{
+    gslb_periodic_opts_t po = {
+        .name = "validator", .run = validate_now, .ctx = v, .interval_ms = v->interval_ms};
+    return gslb_periodic_start(&v->thread, &po, eb);
 }
 
 int gslb_validator_start(gslb_validator_t **out, const gslb_validator_opts_t *opts,
@@ -369,18 +363,13 @@ int gslb_validator_start(gslb_validator_t **out, const gslb_validator_opts_t *op
     v->enabled = opts->cfg->validation_enabled;
     v->interval_ms = opts->cfg->validation_interval_ms ? opts->cfg->validation_interval_ms : 30000;
     v->timeout_ms = opts->cfg->validation_timeout_ms ? opts->cfg->validation_timeout_ms : 5000;
-    pthread_mutex_init(&v->mu, NULL);
-    gslb_cond_init_monotonic(&v->cond);
     int rc = copy_regions(v, opts->cfg);
     if (rc == GSLB_OK)
         rc = gslb_prober_new(&v->prober, on_result, v, eb);
     if (rc == GSLB_OK && !v->enabled && reset_verdicts(v) < 0)
         gslb_warn("validator: cannot clear old verdicts");
-    if (rc == GSLB_OK && v->enabled && !opts->no_thread) {
-        if (pthread_create(&v->thread, NULL, validator_main, v) != 0)
-            rc = gslb_errf(eb, GSLB_EIO, "validator: cannot start its thread");
-        v->started = rc == GSLB_OK;
-    }
+    if (rc == GSLB_OK && v->enabled && !opts->no_thread)
+        rc = start_thread(v, eb);
     if (rc < 0) {
         gslb_validator_stop(v);
         return rc == GSLB_ENOMEM ? gslb_errf(eb, rc, "validator: out of memory") : rc;
@@ -396,16 +385,9 @@ void gslb_validator_stop(gslb_validator_t *v)
 {
     if (!v)
         return;
-    pthread_mutex_lock(&v->mu);
-    v->stop = true;
-    pthread_cond_broadcast(&v->cond);
-    pthread_mutex_unlock(&v->mu);
-    if (v->started)
-        pthread_join(v->thread, NULL);
+    gslb_periodic_stop(v->thread);
     gslb_prober_free(v->prober);
     free(v->regions);
     free(v->t);
-    pthread_cond_destroy(&v->cond);
-    pthread_mutex_destroy(&v->mu);
     free(v);
 }

@@ -18,6 +18,8 @@
  *    and logged once.
  *  - With validation disabled no probe runs, and any stored verdict is reset
  *    to unknown once at start (so an old veto does not linger).
+ *  - The thread (gslb_periodic_t) runs a round at once at start, then
+ *    check_interval after the end of each round.
  */
 #pragma once
 

@@ -3,6 +3,7 @@
  * (sweeper.h).
  */
 #include "sweeper.h"
+#include "gslb_counter.h"
 #include "gslb_log.h"
 #include "gslb_time.h"
 #include "periodic.h"
@@ -11,31 +12,20 @@
 #include <stdlib.h>
 #include <string.h>
 
-static gslb_sweeper_counters_t g_counters;
-
-static void add(uint64_t *c, uint64_t v)
-{
-    __atomic_fetch_add(c, v, __ATOMIC_RELAXED);
-}
-
-static void set_gauge(uint64_t *c, uint64_t v)
-{
-    __atomic_store_n(c, v, __ATOMIC_RELAXED);
-}
-
-void gslb_sweeper_counters(gslb_sweeper_counters_t *out)
-{
-    uint64_t *dst = (uint64_t *)out;
-    uint64_t *src = (uint64_t *)&g_counters;
-    for (size_t i = 0; i < sizeof(*out) / sizeof(uint64_t); i++)
-        dst[i] = __atomic_load_n(&src[i], __ATOMIC_RELAXED);
-}
-
 struct gslb_sweeper {
     gslb_sweeper_opts_t o;
     gslb_periodic_t *thread; /* NULL with no_thread */
     uint64_t runs;           /* sweeps so far: full backend scans on runs % FULL_EVERY == 0 */
+    gslb_sweeper_counters_t counters; /* written by the sweeping thread only */
 };
+
+void gslb_sweeper_counters(const gslb_sweeper_t *s, gslb_sweeper_counters_t *out)
+{
+    if (s)
+        gslb_counters_snapshot(out, &s->counters, sizeof(*out));
+    else
+        memset(out, 0, sizeof(*out));
+}
 
 enum verdict { KEEP = 0, MAKE_STALE, REMOVE };
 
@@ -154,8 +144,8 @@ static void publish_gauges(const sweep_t *w)
         else
             live++;
     }
-    set_gauge(&g_counters.agents_registered, live);
-    set_gauge(&g_counters.agents_stale, stale);
+    gslb_counter_set(&w->s->counters.agents_registered, live);
+    gslb_counter_set(&w->s->counters.agents_stale, stale);
 }
 
 static int survey(sweep_t *w)
@@ -206,13 +196,13 @@ static int apply_backend(sweep_t *w, MDB_txn *txn, const gslb_backend_rec_t *see
     if (v == REMOVE) {
         rc = gslb_store_backend_del(e, txn, b.domain, &b.addr, b.port);
         if (rc == GSLB_OK)
-            add(&g_counters.backends_removed, 1);
+            gslb_counter_add(&w->s->counters.backends_removed, 1);
     } else if (v == MAKE_STALE) {
         b.stale = true;
         b.last_change = w->now_ms / 1000;
         rc = gslb_store_backend_put(e, txn, &b);
         if (rc == GSLB_OK)
-            add(&g_counters.backends_marked_stale, 1);
+            gslb_counter_add(&w->s->counters.backends_marked_stale, 1);
     } else {
         return GSLB_OK;
     }
@@ -226,7 +216,7 @@ static int apply_agent(sweep_t *w, MDB_txn *txn, const agent_seen_t *a)
     if (v == REMOVE) {
         gslb_info("sweeper: agent %s silent for %llds: removed with its backends", a->rec.agent_id,
                   (long long)((w->now_ms - a->heard_ms) / 1000));
-        add(&g_counters.agents_removed, 1);
+        gslb_counter_add(&w->s->counters.agents_removed, 1);
         int rc = gslb_store_agent_del(e, txn, a->rec.agent_id);
         return rc == GSLB_ENOENT ? GSLB_OK : rc;
     }
@@ -270,9 +260,9 @@ int gslb_sweeper_run_once(gslb_sweeper_t *s, int64_t now_ms)
     s->runs++;
     if (rc == GSLB_OK) {
         publish_gauges(&w);
-        add(&g_counters.sweeps, 1);
+        gslb_counter_add(&s->counters.sweeps, 1);
     } else {
-        add(&g_counters.errors, 1);
+        gslb_counter_add(&s->counters.errors, 1);
         gslb_error("sweeper: %s", gslb_strerror(rc));
     }
     free(w.agents);

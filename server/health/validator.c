@@ -2,6 +2,7 @@
  * validator.c - overwatch-side probes of agent-reported backends (validator.h).
  */
 #include "validator.h"
+#include "gslb_counter.h"
 #include "gslb_log.h"
 #include "gslb_time.h"
 #include "periodic.h"
@@ -11,21 +12,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-static gslb_validator_counters_t g_counters;
-
-static void add(uint64_t *c, uint64_t v)
-{
-    __atomic_fetch_add(c, v, __ATOMIC_RELAXED);
-}
-
-void gslb_validator_counters(gslb_validator_counters_t *out)
-{
-    uint64_t *dst = (uint64_t *)out;
-    uint64_t *src = (uint64_t *)&g_counters;
-    for (size_t i = 0; i < sizeof(*out) / sizeof(uint64_t); i++)
-        dst[i] = __atomic_load_n(&src[i], __ATOMIC_RELAXED);
-}
 
 typedef struct region_check {
     char name[GSLB_LABEL_MAX];
@@ -47,8 +33,17 @@ struct gslb_validator {
     gslb_prober_t *prober;
     vtarget_t *t; /* this round's targets (state carried over by key) */
     size_t nt;
-    gslb_periodic_t *thread; /* NULL when disabled or no_thread */
+    gslb_periodic_t *thread;            /* NULL when disabled or no_thread */
+    gslb_validator_counters_t counters; /* written by the validating thread only */
 };
+
+void gslb_validator_counters(const gslb_validator_t *v, gslb_validator_counters_t *out)
+{
+    if (v)
+        gslb_counters_snapshot(out, &v->counters, sizeof(*out));
+    else
+        memset(out, 0, sizeof(*out));
+}
 
 /* ---- configuration -------------------------------------------------------- */
 
@@ -181,10 +176,10 @@ static int survey_backends(gslb_validator_t *v)
 
 static void on_result(void *ctx, size_t i, const gslb_probe_state_t *st, bool changed)
 {
-    (void)ctx;
+    gslb_validator_t *v = ctx;
     (void)i;
     (void)changed;
-    add(st->consecutive_ok ? &g_counters.probes_ok : &g_counters.probes_failed, 1);
+    gslb_counter_add(st->consecutive_ok ? &v->counters.probes_ok : &v->counters.probes_failed, 1);
 }
 
 static int probe_all(gslb_validator_t *v)
@@ -211,12 +206,12 @@ static bool disagree(uint8_t agent, uint8_t ours)
     return agent != GSLB_UNKNOWN && ours != GSLB_UNKNOWN && agent != ours;
 }
 
-static void note_disagreement(vtarget_t *t, const gslb_backend_rec_t *b)
+static void note_disagreement(gslb_validator_t *v, vtarget_t *t, const gslb_backend_rec_t *b)
 {
     bool now = disagree(b->agent_health, t->st.health);
     if (now && !t->disagreeing) {
         char addr[64];
-        add(&g_counters.disagreements, 1);
+        gslb_counter_add(&v->counters.disagreements, 1);
         gslb_warn("validator: %s %s port %u: agent %s says %s, our probe says %s (%s)", b->domain,
                   gslb_addr_format(&b->addr, addr, sizeof(addr)), b->port, b->agent_id,
                   b->agent_health == GSLB_HEALTHY ? "healthy" : "unhealthy",
@@ -249,7 +244,7 @@ static int store_one(gslb_validator_t *v, MDB_txn *txn, vtarget_t *t, dirty_t *d
         return GSLB_OK;
     if (rc < 0)
         return rc;
-    note_disagreement(t, &b);
+    note_disagreement(v, t, &b);
     if (b.validation_health == t->st.health)
         return GSLB_OK;
     bool served_before = gslb_backend_servable(&b, NULL);
@@ -290,9 +285,9 @@ int gslb_validator_run_once(gslb_validator_t *v)
     if (rc == GSLB_OK && v->nt)
         rc = store_verdicts(v);
     if (rc == GSLB_OK) {
-        add(&g_counters.rounds, 1);
+        gslb_counter_add(&v->counters.rounds, 1);
     } else {
-        add(&g_counters.errors, 1);
+        gslb_counter_add(&v->counters.errors, 1);
         gslb_error("validator: round failed: %s", gslb_strerror(rc));
     }
     return rc;

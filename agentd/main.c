@@ -9,6 +9,7 @@
  */
 #include "agent_config.h"
 #include "gslb_log.h"
+#include "gslb_time.h"
 #include "probe.h"
 #include "sender.h"
 #include "gossip_wire.h"

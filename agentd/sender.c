@@ -2,8 +2,8 @@
  * sender.c - per-overwatch sender threads (sender.h).
  */
 #include "sender.h"
-#include "probe.h"
 #include "gossip_wire.h"
+#include "gslb_time.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -279,7 +279,7 @@ int gslb_sender_start(gslb_sender_t **out, const gslb_agent_node_cfg_t *nodes, s
         return gslb_errf(eb, GSLB_ENOMEM, "out of memory");
     pthread_mutex_init(&s->mu, NULL);
     pthread_cond_init(&s->cond, NULL);
-    pthread_cond_init(&s->done_cond, NULL);
+    gslb_cond_init_monotonic(&s->done_cond);
     s->nodes = calloc(count ? count : 1, sizeof(*s->nodes));
     if (!s->nodes) {
         gslb_sender_stop(s);
@@ -335,14 +335,7 @@ static size_t pending_nodes(const gslb_sender_t *s)
 
 size_t gslb_sender_flush(gslb_sender_t *s, int timeout_ms)
 {
-    struct timespec deadline;
-    clock_gettime(CLOCK_REALTIME, &deadline);
-    deadline.tv_sec += timeout_ms / 1000;
-    deadline.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
-    if (deadline.tv_nsec >= 1000000000L) {
-        deadline.tv_sec++;
-        deadline.tv_nsec -= 1000000000L;
-    }
+    struct timespec deadline = gslb_mono_deadline(timeout_ms);
     pthread_mutex_lock(&s->mu);
     size_t left;
     while ((left = pending_nodes(s)) > 0) {

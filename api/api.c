@@ -5,6 +5,7 @@
 #include "http.h"
 
 #include "gslb_log.h"
+#include "gslb_time.h"
 
 #include <arpa/inet.h>
 #include <civetweb.h>
@@ -69,7 +70,7 @@ static int init_state(gslb_api_t *api, gslb_env_t *env, const gslb_api_settings_
     api->env = env;
     if (hooks)
         api->hooks = *hooks;
-    api->start_time = gslb_now();
+    api->start_time = gslb_wall_s();
     api->api_addr = set->api_addr;
     api->metrics_addr = set->metrics_addr;
     api->api_enabled = set->api_enabled;

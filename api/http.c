@@ -25,7 +25,6 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/socket.h>
-#include <time.h>
 #include <unistd.h>
 
 #define API_THREADS "6"
@@ -34,13 +33,6 @@
 #define BODY_DRAIN_MAX (1024 * 1024)
 
 /* ---- small shared helpers ------------------------------------------------- */
-
-int64_t gslb_now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec;
-}
 
 bool gslb_secret_equal(const char *a, const char *b)
 {

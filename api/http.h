@@ -104,9 +104,6 @@ void gslb_req_identity(const gslb_req_t *rq, char *node_id, char *region, size_t
 /** Constant-time comparison of two secrets of any lengths. */
 bool gslb_secret_equal(const char *a, const char *b);
 
-/** Unix seconds now (wall clock). */
-int64_t gslb_now(void);
-
 /* ---- start of the two CivetWeb contexts (http.c, metrics.c); api.c stops them -- */
 int gslb_http_start(gslb_api_t *api, gslb_errbuf_t *eb);
 int gslb_metrics_start(gslb_api_t *api, gslb_errbuf_t *eb);

@@ -12,6 +12,7 @@
 #include "views.h"
 
 #include "gslb_log.h"
+#include "gslb_time.h"
 
 #include <arpa/inet.h>
 #include <stdio.h>
@@ -149,7 +150,7 @@ static void fill_override(gslb_override_rec_t *ov, const target_t *t,
         snprintf(ov->who, sizeof(ov->who), "%s", req->source);
     else
         gslb_req_actor(rq, ov->who, sizeof(ov->who));
-    ov->when = gslb_now();
+    ov->when = gslb_wall_s();
 }
 
 static int write_override(gslb_req_t *rq, target_t *t, const gslb_override_req_t *req,

@@ -6,6 +6,8 @@
 #include "summary.h"
 #include "views.h"
 
+#include "gslb_time.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -265,7 +267,7 @@ int gslb_route_stats(gslb_req_t *rq)
         "s:o*}",
         "node_id", node_id, "region", region, "version", GSLB_VERSION, "started_at",
         gslb_json_time(api->start_time), "uptime_seconds",
-        (json_int_t)(gslb_now() - api->start_time), "dns", dns_stats_json(st), "gossip",
+        (json_int_t)(gslb_wall_s() - api->start_time), "dns", dns_stats_json(st), "gossip",
         gossip_stats_json(st), "store", store_stats_json(&sum), "storage", "map_size",
         (json_int_t)api->env->map_size, "map_full_total", (json_int_t)gslb_env_map_full_count(),
         "last_txnid", (json_int_t)txnid, "reloads", "ok", (json_int_t)st->reloads_ok, "failed",

@@ -56,10 +56,10 @@ static void extra(gslb_api_stats_t *st, const char *name, bool counter, const ch
     };
 }
 
-static void fill_gossip(gslb_api_stats_t *st)
+static void fill_gossip(gslb_api_stats_t *st, const gslb_gossip_rx_t *rx)
 {
     gslb_gossip_counters_t gc;
-    gslb_gossip_counters(&gc);
+    gslb_gossip_counters(rx, &gc);
     for (unsigned r = 0; r < GSLB_GOSSIP_RESULT_COUNT && r < GSLB_API_MAX_GOSSIP_SERIES; r++) {
         gslb_api_series_t *s = &st->gossip[st->gossip_series++];
         snprintf(s->l1, sizeof(s->l1), "%s", gslb_gossip_result_name((enum gslb_gossip_result)r));
@@ -81,12 +81,13 @@ static void fill_gossip(gslb_api_stats_t *st)
           gc.goodbyes);
 }
 
-static void fill_sweeper_and_validator(gslb_api_stats_t *st)
+static void fill_sweeper_and_validator(gslb_api_stats_t *st, const gslb_sweeper_t *sweeper,
+                                       const gslb_validator_t *validator)
 {
     gslb_sweeper_counters_t sc;
     gslb_validator_counters_t vc;
-    gslb_sweeper_counters(&sc);
-    gslb_validator_counters(&vc);
+    gslb_sweeper_counters(sweeper, &sc);
+    gslb_validator_counters(validator, &vc);
     extra(st, "opengslb_sweeper_backends_marked_stale_total", true,
           "Backends marked stale because their agent went silent.", NULL, NULL,
           sc.backends_marked_stale);
@@ -125,8 +126,9 @@ static void hook_stats(void *ctx, gslb_api_stats_t *st)
         st->truncated = sum.field[GSLB_ST_TRUNCATED];
         fill_dns_events(st, &sum);
     }
-    fill_gossip(st);
-    fill_sweeper_and_validator(st);
+    /* The API is stopped before these services (main.c), so the handles stay valid. */
+    fill_gossip(st, rt->gossip);
+    fill_sweeper_and_validator(st, rt->sweeper, rt->validator);
     gslb_keysync_fill_stats(rt, st);
     st->reloads_ok = __atomic_load_n(&rt->reloads_ok, __ATOMIC_RELAXED);
     st->reloads_failed = __atomic_load_n(&rt->reloads_failed, __ATOMIC_RELAXED);

@@ -7,12 +7,13 @@
 #include "api_hooks.h"
 #include "gossip_rx.h"
 #include "gslb_log.h"
+#include "gslb_time.h"
 #include "keysync_glue.h"
 
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <time.h>
+#include <string.h>
 
 static pthread_mutex_t reload_lock = PTHREAD_MUTEX_INITIALIZER;
 
@@ -35,7 +36,7 @@ static void count_result(gslb_runtime_t *rt, bool ok)
 {
     if (ok) {
         __atomic_add_fetch(&rt->reloads_ok, 1, __ATOMIC_RELAXED);
-        __atomic_store_n(&rt->last_reload, (int64_t)time(NULL), __ATOMIC_RELAXED);
+        __atomic_store_n(&rt->last_reload, gslb_wall_s(), __ATOMIC_RELAXED);
     } else {
         __atomic_add_fetch(&rt->reloads_failed, 1, __ATOMIC_RELAXED);
     }

@@ -4,6 +4,7 @@
  */
 #include "env.h"
 #include "gslb_log.h"
+#include "gslb_time.h"
 #include "records.h"
 
 #include <errno.h>
@@ -12,7 +13,6 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 const char *const gslb_dbi_names[GSLB_DBI_COUNT] = {
@@ -223,7 +223,7 @@ int gslb_env_commit_durable(gslb_env_t *e, MDB_txn *txn)
 
 static int write_new_meta(gslb_env_t *e, MDB_txn *txn, const char *node_id, gslb_errbuf_t *eb)
 {
-    gslb_meta_rec_t m = {.schema_version = GSLB_SCHEMA_VERSION, .created_at = time(NULL)};
+    gslb_meta_rec_t m = {.schema_version = GSLB_SCHEMA_VERSION, .created_at = gslb_wall_s()};
     uint8_t buf[GSLB_REC_MAX];
     if (node_id)
         snprintf(m.node_id, sizeof(m.node_id), "%s", node_id);

@@ -15,12 +15,12 @@
  */
 #include "store.h"
 #include "codec.h"
+#include "gslb_time.h"
 
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
 #include <sys/socket.h>
-#include <time.h>
 
 /* ---- key builders -------------------------------------------------------- */
 
@@ -592,13 +592,6 @@ int gslb_store_override_del(gslb_env_t *e, MDB_txn *txn, const char *domain,
 
 /* ---- audit ---------------------------------------------------------------- */
 
-static int64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* The next free sequence number for time_ms (1 + the highest one in use). */
 static int next_audit_seq(gslb_env_t *e, MDB_txn *txn, int64_t time_ms, uint32_t *seq)
 {
@@ -629,7 +622,7 @@ int gslb_store_audit_append(gslb_env_t *e, MDB_txn *txn, gslb_audit_rec_t *r)
 {
     uint8_t key[12], buf[GSLB_REC_MAX];
     if (r->time_ms == 0)
-        r->time_ms = now_ms();
+        r->time_ms = gslb_wall_ms();
     if (r->time_ms < 0)
         return GSLB_EINVAL;
     if (r->seq == 0) {

@@ -3,6 +3,7 @@
  * non-blocking connect() for TCP, both polled by curl_multi_poll().
  */
 #include "probe.h"
+#include "gslb_time.h"
 
 #include <arpa/inet.h>
 #include <curl/curl.h>
@@ -14,7 +15,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <time.h>
 #include <unistd.h>
 
 typedef struct target {
@@ -39,25 +39,6 @@ struct gslb_prober {
     size_t *wfd_target;
     size_t wfd_cap;
 };
-
-/* ---- clocks --------------------------------------------------------------- */
-
-static int64_t clock_us(clockid_t id)
-{
-    struct timespec ts;
-    clock_gettime(id, &ts);
-    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
-int64_t gslb_mono_ms(void)
-{
-    return clock_us(CLOCK_MONOTONIC) / 1000;
-}
-
-int64_t gslb_wall_ms(void)
-{
-    return clock_us(CLOCK_REALTIME) / 1000;
-}
 
 /* ---- specs and state ------------------------------------------------------ */
 
@@ -380,7 +361,7 @@ static socklen_t to_sockaddr(const gslb_addr_t *a, uint16_t port, struct sockadd
 
 static uint32_t elapsed_us(const target_t *t)
 {
-    int64_t d = clock_us(CLOCK_MONOTONIC) - t->started_us;
+    int64_t d = gslb_mono_us() - t->started_us;
     return d <= 0 ? 1 : (d > UINT32_MAX ? UINT32_MAX : (uint32_t)d);
 }
 
@@ -431,7 +412,7 @@ static void start_due(gslb_prober_t *p, int64_t now)
         target_t *t = &p->t[i];
         if (t->in_flight || t->due_ms > now)
             continue;
-        t->started_us = clock_us(CLOCK_MONOTONIC);
+        t->started_us = gslb_mono_us();
         if (t->spec.type == GSLB_PROBE_TCP)
             tcp_start(p, i);
         else

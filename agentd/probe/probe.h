@@ -92,8 +92,3 @@ int gslb_prober_step(gslb_prober_t *p, int wait_ms, int extra_fd, bool *extra_re
 /** Probe every target once now and wait until all finished (or deadline_ms of
  *  monotonic time passed; unfinished probes count as failed). */
 int gslb_prober_run_round(gslb_prober_t *p, int64_t deadline_ms);
-
-/** Monotonic milliseconds (CLOCK_MONOTONIC). */
-int64_t gslb_mono_ms(void);
-/** Wall-clock unix milliseconds (CLOCK_REALTIME). */
-int64_t gslb_wall_ms(void);

@@ -7,6 +7,7 @@
  */
 #include "config.h"
 #include "config_internal.h"
+#include "gslb_time.h"
 
 #include <arpa/inet.h>
 #include <ctype.h>
@@ -786,7 +787,7 @@ static int load_doc(yc_doc_t *doc, const char *source, gslb_config_t *cfg, gslb_
     memset(cfg, 0, sizeof(*cfg));
     set_defaults(cfg);
     snprintf(cfg->source, sizeof(cfg->source), "%s", source);
-    cfg_ctx_t c = {.d = doc, .eb = eb, .cfg = cfg, .now = time(NULL)};
+    cfg_ctx_t c = {.d = doc, .eb = eb, .cfg = cfg, .now = (time_t)gslb_wall_s()};
     int rc = parse_root(&c, doc->root);
     yc_free(doc);
     if (rc != 0) {

@@ -15,13 +15,13 @@
  *    configured domains are never touched.
  */
 #include "config.h"
+#include "gslb_time.h"
 #include "store.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/socket.h>
 #include <string.h>
-#include <time.h>
 
 typedef struct backend_key {
     char domain[GSLB_NAME_MAX];
@@ -296,7 +296,7 @@ static int apply_all(apply_ctx_t *a)
 
 int gslb_config_apply_to_store(const gslb_config_t *cfg, gslb_env_t *env, gslb_errbuf_t *eb)
 {
-    apply_ctx_t a = {.cfg = cfg, .env = env, .now = (int64_t)time(NULL), .eb = eb};
+    apply_ctx_t a = {.cfg = cfg, .env = env, .now = gslb_wall_s(), .eb = eb};
     int rc = gslb_env_write_begin(env, &a.txn);
     if (rc != 0)
         return fail(&a, rc, "starting a write transaction");

@@ -4,6 +4,7 @@
 #include "dns.h"
 #include "answer.h"
 #include "gslb_log.h"
+#include "gslb_time.h"
 #include "tcp.h"
 #include "udp.h"
 
@@ -57,13 +58,6 @@ struct gslb_dns {
     atomic_bool stopping;
     uint16_t port;
 };
-
-static uint64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
-    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
 
 void gslb_dns_opts_from_config(const gslb_config_t *cfg, gslb_dns_opts_t *o)
 {
@@ -179,7 +173,7 @@ static void sweep_if_due(worker_t *w, uint64_t now)
 /* Events of the TCP epoll set (listener, connections, stop). False on stop. */
 static bool handle_tcp_events(worker_t *w, const struct epoll_event *ev, int n)
 {
-    uint64_t now = now_ms();
+    uint64_t now = (uint64_t)gslb_mono_coarse_ms();
     for (int i = 0; i < n; i++) {
         uint64_t tag = ev[i].data.u64;
         if (tag == TAG_STOP)
@@ -232,7 +226,7 @@ static void *worker_main(void *arg)
     int last = 0; /* size of the last UDP batch */
     w->next_sweep = UINT64_MAX;
     while (!atomic_load_explicit(&w->dns->stopping, memory_order_relaxed)) {
-        uint64_t now = now_ms();
+        uint64_t now = (uint64_t)gslb_mono_coarse_ms();
         sweep_if_due(w, now);
         bool busy = last >= COALESCE_MIN;
         if (!set_udp_watched(w, !busy))

@@ -2,12 +2,12 @@
  * policy.c - routing policies (see policy.h for the contract).
  */
 #include "policy.h"
+#include "gslb_time.h"
 
 #include <endian.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <sys/random.h>
-#include <time.h>
 
 /* ---- PRNG: xoshiro256** seeded by splitmix64 ------------------------------ */
 
@@ -41,9 +41,7 @@ static uint64_t rng_next(gslb_policy_state_t *st)
 void gslb_policy_init(gslb_policy_state_t *st, uint64_t seed)
 {
     if (seed == 0 && getrandom(&seed, sizeof(seed), 0) != (ssize_t)sizeof(seed)) {
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        seed = (uint64_t)ts.tv_nsec ^ ((uint64_t)ts.tv_sec << 32) ^ (uint64_t)(uintptr_t)st;
+        seed = (uint64_t)gslb_mono_ns() ^ (uint64_t)(uintptr_t)st;
     }
     uint64_t x = seed;
     for (int i = 0; i < 4; i++)

@@ -5,7 +5,9 @@
 #include "keysync.h"
 
 #include "gslb_log.h"
+#include "gslb_time.h"
 #include "keys.h"
+#include "periodic.h"
 #include "store.h"
 
 #include <curl/curl.h>
@@ -19,7 +21,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <time.h>
 
 #define EXPORT_PATH "/api/v1/dnssec/keys/export"
 #define EXPORT_BODY_MAX (1024 * 1024)
@@ -357,7 +358,7 @@ static void finish_transfer(peer_fetch_t *p, CURLcode code)
 
 /* Fetch every peer's export in parallel; the whole round is bounded by the
  * timeout (each transfer has it as its own limit) and by a stop request. */
-static void fetch_all(const settings_t *s, peer_fetch_t *peers, atomic_bool *stop)
+static void fetch_all(const settings_t *s, peer_fetch_t *peers, const atomic_bool *stop)
 {
     pthread_once(&curl_once, curl_global);
     char auth[300];
@@ -513,7 +514,7 @@ static int apply_round(gslb_env_t *env, const settings_t *s, peer_fetch_t *peers
 
 /* Fetch (when asked to and there are peers), then apply; fills r and returns
  * the store's result. */
-static int run_round(gslb_env_t *env, const settings_t *s, bool fetch, atomic_bool *stop,
+static int run_round(gslb_env_t *env, const settings_t *s, bool fetch, const atomic_bool *stop,
                      round_result_t *r)
 {
     memset(r, 0, sizeof(*r));
@@ -527,7 +528,7 @@ static int run_round(gslb_env_t *env, const settings_t *s, bool fetch, atomic_bo
         }
         fetch_all(s, peers, stop);
     }
-    int64_t now = (int64_t)time(NULL);
+    int64_t now = gslb_wall_s();
     int rc = apply_round(env, s, peers, now, r);
     bool peer_failed = false;
     for (size_t i = 0; peers && i < s->peer_count; i++) {
@@ -549,31 +550,16 @@ static int run_round(gslb_env_t *env, const settings_t *s, bool fetch, atomic_bo
 
 struct gslb_keysync {
     gslb_env_t *env;
-    pthread_t thread;
-    bool thread_started;
-    atomic_bool stop;
+    gslb_periodic_t *poller; /* runs poll_round(): schedule, requests, stop */
     pthread_mutex_t lock;
-    pthread_cond_t cond; /* wakes the poller */
-    pthread_cond_t done; /* a round finished */
     settings_t settings; /* under lock */
-    uint64_t requested;  /* round requests (sync_now, reload) */
-    uint64_t completed;  /* value of `requested` the last finished round served */
-    bool running;        /* a round is in progress */
-    unsigned waiters;    /* sync_now callers waiting for a round */
-    int64_t next_due_ms; /* monotonic ms of the next scheduled round */
+    unsigned waiters;    /* sync_now callers waiting for a round (under lock) */
     /* state shown by the API and metrics (under lock) */
     int64_t last_sync, next_sync;
     bool last_success;
     uint64_t rounds;
     char last_error[512];
 };
-
-static int64_t mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static void log_round(const settings_t *s, const round_result_t *r)
 {
@@ -589,10 +575,11 @@ static void log_round(const settings_t *s, const round_result_t *r)
         gslb_error("dnssec: key sync failed: %s", r->error[0] ? r->error : "no peer answered");
 }
 
-/* Record a round's result (lock held). */
+/* Record a round's result (lock held). The poller schedules the next round
+ * poll_interval after this one (gslb_periodic_t); next_sync shows it. */
 static void record_round(gslb_keysync_t *ks, const round_result_t *r)
 {
-    int64_t now = (int64_t)time(NULL);
+    int64_t now = gslb_wall_s();
     if (r->fetched) {
         ks->rounds++;
         ks->last_success = r->success;
@@ -602,58 +589,29 @@ static void record_round(gslb_keysync_t *ks, const round_result_t *r)
                  r->error[0] || r->success ? r->error : "no peer answered");
     }
     bool syncing = ks->settings.enabled && ks->settings.peer_count > 0;
-    ks->next_due_ms = mono_ms() + (int64_t)ks->settings.poll_ms;
     ks->next_sync = syncing ? now + (int64_t)(ks->settings.poll_ms / 1000) : 0;
 }
 
-static bool round_due(gslb_keysync_t *ks)
+/* One round of the poller thread (gslb_periodic_t: every poll_interval, and at
+ * once on gslb_periodic_kick() from sync_now and update). */
+static void poll_round(gslb_periodic_t *p, void *ctx)
 {
-    return ks->requested != ks->completed || mono_ms() >= ks->next_due_ms;
-}
-
-static void wait_for_work(gslb_keysync_t *ks)
-{
-    while (!atomic_load(&ks->stop) && !round_due(ks)) {
-        int64_t wait_ms = ks->next_due_ms - mono_ms();
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        int64_t ns = ts.tv_nsec + (wait_ms % 1000) * 1000000;
-        ts.tv_sec += (time_t)(wait_ms / 1000) + (time_t)(ns / 1000000000);
-        ts.tv_nsec = (long)(ns % 1000000000);
-        pthread_cond_timedwait(&ks->cond, &ks->lock, &ts);
-    }
-}
-
-static void *poller_main(void *arg)
-{
-    gslb_keysync_t *ks = arg;
+    gslb_keysync_t *ks = ctx;
+    settings_t s;
     pthread_mutex_lock(&ks->lock);
-    for (;;) {
-        wait_for_work(ks);
-        if (atomic_load(&ks->stop))
-            break;
-        uint64_t serving = ks->requested;
-        settings_t s;
-        int rc = settings_copy(&s, &ks->settings);
-        ks->running = true;
-        pthread_mutex_unlock(&ks->lock);
-        round_result_t r;
-        if (rc == GSLB_OK) {
-            run_round(ks->env, &s, true, &ks->stop, &r);
-            log_round(&s, &r);
-            settings_free(&s);
-        }
-        pthread_mutex_lock(&ks->lock);
-        ks->running = false;
-        if (rc == GSLB_OK)
-            record_round(ks, &r);
-        else
-            ks->next_due_ms = mono_ms() + 1000; /* out of memory: retry soon */
-        ks->completed = serving;
-        pthread_cond_broadcast(&ks->done);
-    }
+    int rc = settings_copy(&s, &ks->settings);
     pthread_mutex_unlock(&ks->lock);
-    return NULL;
+    if (rc != GSLB_OK) {
+        gslb_periodic_run_in(p, 1000); /* out of memory: retry soon */
+        return;
+    }
+    round_result_t r;
+    run_round(ks->env, &s, true, gslb_periodic_stop_flag(p), &r);
+    log_round(&s, &r);
+    settings_free(&s);
+    pthread_mutex_lock(&ks->lock);
+    record_round(ks, &r);
+    pthread_mutex_unlock(&ks->lock);
 }
 
 static void fill_state(gslb_keysync_t *ks, gslb_keysync_state_t *out)
@@ -676,43 +634,32 @@ void gslb_keysync_state(gslb_keysync_t *ks, gslb_keysync_state_t *out)
     pthread_mutex_unlock(&ks->lock);
 }
 
+/* Ask the poller for a round; wait for it unless MAX_SYNC_WAITERS callers wait
+ * already (then the request only triggers the round: GSLB_EAGAIN). */
+static int request_round(gslb_keysync_t *ks)
+{
+    pthread_mutex_lock(&ks->lock);
+    bool wait = ks->waiters < MAX_SYNC_WAITERS;
+    ks->waiters += wait;
+    int64_t wait_ms = (int64_t)ks->settings.timeout_ms + SYNC_WAIT_MARGIN_MS;
+    pthread_mutex_unlock(&ks->lock);
+    uint64_t ticket = gslb_periodic_kick(ks->poller);
+    if (!wait)
+        return GSLB_EAGAIN;
+    int rc = gslb_periodic_wait(ks->poller, ticket, wait_ms); /* EAGAIN: timeout or stopping */
+    pthread_mutex_lock(&ks->lock);
+    ks->waiters--;
+    pthread_mutex_unlock(&ks->lock);
+    return rc;
+}
+
 int gslb_keysync_sync_now(gslb_keysync_t *ks, gslb_keysync_state_t *out)
 {
     pthread_mutex_lock(&ks->lock);
-    if (!ks->settings.enabled || ks->settings.peer_count == 0) {
-        fill_state(ks, out);
-        pthread_mutex_unlock(&ks->lock);
-        return GSLB_ENOENT;
-    }
-    uint64_t want = ++ks->requested;
-    pthread_cond_signal(&ks->cond);
-    if (ks->waiters >= MAX_SYNC_WAITERS) {
-        /* enough API threads wait already: this request only triggers the round */
-        fill_state(ks, out);
-        pthread_mutex_unlock(&ks->lock);
-        return GSLB_EAGAIN;
-    }
-    ks->waiters++;
-    int64_t deadline = mono_ms() + (int64_t)ks->settings.timeout_ms + SYNC_WAIT_MARGIN_MS;
-    int rc = GSLB_OK;
-    while (ks->completed < want && !atomic_load(&ks->stop)) {
-        int64_t left = deadline - mono_ms();
-        if (left <= 0) {
-            rc = GSLB_EAGAIN;
-            break;
-        }
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        int64_t ns = ts.tv_nsec + (left % 1000) * 1000000;
-        ts.tv_sec += (time_t)(left / 1000) + (time_t)(ns / 1000000000);
-        ts.tv_nsec = (long)(ns % 1000000000);
-        pthread_cond_timedwait(&ks->done, &ks->lock, &ts);
-    }
-    ks->waiters--;
-    if (ks->completed < want && rc == GSLB_OK)
-        rc = GSLB_EAGAIN; /* stopping */
-    fill_state(ks, out);
+    bool syncing = ks->settings.enabled && ks->settings.peer_count > 0;
     pthread_mutex_unlock(&ks->lock);
+    int rc = syncing ? request_round(ks) : GSLB_ENOENT;
+    gslb_keysync_state(ks, out);
     return rc;
 }
 
@@ -726,10 +673,12 @@ void gslb_keysync_update(gslb_keysync_t *ks, const gslb_keysync_settings_t *set)
     pthread_mutex_lock(&ks->lock);
     settings_t old = ks->settings;
     ks->settings = s;
-    ks->requested++; /* peers, zones or the switch may have changed: a round now */
-    pthread_cond_signal(&ks->cond);
+    uint64_t poll_ms = s.poll_ms;
     pthread_mutex_unlock(&ks->lock);
     settings_free(&old);
+    /* peers, zones or the switch may have changed: a round now */
+    gslb_periodic_set_interval(ks->poller, poll_ms);
+    gslb_periodic_kick(ks->poller);
 }
 
 uint32_t gslb_keysync_dnskey_ttl(gslb_keysync_t *ks, const char *zone)
@@ -788,14 +737,7 @@ int gslb_keysync_start(gslb_keysync_t **out, gslb_env_t *env, const gslb_keysync
     if (!ks)
         return gslb_errf(eb, GSLB_ENOMEM, "out of memory");
     ks->env = env;
-    atomic_init(&ks->stop, false);
     pthread_mutex_init(&ks->lock, NULL);
-    pthread_condattr_t ca;
-    pthread_condattr_init(&ca);
-    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-    pthread_cond_init(&ks->cond, &ca);
-    pthread_cond_init(&ks->done, &ca);
-    pthread_condattr_destroy(&ca);
     int rc = settings_from(&ks->settings, set);
     for (size_t i = 0; rc == GSLB_OK && i < ks->settings.peer_count; i++)
         if (strncmp(ks->settings.peers[i], "http://", 7) == 0)
@@ -807,12 +749,14 @@ int gslb_keysync_start(gslb_keysync_t **out, gslb_env_t *env, const gslb_keysync
         rc = startup_round(ks, &fetched, eb);
     if (rc == GSLB_OK) {
         /* a node that did not fetch at start asks its peers at once */
-        ks->next_due_ms = fetched ? mono_ms() + (int64_t)ks->settings.poll_ms : 0;
-        ks->next_sync = fetched ? ks->next_sync : (int64_t)time(NULL);
-        rc = pthread_create(&ks->thread, NULL, poller_main, ks) == 0
-                 ? GSLB_OK
-                 : gslb_errf(eb, GSLB_EIO, "dnssec: cannot start the key sync thread");
-        ks->thread_started = rc == GSLB_OK;
+        ks->next_sync = fetched ? ks->next_sync : gslb_wall_s();
+        gslb_periodic_opts_t po = {.name = "dnssec: key sync",
+                                   .run = poll_round,
+                                   .ctx = ks,
+                                   .interval_ms = ks->settings.poll_ms,
+                                   .delay_first = fetched};
+        if (gslb_periodic_start(&ks->poller, &po, NULL) != GSLB_OK)
+            rc = gslb_errf(eb, GSLB_EIO, "dnssec: cannot start the key sync thread");
     }
     if (rc != GSLB_OK) {
         if (eb && !eb->msg[0])
@@ -828,16 +772,8 @@ void gslb_keysync_stop(gslb_keysync_t *ks)
 {
     if (!ks)
         return;
-    pthread_mutex_lock(&ks->lock);
-    atomic_store(&ks->stop, true);
-    pthread_cond_broadcast(&ks->cond);
-    pthread_cond_broadcast(&ks->done);
-    pthread_mutex_unlock(&ks->lock);
-    if (ks->thread_started)
-        pthread_join(ks->thread, NULL);
+    gslb_periodic_stop(ks->poller); /* aborts a running fetch, joins */
     settings_free(&ks->settings);
-    pthread_cond_destroy(&ks->cond);
-    pthread_cond_destroy(&ks->done);
     pthread_mutex_destroy(&ks->lock);
     free(ks);
 }

@@ -4,6 +4,7 @@
 #include "signer.h"
 #include "answers.h"
 #include "gslb_log.h"
+#include "gslb_time.h"
 #include "records.h"
 #include "store.h"
 #include "dname.h"
@@ -315,9 +316,7 @@ int64_t gslb_signer_now(const gslb_signer_t *s)
 {
     if (s->fixed_now)
         return s->fixed_now;
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME_COARSE, &ts);
-    return (int64_t)ts.tv_sec;
+    return gslb_wall_coarse_s();
 }
 
 /* ---- zone keys ------------------------------------------------------------------- */

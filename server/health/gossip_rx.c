@@ -6,8 +6,9 @@
  * (flush); sockets and the thread.
  */
 #include "gossip_rx.h"
+#include "gslb_counter.h"
 #include "gslb_log.h"
-#include "probe.h"
+#include "gslb_time.h"
 #include "store.h"
 
 #include <arpa/inet.h>
@@ -28,19 +29,9 @@
 
 /* ---- counters ------------------------------------------------------------- */
 
-static gslb_gossip_counters_t g_counters;
-
 static void count(uint64_t *c)
 {
-    __atomic_fetch_add(c, 1, __ATOMIC_RELAXED);
-}
-
-void gslb_gossip_counters(gslb_gossip_counters_t *out)
-{
-    uint64_t *dst = (uint64_t *)out;
-    uint64_t *src = (uint64_t *)&g_counters;
-    for (size_t i = 0; i < sizeof(*out) / sizeof(uint64_t); i++)
-        dst[i] = __atomic_load_n(&src[i], __ATOMIC_RELAXED);
+    gslb_counter_add(c, 1);
 }
 
 const char *gslb_gossip_ignore_name(enum gslb_gossip_ignore r)
@@ -103,7 +94,16 @@ struct gslb_gossip_rx {
     size_t nconns;
     pthread_t thread;
     bool thread_started;
+    gslb_gossip_counters_t counters; /* written by the receiving thread only */
 };
+
+void gslb_gossip_counters(const gslb_gossip_rx_t *rx, gslb_gossip_counters_t *out)
+{
+    if (rx)
+        gslb_counters_snapshot(out, &rx->counters, sizeof(*out));
+    else
+        memset(out, 0, sizeof(*out));
+}
 
 static uint64_t fnv1a(uint64_t h, const void *p, size_t n)
 {
@@ -199,9 +199,9 @@ bool gslb_gossip_rx_last_heard(gslb_gossip_rx_t *rx, const char *agent_id, int64
 
 /* ---- authentication ------------------------------------------------------- */
 
-static enum gslb_gossip_result counted(enum gslb_gossip_result r)
+static enum gslb_gossip_result counted(gslb_gossip_rx_t *rx, enum gslb_gossip_result r)
 {
-    count(&g_counters.messages[r]);
+    count(&rx->counters.messages[r]);
     return r;
 }
 
@@ -265,11 +265,8 @@ static int queue_message(gslb_gossip_rx_t *rx, agent_state_t *a, const uint8_t *
         rx->pending = v;
         rx->pending_cap = cap;
     }
-    if (rx->npending == 0) {
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        rx->first_pending_ms = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-    }
+    if (rx->npending == 0)
+        rx->first_pending_ms = gslb_mono_ms();
     rx->pending[rx->npending++] = a;
     a->pending = true;
     return GSLB_OK;
@@ -343,7 +340,7 @@ enum gslb_gossip_result gslb_gossip_rx_ingest(gslb_gossip_rx_t *rx, const uint8_
     OPENSSL_cleanse(m.token, sizeof(m.token));
     if (why == GSLB_GOSSIP_ACCEPTED)
         why = admit(rx, &m, (size_t)n, src, now_ms);
-    return counted(why);
+    return counted(rx, why);
 }
 
 /* ---- application to the store --------------------------------------------- */
@@ -594,7 +591,7 @@ static int apply_backends(batch_t *b, agent_state_t *a, const gslb_gossip_msg_t 
         if (!s->found || !token_covers(m->token_name, g->service, s)) {
             enum gslb_gossip_ignore why =
                 s->found ? GSLB_GOSSIP_IGNORE_UNAUTHORIZED : GSLB_GOSSIP_IGNORE_UNKNOWN_SERVICE;
-            count(&g_counters.backends_ignored[why]);
+            count(&b->rx->counters.backends_ignored[why]);
             warn_ignored(a, g, s->found, m->token_name);
             continue;
         }
@@ -644,7 +641,7 @@ static int apply_agent(batch_t *b, agent_state_t *a)
     if ((rc = put_agent_record(b, a, &m, &old, &had_old)) < 0)
         return rc;
     if (m.type == GSLB_GOSSIP_GOODBYE) {
-        count(&g_counters.goodbyes);
+        count(&b->rx->counters.goodbyes);
         gslb_info("gossip: agent %s said goodbye: its backends are drained", a->id);
         a->applied = false;
         a->set_known = false;
@@ -731,9 +728,9 @@ int gslb_gossip_rx_flush(gslb_gossip_rx_t *rx, int64_t now_ms)
             mdb_txn_abort(b.txn);
     }
     if (rc == GSLB_OK) {
-        count(&g_counters.batches);
+        count(&rx->counters.batches);
     } else {
-        count(&g_counters.batch_errors);
+        count(&rx->counters.batch_errors);
         forget_applied(rx, list, n);
         gslb_error("gossip: cannot apply %zu agent message(s): %s", n, gslb_strerror(rc));
     }
@@ -865,11 +862,11 @@ static void accept_tcp(gslb_gossip_rx_t *rx)
         if (fd < 0)
             return;
         if (rx->nconns >= GSLB_GOSSIP_TCP_MAX_CONNS) {
-            count(&g_counters.tcp_rejected);
+            count(&rx->counters.tcp_rejected);
             close(fd);
             continue;
         }
-        count(&g_counters.tcp_accepted);
+        count(&rx->counters.tcp_accepted);
         char text[64];
         gslb_addr_t from;
         addr_from_sockaddr((struct sockaddr *)&ss, &from);
@@ -890,7 +887,7 @@ static bool conn_frame_done(gslb_gossip_rx_t *rx, conn_t *c)
         uint32_t len = ((uint32_t)c->buf[0] << 24) | ((uint32_t)c->buf[1] << 16) |
                        ((uint32_t)c->buf[2] << 8) | c->buf[3];
         if (len < GSLB_GOSSIP_OVERHEAD || len > GSLB_GOSSIP_MSG_MAX) {
-            counted(GSLB_GOSSIP_BAD_LENGTH);
+            counted(rx, GSLB_GOSSIP_BAD_LENGTH);
             return false;
         }
         uint8_t *nb = realloc(c->buf, 4 + (size_t)len);

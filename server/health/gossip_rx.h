@@ -21,7 +21,8 @@
  *    latency, last_seen) and clears their stale flag; backends the agent no
  *    longer reports are deleted. A goodbye drains every backend of the agent
  *    at once; its next heartbeat undrains them.
- *  - Counters are process-wide (gslb_gossip_counters()), for the metrics exporter.
+ *  - Counters belong to the receiver (gslb_gossip_counters()): written by its
+ *    thread, read from any thread (the metrics exporter).
  */
 #pragma once
 
@@ -55,12 +56,13 @@ typedef struct gslb_gossip_counters {
     uint64_t goodbyes;                                   /* goodbye messages applied */
 } gslb_gossip_counters_t;
 
-/** Snapshot of the process-wide counters. */
-void gslb_gossip_counters(gslb_gossip_counters_t *out);
 /** "unknown_service", "unauthorized". */
 const char *gslb_gossip_ignore_name(enum gslb_gossip_ignore r);
 
 typedef struct gslb_gossip_rx gslb_gossip_rx_t;
+
+/** Snapshot of rx's counters (relaxed reads; any thread). NULL rx: all zero. */
+void gslb_gossip_counters(const gslb_gossip_rx_t *rx, gslb_gossip_counters_t *out);
 
 typedef struct gslb_gossip_rx_opts {
     gslb_env_t *env;

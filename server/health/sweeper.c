@@ -3,43 +3,29 @@
  * (sweeper.h).
  */
 #include "sweeper.h"
+#include "gslb_counter.h"
 #include "gslb_log.h"
-#include "probe.h"
+#include "gslb_time.h"
+#include "periodic.h"
 #include "store.h"
 
-#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
-
-static gslb_sweeper_counters_t g_counters;
-
-static void add(uint64_t *c, uint64_t v)
-{
-    __atomic_fetch_add(c, v, __ATOMIC_RELAXED);
-}
-
-static void set_gauge(uint64_t *c, uint64_t v)
-{
-    __atomic_store_n(c, v, __ATOMIC_RELAXED);
-}
-
-void gslb_sweeper_counters(gslb_sweeper_counters_t *out)
-{
-    uint64_t *dst = (uint64_t *)out;
-    uint64_t *src = (uint64_t *)&g_counters;
-    for (size_t i = 0; i < sizeof(*out) / sizeof(uint64_t); i++)
-        dst[i] = __atomic_load_n(&src[i], __ATOMIC_RELAXED);
-}
 
 struct gslb_sweeper {
     gslb_sweeper_opts_t o;
-    pthread_t thread;
-    uint64_t runs; /* sweeps so far: full backend scans on runs % FULL_EVERY == 0 */
-    bool started, stop;
-    pthread_mutex_t mu;
-    pthread_cond_t cond;
+    gslb_periodic_t *thread; /* NULL with no_thread */
+    uint64_t runs;           /* sweeps so far: full backend scans on runs % FULL_EVERY == 0 */
+    gslb_sweeper_counters_t counters; /* written by the sweeping thread only */
 };
+
+void gslb_sweeper_counters(const gslb_sweeper_t *s, gslb_sweeper_counters_t *out)
+{
+    if (s)
+        gslb_counters_snapshot(out, &s->counters, sizeof(*out));
+    else
+        memset(out, 0, sizeof(*out));
+}
 
 enum verdict { KEEP = 0, MAKE_STALE, REMOVE };
 
@@ -158,8 +144,8 @@ static void publish_gauges(const sweep_t *w)
         else
             live++;
     }
-    set_gauge(&g_counters.agents_registered, live);
-    set_gauge(&g_counters.agents_stale, stale);
+    gslb_counter_set(&w->s->counters.agents_registered, live);
+    gslb_counter_set(&w->s->counters.agents_stale, stale);
 }
 
 static int survey(sweep_t *w)
@@ -210,13 +196,13 @@ static int apply_backend(sweep_t *w, MDB_txn *txn, const gslb_backend_rec_t *see
     if (v == REMOVE) {
         rc = gslb_store_backend_del(e, txn, b.domain, &b.addr, b.port);
         if (rc == GSLB_OK)
-            add(&g_counters.backends_removed, 1);
+            gslb_counter_add(&w->s->counters.backends_removed, 1);
     } else if (v == MAKE_STALE) {
         b.stale = true;
         b.last_change = w->now_ms / 1000;
         rc = gslb_store_backend_put(e, txn, &b);
         if (rc == GSLB_OK)
-            add(&g_counters.backends_marked_stale, 1);
+            gslb_counter_add(&w->s->counters.backends_marked_stale, 1);
     } else {
         return GSLB_OK;
     }
@@ -230,7 +216,7 @@ static int apply_agent(sweep_t *w, MDB_txn *txn, const agent_seen_t *a)
     if (v == REMOVE) {
         gslb_info("sweeper: agent %s silent for %llds: removed with its backends", a->rec.agent_id,
                   (long long)((w->now_ms - a->heard_ms) / 1000));
-        add(&g_counters.agents_removed, 1);
+        gslb_counter_add(&w->s->counters.agents_removed, 1);
         int rc = gslb_store_agent_del(e, txn, a->rec.agent_id);
         return rc == GSLB_ENOENT ? GSLB_OK : rc;
     }
@@ -274,9 +260,9 @@ int gslb_sweeper_run_once(gslb_sweeper_t *s, int64_t now_ms)
     s->runs++;
     if (rc == GSLB_OK) {
         publish_gauges(&w);
-        add(&g_counters.sweeps, 1);
+        gslb_counter_add(&s->counters.sweeps, 1);
     } else {
-        add(&g_counters.errors, 1);
+        gslb_counter_add(&s->counters.errors, 1);
         gslb_error("sweeper: %s", gslb_strerror(rc));
     }
     free(w.agents);
@@ -287,24 +273,10 @@ int gslb_sweeper_run_once(gslb_sweeper_t *s, int64_t now_ms)
 
 /* ---- thread --------------------------------------------------------------- */
 
-static void *sweeper_main(void *arg)
+static void sweep_now(gslb_periodic_t *p, void *ctx)
 {
-    gslb_sweeper_t *s = arg;
-    pthread_mutex_lock(&s->mu);
-    while (!s->stop) {
-        pthread_mutex_unlock(&s->mu);
-        gslb_sweeper_run_once(s, gslb_wall_ms());
-        pthread_mutex_lock(&s->mu);
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        uint64_t ns = (uint64_t)ts.tv_nsec + (uint64_t)s->o.tick_ms * 1000000ULL;
-        ts.tv_sec += (time_t)(ns / 1000000000ULL);
-        ts.tv_nsec = (long)(ns % 1000000000ULL);
-        while (!s->stop && pthread_cond_timedwait(&s->cond, &s->mu, &ts) == 0)
-            ;
-    }
-    pthread_mutex_unlock(&s->mu);
-    return NULL;
+    (void)p;
+    gslb_sweeper_run_once(ctx, gslb_wall_ms());
 }
 
 int gslb_sweeper_start(gslb_sweeper_t **out, const gslb_sweeper_opts_t *opts, gslb_errbuf_t *eb)
@@ -315,18 +287,14 @@ int gslb_sweeper_start(gslb_sweeper_t **out, const gslb_sweeper_opts_t *opts, gs
     s->o = *opts;
     if (!s->o.tick_ms)
         s->o.tick_ms = GSLB_SWEEPER_TICK_MS;
-    pthread_mutex_init(&s->mu, NULL);
-    pthread_condattr_t ca;
-    pthread_condattr_init(&ca);
-    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-    pthread_cond_init(&s->cond, &ca);
-    pthread_condattr_destroy(&ca);
     if (!opts->no_thread) {
-        if (pthread_create(&s->thread, NULL, sweeper_main, s) != 0) {
-            gslb_sweeper_stop(s);
-            return gslb_errf(eb, GSLB_EIO, "sweeper: cannot start its thread");
+        gslb_periodic_opts_t po = {
+            .name = "sweeper", .run = sweep_now, .ctx = s, .interval_ms = s->o.tick_ms};
+        int rc = gslb_periodic_start(&s->thread, &po, eb);
+        if (rc < 0) {
+            free(s);
+            return rc;
         }
-        s->started = true;
     }
     *out = s;
     return GSLB_OK;
@@ -336,13 +304,6 @@ void gslb_sweeper_stop(gslb_sweeper_t *s)
 {
     if (!s)
         return;
-    pthread_mutex_lock(&s->mu);
-    s->stop = true;
-    pthread_cond_broadcast(&s->cond);
-    pthread_mutex_unlock(&s->mu);
-    if (s->started)
-        pthread_join(s->thread, NULL);
-    pthread_cond_destroy(&s->cond);
-    pthread_mutex_destroy(&s->mu);
+    gslb_periodic_stop(s->thread);
     free(s);
 }

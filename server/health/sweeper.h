@@ -14,7 +14,10 @@
  *    transaction (which also recompiles the affected answer sets), so a
  *    heartbeat that lands in between wins. No write transaction is opened
  *    when nothing changes.
- *  - Counters and gauges are process-wide (gslb_sweeper_counters()).
+ *  - The thread (gslb_periodic_t) sweeps at once at start, then tick_ms after
+ *    the end of each sweep.
+ *  - Counters and gauges belong to the sweeper (gslb_sweeper_counters()):
+ *    written by its thread, read from any thread.
  */
 #pragma once
 
@@ -54,9 +57,10 @@ typedef struct gslb_sweeper_counters {
     uint64_t errors;
 } gslb_sweeper_counters_t;
 
-void gslb_sweeper_counters(gslb_sweeper_counters_t *out);
-
 typedef struct gslb_sweeper gslb_sweeper_t;
+
+/** Snapshot of s's counters (relaxed reads; any thread). NULL s: all zero. */
+void gslb_sweeper_counters(const gslb_sweeper_t *s, gslb_sweeper_counters_t *out);
 
 int gslb_sweeper_start(gslb_sweeper_t **out, const gslb_sweeper_opts_t *opts, gslb_errbuf_t *eb);
 void gslb_sweeper_stop(gslb_sweeper_t *s);

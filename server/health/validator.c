@@ -2,30 +2,16 @@
  * validator.c - overwatch-side probes of agent-reported backends (validator.h).
  */
 #include "validator.h"
+#include "gslb_counter.h"
 #include "gslb_log.h"
+#include "gslb_time.h"
+#include "periodic.h"
 #include "probe.h"
 #include "store.h"
 
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
-
-static gslb_validator_counters_t g_counters;
-
-static void add(uint64_t *c, uint64_t v)
-{
-    __atomic_fetch_add(c, v, __ATOMIC_RELAXED);
-}
-
-void gslb_validator_counters(gslb_validator_counters_t *out)
-{
-    uint64_t *dst = (uint64_t *)out;
-    uint64_t *src = (uint64_t *)&g_counters;
-    for (size_t i = 0; i < sizeof(*out) / sizeof(uint64_t); i++)
-        dst[i] = __atomic_load_n(&src[i], __ATOMIC_RELAXED);
-}
 
 typedef struct region_check {
     char name[GSLB_LABEL_MAX];
@@ -47,11 +33,17 @@ struct gslb_validator {
     gslb_prober_t *prober;
     vtarget_t *t; /* this round's targets (state carried over by key) */
     size_t nt;
-    pthread_t thread;
-    bool started, stop;
-    pthread_mutex_t mu;
-    pthread_cond_t cond;
+    gslb_periodic_t *thread;            /* NULL when disabled or no_thread */
+    gslb_validator_counters_t counters; /* written by the validating thread only */
 };
+
+void gslb_validator_counters(const gslb_validator_t *v, gslb_validator_counters_t *out)
+{
+    if (v)
+        gslb_counters_snapshot(out, &v->counters, sizeof(*out));
+    else
+        memset(out, 0, sizeof(*out));
+}
 
 /* ---- configuration -------------------------------------------------------- */
 
@@ -184,10 +176,10 @@ static int survey_backends(gslb_validator_t *v)
 
 static void on_result(void *ctx, size_t i, const gslb_probe_state_t *st, bool changed)
 {
-    (void)ctx;
+    gslb_validator_t *v = ctx;
     (void)i;
     (void)changed;
-    add(st->consecutive_ok ? &g_counters.probes_ok : &g_counters.probes_failed, 1);
+    gslb_counter_add(st->consecutive_ok ? &v->counters.probes_ok : &v->counters.probes_failed, 1);
 }
 
 static int probe_all(gslb_validator_t *v)
@@ -214,12 +206,12 @@ static bool disagree(uint8_t agent, uint8_t ours)
     return agent != GSLB_UNKNOWN && ours != GSLB_UNKNOWN && agent != ours;
 }
 
-static void note_disagreement(vtarget_t *t, const gslb_backend_rec_t *b)
+static void note_disagreement(gslb_validator_t *v, vtarget_t *t, const gslb_backend_rec_t *b)
 {
     bool now = disagree(b->agent_health, t->st.health);
     if (now && !t->disagreeing) {
         char addr[64];
-        add(&g_counters.disagreements, 1);
+        gslb_counter_add(&v->counters.disagreements, 1);
         gslb_warn("validator: %s %s port %u: agent %s says %s, our probe says %s (%s)", b->domain,
                   gslb_addr_format(&b->addr, addr, sizeof(addr)), b->port, b->agent_id,
                   b->agent_health == GSLB_HEALTHY ? "healthy" : "unhealthy",
@@ -252,7 +244,7 @@ static int store_one(gslb_validator_t *v, MDB_txn *txn, vtarget_t *t, dirty_t *d
         return GSLB_OK;
     if (rc < 0)
         return rc;
-    note_disagreement(t, &b);
+    note_disagreement(v, t, &b);
     if (b.validation_health == t->st.health)
         return GSLB_OK;
     bool served_before = gslb_backend_servable(&b, NULL);
@@ -293,9 +285,9 @@ int gslb_validator_run_once(gslb_validator_t *v)
     if (rc == GSLB_OK && v->nt)
         rc = store_verdicts(v);
     if (rc == GSLB_OK) {
-        add(&g_counters.rounds, 1);
+        gslb_counter_add(&v->counters.rounds, 1);
     } else {
-        add(&g_counters.errors, 1);
+        gslb_counter_add(&v->counters.errors, 1);
         gslb_error("validator: round failed: %s", gslb_strerror(rc));
     }
     return rc;
@@ -343,24 +335,17 @@ static int reset_verdicts(gslb_validator_t *v)
 
 /* ---- thread --------------------------------------------------------------- */
 
-static void *validator_main(void *arg)
+static void validate_now(gslb_periodic_t *p, void *ctx)
 {
-    gslb_validator_t *v = arg;
-    pthread_mutex_lock(&v->mu);
-    while (!v->stop) {
-        pthread_mutex_unlock(&v->mu);
-        gslb_validator_run_once(v);
-        pthread_mutex_lock(&v->mu);
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        uint64_t ns = (uint64_t)ts.tv_nsec + v->interval_ms * 1000000ULL;
-        ts.tv_sec += (time_t)(ns / 1000000000ULL);
-        ts.tv_nsec = (long)(ns % 1000000000ULL);
-        while (!v->stop && pthread_cond_timedwait(&v->cond, &v->mu, &ts) == 0)
-            ;
-    }
-    pthread_mutex_unlock(&v->mu);
-    return NULL;
+    (void)p;
+    gslb_validator_run_once(ctx);
+}
+
+static int start_thread(gslb_validator_t *v, gslb_errbuf_t *eb)
+{
+    gslb_periodic_opts_t po = {
+        .name = "validator", .run = validate_now, .ctx = v, .interval_ms = v->interval_ms};
+    return gslb_periodic_start(&v->thread, &po, eb);
 }
 
 int gslb_validator_start(gslb_validator_t **out, const gslb_validator_opts_t *opts,
@@ -376,22 +361,13 @@ int gslb_validator_start(gslb_validator_t **out, const gslb_validator_opts_t *op
                          : 30000;
     v->timeout_ms =
         opts->cfg->restart.validation_timeout_ms ? opts->cfg->restart.validation_timeout_ms : 5000;
-    pthread_mutex_init(&v->mu, NULL);
-    pthread_condattr_t ca;
-    pthread_condattr_init(&ca);
-    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-    pthread_cond_init(&v->cond, &ca);
-    pthread_condattr_destroy(&ca);
     int rc = copy_regions(v, opts->cfg);
     if (rc == GSLB_OK)
         rc = gslb_prober_new(&v->prober, on_result, v, eb);
     if (rc == GSLB_OK && !v->enabled && reset_verdicts(v) < 0)
         gslb_warn("validator: cannot clear old verdicts");
-    if (rc == GSLB_OK && v->enabled && !opts->no_thread) {
-        if (pthread_create(&v->thread, NULL, validator_main, v) != 0)
-            rc = gslb_errf(eb, GSLB_EIO, "validator: cannot start its thread");
-        v->started = rc == GSLB_OK;
-    }
+    if (rc == GSLB_OK && v->enabled && !opts->no_thread)
+        rc = start_thread(v, eb);
     if (rc < 0) {
         gslb_validator_stop(v);
         return rc == GSLB_ENOMEM ? gslb_errf(eb, rc, "validator: out of memory") : rc;
@@ -407,16 +383,9 @@ void gslb_validator_stop(gslb_validator_t *v)
 {
     if (!v)
         return;
-    pthread_mutex_lock(&v->mu);
-    v->stop = true;
-    pthread_cond_broadcast(&v->cond);
-    pthread_mutex_unlock(&v->mu);
-    if (v->started)
-        pthread_join(v->thread, NULL);
+    gslb_periodic_stop(v->thread);
     gslb_prober_free(v->prober);
     free(v->regions);
     free(v->t);
-    pthread_cond_destroy(&v->cond);
-    pthread_mutex_destroy(&v->mu);
     free(v);
 }

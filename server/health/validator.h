@@ -18,6 +18,10 @@
  *    and logged once.
  *  - With validation disabled no probe runs, and any stored verdict is reset
  *    to unknown once at start (so an old veto does not linger).
+ *  - The thread (gslb_periodic_t) runs a round at once at start, then
+ *    check_interval after the end of each round. Counters belong to the
+ *    validator (gslb_validator_counters()): written by its thread, read from
+ *    any thread.
  */
 #pragma once
 
@@ -38,9 +42,10 @@ typedef struct gslb_validator_counters {
     uint64_t errors;
 } gslb_validator_counters_t;
 
-void gslb_validator_counters(gslb_validator_counters_t *out);
-
 typedef struct gslb_validator gslb_validator_t;
+
+/** Snapshot of v's counters (relaxed reads; any thread). NULL v: all zero. */
+void gslb_validator_counters(const gslb_validator_t *v, gslb_validator_counters_t *out);
 
 typedef struct gslb_validator_opts {
     gslb_env_t *env;

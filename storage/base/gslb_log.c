@@ -1,5 +1,6 @@
 #include "gslb_log.h"
 #include "gslb_err.h"
+#include "gslb_time.h"
 
 #include <stdarg.h>
 #include <stdatomic.h>
@@ -58,12 +59,12 @@ int gslb_log_format_parse(const char *s, enum gslb_log_format *out)
 
 static size_t format_timestamp(char *buf, size_t len)
 {
-    struct timespec ts;
+    int64_t ms = gslb_wall_ms();
+    time_t s = (time_t)(ms / 1000);
     struct tm tm;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    gmtime_r(&ts.tv_sec, &tm);
+    gmtime_r(&s, &tm);
     size_t n = strftime(buf, len, "%Y-%m-%dT%H:%M:%S", &tm);
-    n += (size_t)snprintf(buf + n, len - n, ".%03ldZ", ts.tv_nsec / 1000000);
+    n += (size_t)snprintf(buf + n, len - n, ".%03dZ", (int)(ms % 1000));
     return n;
 }
 

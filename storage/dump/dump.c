@@ -5,6 +5,7 @@
 #include "dump.h"
 #include "answers.h"
 #include "env.h"
+#include "gslb_time.h"
 #include "store.h"
 
 #include <arpa/inet.h>
@@ -991,7 +992,7 @@ static int dump_all(dump_t *d, unsigned want)
 
 int gslb_dump_run(const gslb_dump_opts_t *opts, FILE *out, FILE *err)
 {
-    dump_t d = {.opts = opts, .out = out, .err = err, .now = (int64_t)time(NULL)};
+    dump_t d = {.opts = opts, .out = out, .err = err, .now = gslb_wall_s()};
     gslb_errbuf_t eb = {{0}};
     gslb_env_opts_t eo = {.data_dir = opts->data_dir, .readonly = true};
     int rc = gslb_env_open(&d.env, &eo, &eb);

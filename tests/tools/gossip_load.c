@@ -13,7 +13,7 @@
  * send crafted messages: wrong key, unknown token).
  */
 #include "gossip_wire.h"
-#include "probe.h"
+#include "gslb_time.h"
 #include "yamlconf.h"
 
 #include <arpa/inet.h>
@@ -444,11 +444,9 @@ static int send_flip_agent(int fd, gslb_gossip_aead_t *aead, sim_agent_t *fa, co
 static double wait_answer(int dfd, const uint8_t *qn, int ql, const uint8_t *addr, int want,
                           int64_t t0_us, uint16_t *id)
 {
-    struct timespec ts;
     for (;;) {
         int has = dns_has_addr(dfd, qn, ql, addr, ++*id);
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        double ms = ((double)ts.tv_sec * 1e6 + (double)ts.tv_nsec / 1e3 - (double)t0_us) / 1e3;
+        double ms = (double)(gslb_mono_us() - t0_us) / 1e3;
         if (has == want)
             return ms;
         if (ms > 5000)
@@ -474,18 +472,14 @@ static int run_flips(const opts_t *o, int gfd)
     unsigned done = 0, lost = 0;
     /* settle: both backends healthy and served */
     send_flip_agent(gfd, &aead, &fa, o, scratch, out);
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    if (wait_answer(dfd, qn, ql, fa.backends[0].addr.bytes, 1,
-                    (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000, &id) < 0) {
+    if (wait_answer(dfd, qn, ql, fa.backends[0].addr.bytes, 1, gslb_mono_us(), &id) < 0) {
         fprintf(stderr, "gslb-gossip-load: flip backend never appeared in %s\n", o->flip_name);
         lost = o->flips;
     }
     for (unsigned i = 0; !lost && i < o->flips; i++) {
         int want = fa.backends[0].health == GSLB_HEALTHY ? 0 : 1;
         fa.backends[0].health = want ? GSLB_HEALTHY : GSLB_UNHEALTHY;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        int64_t t0 = (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+        int64_t t0 = gslb_mono_us();
         send_flip_agent(gfd, &aead, &fa, o, scratch, out);
         double ms = wait_answer(dfd, qn, ql, fa.backends[0].addr.bytes, want, t0, &id);
         if (ms < 0)

@@ -20,7 +20,7 @@
 #include "env.h"
 #include "gossip_rx.h"
 #include "gossip_wire.h"
-#include "probe.h"
+#include "gslb_time.h"
 #include "store.h"
 #include "sweeper.h"
 #include "validator.h"
@@ -229,10 +229,10 @@ static bool served(fixture_t *f, const char *domain, const char *addr)
     return found;
 }
 
-static uint64_t result_count(enum gslb_gossip_result r)
+static uint64_t result_count(const fixture_t *f, enum gslb_gossip_result r)
 {
     gslb_gossip_counters_t c;
-    gslb_gossip_counters(&c);
+    gslb_gossip_counters(f->rx, &c);
     return c.messages[r];
 }
 
@@ -249,12 +249,15 @@ static void test_heartbeat_creates_backends(void **state)
     msgspec_t s = heartbeat(f, "agent-a");
     add_backend(&s, "webapp", "127.0.0.1", 8080, GSLB_HEALTHY);
     add_backend(&s, "webapp.gslb.example.com", "::1", 8443, GSLB_HEALTHY);
-    uint64_t accepted = result_count(GSLB_GOSSIP_ACCEPTED);
+    assert_int_equal(result_count(f, GSLB_GOSSIP_ACCEPTED), 0); /* a new receiver: zero */
     assert_int_equal(send_msg(f, &s), GSLB_GOSSIP_ACCEPTED);
-    assert_int_equal(result_count(GSLB_GOSSIP_ACCEPTED), accepted + 1);
+    assert_int_equal(result_count(f, GSLB_GOSSIP_ACCEPTED), 1);
     gslb_backend_rec_t b;
     assert_int_equal(get_backend(f, WEB, "127.0.0.1", 8080, &b), GSLB_ENOENT); /* batched */
     flush(f);
+    gslb_gossip_counters_t c;
+    gslb_gossip_counters(f->rx, &c);
+    assert_int_equal(c.batches, 1);
     assert_int_equal(get_backend(f, WEB, "127.0.0.1", 8080, &b), 0);
     assert_int_equal(b.source, GSLB_SOURCE_AGENT);
     assert_string_equal(b.agent_id, "agent-a");
@@ -293,10 +296,10 @@ static void test_rejected_messages_change_nothing(void **state)
     uint64_t before = txnid(f);
 
     /* replayed datagram */
-    uint64_t replayed = result_count(GSLB_GOSSIP_REPLAYED);
+    uint64_t replayed = result_count(f, GSLB_GOSSIP_REPLAYED);
     assert_int_equal(gslb_gossip_rx_ingest(f->rx, good, (size_t)good_len, NULL, f->now),
                      GSLB_GOSSIP_REPLAYED);
-    assert_int_equal(result_count(GSLB_GOSSIP_REPLAYED), replayed + 1);
+    assert_int_equal(result_count(f, GSLB_GOSSIP_REPLAYED), replayed + 1);
     /* an older sequence with an unhealthy claim */
     msgspec_t old = heartbeat(f, "agent-a");
     old.seq = s.seq - 1;
@@ -360,14 +363,14 @@ static void test_unknown_and_unauthorized_services(void **state)
 {
     fixture_t *f = *state;
     gslb_gossip_counters_t before, after;
-    gslb_gossip_counters(&before);
+    gslb_gossip_counters(f->rx, &before);
     msgspec_t s = heartbeat(f, "agent-b");
     add_backend(&s, "nosuchservice", "127.0.0.2", 80, GSLB_HEALTHY);
     add_backend(&s, "other", "127.0.0.3", 80, GSLB_HEALTHY); /* token "webapp" */
     add_backend(&s, "webapp", "127.0.0.4", 80, GSLB_HEALTHY);
     assert_int_equal(send_msg(f, &s), GSLB_GOSSIP_ACCEPTED);
     flush(f);
-    gslb_gossip_counters(&after);
+    gslb_gossip_counters(f->rx, &after);
     assert_int_equal(after.backends_ignored[GSLB_GOSSIP_IGNORE_UNKNOWN_SERVICE],
                      before.backends_ignored[GSLB_GOSSIP_IGNORE_UNKNOWN_SERVICE] + 1);
     assert_int_equal(after.backends_ignored[GSLB_GOSSIP_IGNORE_UNAUTHORIZED],
@@ -474,15 +477,17 @@ static void test_sweeper_stale_then_removed(void **state)
     assert_int_equal(txnid(f), before); /* nothing to do, no transaction */
     assert_true(served(f, WEB, "127.0.0.1"));
     gslb_sweeper_counters_t c;
-    gslb_sweeper_counters(&c);
+    gslb_sweeper_counters(sw, &c);
     assert_int_equal(c.agents_registered, 1);
+    assert_int_equal(c.sweeps, 1); /* this sweeper's own counters */
     assert_int_equal(gslb_sweeper_run_once(sw, heard + 2000), 0);
     assert_false(served(f, WEB, "127.0.0.1"));
     gslb_backend_rec_t b;
     assert_int_equal(get_backend(f, WEB, "127.0.0.1", 8080, &b), 0);
     assert_true(b.stale);
-    gslb_sweeper_counters(&c);
+    gslb_sweeper_counters(sw, &c);
     assert_int_equal(c.agents_stale, 1);
+    assert_int_equal(c.backends_marked_stale, 1);
     assert_int_equal(c.agents_registered, 0);
     /* a heartbeat brings it back */
     f->now = heard + 2500;
@@ -598,13 +603,15 @@ static void test_validator_vetoes_and_counts_disagreements(void **state)
     gslb_errbuf_t eb;
     gslb_validator_opts_t vo = {.env = &f->env, .cfg = &f->cfg, .no_thread = true};
     assert_int_equal(gslb_validator_start(&v, &vo, &eb), 0);
-    gslb_validator_counters_t before, after;
-    gslb_validator_counters(&before);
+    gslb_validator_counters_t c;
+    gslb_validator_counters(v, &c);
+    assert_int_equal(c.rounds, 0); /* a new validator starts from zero */
     assert_int_equal(gslb_validator_run_once(v), 0);
-    gslb_validator_counters(&after);
-    assert_int_equal(after.disagreements, before.disagreements + 1);
-    assert_int_equal(after.probes_ok, before.probes_ok + 1);
-    assert_int_equal(after.probes_failed, before.probes_failed + 1);
+    gslb_validator_counters(v, &c);
+    assert_int_equal(c.disagreements, 1);
+    assert_int_equal(c.probes_ok, 1);
+    assert_int_equal(c.probes_failed, 1);
+    assert_int_equal(c.rounds, 1);
     assert_false(served(f, WEB, "127.0.0.2")); /* validation vetoes the agent's claim */
     assert_true(served(f, WEB, "127.0.0.1"));
     gslb_backend_rec_t b;
@@ -613,8 +620,8 @@ static void test_validator_vetoes_and_counts_disagreements(void **state)
     assert_int_equal(b.agent_health, GSLB_HEALTHY);
     /* still disagreeing: not counted again */
     assert_int_equal(gslb_validator_run_once(v), 0);
-    gslb_validator_counters(&after);
-    assert_int_equal(after.disagreements, before.disagreements + 1);
+    gslb_validator_counters(v, &c);
+    assert_int_equal(c.disagreements, 1);
     gslb_validator_stop(v);
     /* validation switched off: the old veto is forgotten */
     f->cfg.restart.validation_enabled = false;

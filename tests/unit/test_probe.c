@@ -11,6 +11,7 @@
 
 #include <cmocka.h>
 
+#include "gslb_time.h"
 #include "probe.h"
 
 #include <arpa/inet.h>

@@ -9,7 +9,6 @@ IPv6), and HTTPS with a certificate made by `openssl req` (the CivetWeb TLS shim
 server answers and does not crash).
 """
 import http.client
-import signal
 import socket
 import ssl
 import subprocess
@@ -17,8 +16,8 @@ import subprocess
 import pytest
 import requests
 
-from apitest import (API_TOKEN, DEFAULT_SERVERS, WEB, ZONE, Overwatch, StartError,
-                     assert_error, json_of, make_config, wait_for)
+from harness import (API_TOKEN, DEFAULT_SERVERS, WEB, ZONE, StartError, assert_error,
+                     default_config, default_overwatch, json_of, wait_until)
 
 BACKEND_FIELDS = {"service", "address", "port", "weight", "region", "agent_id",
                   "effective_status", "agent_healthy", "agent_last_seen", "validation_healthy",
@@ -27,7 +26,7 @@ BACKEND_FIELDS = {"service", "address", "port", "weight", "region", "agent_id",
 
 @pytest.fixture
 def ow(tmp_path):
-    o = Overwatch(tmp_path, lambda ports, data: make_config(ports, data))
+    o = default_overwatch(tmp_path)
     o.start()
     yield o
     o.stop_clean()
@@ -111,7 +110,8 @@ def test_token_required_for_mutations(ow):
 
 
 def test_no_token_configured_refuses_mutations(tmp_path):
-    o = Overwatch(tmp_path, lambda p, d: make_config(p, d, api_token=None))
+    o = default_overwatch(tmp_path, lambda ow: default_config(ow.ports, ow.data_dir,
+                                                              api_token=None))
     o.start()
     try:
         assert "mutating routes are refused" in o.log()
@@ -123,15 +123,16 @@ def test_no_token_configured_refuses_mutations(tmp_path):
 
 
 def test_allowed_networks_refuse_other_clients(tmp_path):
-    o = Overwatch(tmp_path, lambda p, d: make_config(p, d, allowed_networks=["10.0.0.0/8"]))
-    o.start(expect_ready=False)
+    o = default_overwatch(tmp_path, lambda ow: default_config(
+        ow.ports, ow.data_dir, allowed_networks=["10.0.0.0/8"]))
+    o.start(wait=False)
     try:
         def refused():
             try:
                 return o.get("/api/v1/live", timeout=1).status_code == 403
             except requests.RequestException:
                 return False
-        wait_for(refused, what="API up")
+        wait_until(refused, what="API up")
         for method, path in [("GET", "/api/v1/live"), ("GET", "/api/v1/ready"),
                              ("GET", "/api/v1/overwatch/backends"), ("GET", "/nothing"),
                              ("DELETE", "/api/v1/overrides/webapp/127.0.0.10")]:
@@ -154,17 +155,16 @@ def status_from(o, source, path="/api/v1/version"):
 
 
 def peer_config(peer_host):
-    def config(ports, data):
-        text = make_config(ports, data, allowed_networks=["127.0.0.1/32"])
-        peers = f'["http://{peer_host}:{ports["api"]}", "https://no-such-peer.invalid:9090"]'
-        return text.replace("  dnssec:\n    enabled: false\n",
-                            f"  dnssec:\n    enabled: false\n    key_sync:\n"
-                            f"      peers: {peers}\n")
+    def config(ow):
+        c = default_config(ow.ports, ow.data_dir, allowed_networks=["127.0.0.1/32"])
+        peers = [f"http://{peer_host}:{ow.ports['api']}", "https://no-such-peer.invalid:9090"]
+        c["overwatch"]["dnssec"]["key_sync"] = {"peers": peers}
+        return c
     return config
 
 
 def test_key_sync_peers_are_admitted_and_follow_reload(tmp_path):
-    o = Overwatch(tmp_path, peer_config("127.0.0.3"))
+    o = default_overwatch(tmp_path, peer_config("127.0.0.3"))
     o.start()
     try:
         assert "admitting key_sync peer http://127.0.0.3" in o.log()
@@ -176,10 +176,8 @@ def test_key_sync_peers_are_admitted_and_follow_reload(tmp_path):
         # the peer admits the API only; the export still needs the token
         assert status_from(o, "127.0.0.3", "/api/v1/dnssec/keys/export") == 401
 
-        mark = len(o.log())
-        o.write_config(peer_config("127.0.0.2")(o.ports, o.data_dir))
-        o.proc.send_signal(signal.SIGHUP)
-        o.wait_log("reload: applied", start=mark)
+        o.write_config(peer_config("127.0.0.2")(o))
+        mark = o.sighup("reload: applied")
         assert "admitting key_sync peer http://127.0.0.2" in o.log()[mark:]
         assert status_from(o, "127.0.0.2") == 200
         assert status_from(o, "127.0.0.3") == 403
@@ -257,8 +255,9 @@ def make_cert(tmp_path):
 
 def test_https_with_generated_certificate(tmp_path):
     cert, key = make_cert(tmp_path)
-    tls = f"  tls_cert: {cert}\n  tls_key: {key}\n"
-    o = Overwatch(tmp_path, lambda p, d: make_config(p, d, api_extra=tls), tls_ca=str(cert))
+    tls = {"tls_cert": str(cert), "tls_key": str(key)}
+    o = default_overwatch(tmp_path, lambda ow: default_config(ow.ports, ow.data_dir,
+                                                              api_extra=tls), tls_ca=str(cert))
     o.start()
     try:
         assert "listening on https://" in o.log()
@@ -301,8 +300,9 @@ def test_https_with_a_mismatched_key_refuses_to_start(tmp_path):
     other = tmp_path / "other"
     other.mkdir()
     _, wrong_key = make_cert(other)
-    tls = f"  tls_cert: {cert}\n  tls_key: {wrong_key}\n"
-    o = Overwatch(tmp_path, lambda p, d: make_config(p, d, api_extra=tls), tls_ca=str(cert))
+    tls = {"tls_cert": str(cert), "tls_key": str(wrong_key)}
+    o = default_overwatch(tmp_path, lambda ow: default_config(ow.ports, ow.data_dir,
+                                                              api_extra=tls), tls_ca=str(cert))
     with pytest.raises(StartError) as e:
         o.start()
     assert "exited with 1" in str(e.value), str(e.value)  # an exit, not a signal
@@ -312,13 +312,14 @@ def test_https_with_a_mismatched_key_refuses_to_start(tmp_path):
 def test_ipv6_api_address_starts_or_refuses_cleanly(tmp_path):
     """Debian's CivetWeb is built without IPv6: an IPv6 api.address must give a clear start
     error (exit 1), never a half-started server; a build with IPv6 must simply serve."""
-    def cfg(ports, data):
-        return make_config(ports, data).replace(f'"127.0.0.1:{ports["api"]}"',
-                                                f'"[::1]:{ports["api"]}"')
-    o = Overwatch(tmp_path, cfg)
-    o.start(expect_ready=False)
+    def cfg(ow):
+        c = default_config(ow.ports, ow.data_dir)
+        c["api"]["address"] = f"[::1]:{ow.ports['api']}"
+        return c
+    o = default_overwatch(tmp_path, cfg)
+    o.start(wait=False)
     try:
-        outcome = wait_for(lambda: ("refused" if "no IPv6 support" in o.log() else
+        outcome = wait_until(lambda: ("refused" if "no IPv6 support" in o.log() else
                                     "listening" if "api: listening" in o.log() else None),
                            what="start outcome")
         if outcome == "refused":
@@ -337,8 +338,9 @@ def test_api_port_in_use_is_a_clear_start_error(tmp_path):
         busy.bind(("127.0.0.1", 0))
         busy.listen()
         port = busy.getsockname()[1]
-        o = Overwatch(tmp_path, lambda p, d: make_config(dict(p, api=port), d))
-        o.start(expect_ready=False)
+        o = default_overwatch(tmp_path, lambda ow: default_config(dict(ow.ports, api=port),
+                                                                  ow.data_dir))
+        o.start(wait=False)
         try:
             assert o.proc.wait(timeout=15) == 1
             assert f"api: cannot listen on 127.0.0.1:{port}: Address already in use" in o.log()

@@ -28,7 +28,8 @@ import dns.rdataclass
 import dns.rdatatype
 import pytest
 
-from gslbtest import OVERWATCH, Overwatch, free_port, make_config, wait_until
+from harness import (OVERWATCH, Agent, Backend, Overwatch, free_port, hostport, port_free,
+                     to_yaml, wait_until)
 
 ZONE = "gslb.test"
 WEB = "webapp." + ZONE
@@ -61,13 +62,51 @@ DNS_EXTRA = {"workers": 2, "tcp_idle_timeout": "1s", "tcp_max_clients": 4,
              "edns_payload": 1232, "default_ttl": 30}
 
 
+def make_config(listen_host, port, data_dir, regions, domains, dns_extra=None,
+                overwatch_extra=None):
+    """One overwatch serving ZONE, DNS only (API and metrics off).
+
+    regions: {name: [(address, service, weight-or-None), ...]} in order.
+    domains: [{"name": label, "routing_algorithm": ..., "regions": [...], other keys}].
+    dns_extra: extra keys of the dns section, e.g. {"workers": 2}.
+    overwatch_extra: extra keys of the overwatch section.
+    """
+    def server(addr, service, weight):
+        s = {"address": addr, "port": 80}
+        if weight is not None:
+            s["weight"] = weight
+        s["service"] = service
+        return s
+    return {
+        "mode": "overwatch",
+        "overwatch": {"identity": {"node_id": "dns-test"}, "data_dir": str(data_dir),
+                      **(overwatch_extra or {})},
+        "dns": {
+            "listen_address": hostport(listen_host, port),
+            **(dns_extra or {}),
+            "zones": [{"name": ZONE, "ns": [f"ns1.{ZONE}", "ns.elsewhere.example"],
+                       "ns_addresses": {f"ns1.{ZONE}": ["192.0.2.53", "2001:db8::53"]}}],
+        },
+        "api": {"enabled": False},
+        "metrics": {"enabled": False},
+        "regions": [{"name": name, "servers": [server(*s) for s in servers]}
+                    for name, servers in regions.items()],
+        "domains": [dict(d, name=f"{d['name']}.{ZONE}") for d in domains],
+    }
+
+
 def config_for(host):
-    return lambda port, data: make_config(host, port, data, ZONE, REGIONS, DOMAINS, DNS_EXTRA)
+    """The test configuration listening on host, as a config function of an Overwatch."""
+    return lambda ow: make_config(host, ow.port, ow.data_dir, REGIONS, DOMAINS, DNS_EXTRA)
+
+
+def config_text(host, port, data_dir):
+    return to_yaml(make_config(host, port, data_dir, REGIONS, DOMAINS, DNS_EXTRA))
 
 
 def start_server(base, host):
-    ow = Overwatch(str(base), config_for(host), host=host if host not in ("0.0.0.0", "::")
-                   else "127.0.0.1", probe_name=ZONE)
+    ow = Overwatch(base, config_for(host), host=host if host not in ("0.0.0.0", "::")
+                   else "127.0.0.1")
     ow.start()
     return ow
 
@@ -481,7 +520,7 @@ def test_udp_burst_then_single_queries_answered_at_once(ow):
 # ---- wildcard listener: dual stack, reply source ---------------------------------------------------
 
 def test_wildcard_dual_stack_replies_from_queried_address(tmp_path):
-    ow = Overwatch(str(tmp_path / "any"), config_for("::"), host="::1", probe_name=ZONE)
+    ow = Overwatch(tmp_path / "any", config_for("::"), host="::1")
     ow.start()
     try:
         # dnspython rejects a reply from another address than the one queried
@@ -502,7 +541,7 @@ def test_version_help_and_check_config(tmp_path):
     res = run([OVERWATCH, "--help"])
     assert res.returncode == 0 and "--check-config" in res.stdout
     good = tmp_path / "good.yaml"
-    good.write_text(config_for("127.0.0.1")(5353, str(tmp_path / "d")))
+    good.write_text(config_text("127.0.0.1", 5353, tmp_path / "d"))
     res = run([OVERWATCH, "--check-config", str(good)])
     assert res.returncode == 0 and res.stdout.strip() == "config OK"
     bad = tmp_path / "bad.yaml"
@@ -526,7 +565,7 @@ def test_port_in_use_exits_1(tmp_path):
     port = holder.getsockname()[1]
     try:
         cfg = tmp_path / "c.yaml"
-        cfg.write_text(config_for("127.0.0.1")(port, str(tmp_path / "d")))
+        cfg.write_text(config_text("127.0.0.1", port, tmp_path / "d"))
         res = run([OVERWATCH, "--config", str(cfg)])
         assert res.returncode == 1
         assert "already in use" in res.stderr
@@ -538,14 +577,14 @@ def test_unopenable_store_exits_1(tmp_path):
     blocker = tmp_path / "file"
     blocker.write_text("not a directory")
     cfg = tmp_path / "c.yaml"
-    cfg.write_text(config_for("127.0.0.1")(free_port(), str(blocker / "data")))
+    cfg.write_text(config_text("127.0.0.1", free_port(), blocker / "data"))
     res = run([OVERWATCH, "--config", str(cfg)])
     assert res.returncode == 1
     assert "store" in res.stderr
 
 
 def test_graceful_stop_and_warm_restart(tmp_path):
-    ow = Overwatch(str(tmp_path / "warm"), config_for("127.0.0.1"), probe_name=ZONE)
+    ow = Overwatch(tmp_path / "warm", config_for("127.0.0.1"))
     ow.start()
     try:
         before = sorted(addrs(ow.query(WEB, "A")))
@@ -574,11 +613,11 @@ def try_query(ow):
 def test_demo_prints_working_dig_command(tmp_path):
     port = free_port()
     for _ in range(5):
-        if all(free_port_ok(port + i) for i in range(4)):
+        if all(port_free("127.0.0.1", port + i) for i in range(4)):
             break
         port = free_port()
-    ow = Overwatch(str(tmp_path / "demo"), None)
-    ow.port = port
+    ow = Overwatch(tmp_path / "demo")
+    ow.ports = {"dns": port}
     ow.spawn(["--demo", "--data-dir", str(tmp_path / "demo-data"), "--port", str(port)])
     try:
         line = wait_until(lambda: find_dig_line(ow.log()), 10, what="the demo's dig line")
@@ -589,16 +628,6 @@ def test_demo_prints_working_dig_command(tmp_path):
         assert ow.stop() == 0
 
 
-def free_port_ok(port):
-    try:
-        for kind in (socket.SOCK_DGRAM, socket.SOCK_STREAM):
-            with socket.socket(socket.AF_INET, kind) as s:
-                s.bind(("127.0.0.1", port))
-        return True
-    except OSError:
-        return False
-
-
 def find_dig_line(log):
     m = re.search(r"^\s*(dig @127\.0\.0\.1 -p \d+ webapp\.gslb\.example\.com A)\s*$", log, re.M)
     return m.group(1) if m else None
@@ -606,30 +635,6 @@ def find_dig_line(log):
 
 # ---- failover driven by real agents (gslb-agentd probes, gossip to the overwatch) -----------
 
-AGENT_YAML = """\
-agent:
-  identity:
-    agent_id: {agent_id}
-    region: {region}
-    service_token: "{token}"
-    token_name: fo
-  backends:
-    - service: fo
-      address: "{address}"
-      port: {port}
-      health_check:
-        type: http
-        path: /health
-        interval: 300ms
-        timeout: 250ms
-        failure_threshold: 1
-        success_threshold: 1
-  gossip:
-    encryption_key: "{key}"
-    overwatch_nodes:
-      - 127.0.0.1:{gossip_port}
-  heartbeat: {{interval: 300ms}}
-"""
 GOSSIP_KEY = "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY="  # test key (32 bytes)
 FO_TOKEN = "fo-test-token"
 
@@ -637,32 +642,31 @@ FO_TOKEN = "fo-test-token"
 def test_failover_order_and_return_with_agents(tmp_path):
     """Region east (first in the list) is served while its backend is healthy;
     when the agent reports it down, west is served; when it is back, east again."""
-    import gossip_fixtures as g
-
-    gossip_port = free_port()
-    extra = ["  agent_tokens:", f'    fo: "{FO_TOKEN}"', "  gossip:",
-             f'    bind_address: "127.0.0.1:{gossip_port}"', f'    encryption_key: "{GOSSIP_KEY}"']
     regions = {"east": [("192.0.2.200", "pad", None)], "west": []}
     domains = [{"name": "fo", "routing_algorithm": "failover", "regions": ["east", "west"]},
                {"name": "pad", "routing_algorithm": "round-robin", "regions": ["east"]}]
-    ow = Overwatch(str(tmp_path / "ow"), lambda port, data: make_config(
-        "127.0.0.1", port, data, ZONE, regions, domains, {"workers": 1},
-        overwatch_extra=extra), probe_name=ZONE)
+
+    def config(ow):
+        extra = {"agent_tokens": {"fo": FO_TOKEN},
+                 "gossip": {"bind_address": f"127.0.0.1:{ow.ports['gossip']}",
+                            "encryption_key": GOSSIP_KEY}}
+        return make_config("127.0.0.1", ow.port, ow.data_dir, regions, domains, {"workers": 1},
+                           overwatch_extra=extra)
+    ow = Overwatch(tmp_path / "ow", config, ports=("dns", "gossip"))
     things = []
     try:
         ow.start()
         things.append(ow)
-        east = g.Backend(tmp_path, "127.0.0.41").start()
+        east = Backend("127.0.0.41").start()
         things.append(east)
-        west = g.Backend(tmp_path, "127.0.0.42").start()
+        west = Backend("127.0.0.42").start()
         things.append(west)
         for agent_id, region, backend in (("agent-east", "east", east),
                                           ("agent-west", "west", west)):
-            path = tmp_path / f"{agent_id}.yaml"
-            path.write_text(AGENT_YAML.format(agent_id=agent_id, region=region, token=FO_TOKEN,
-                                              address=backend.address, port=backend.port,
-                                              key=GOSSIP_KEY, gossip_port=gossip_port))
-            things.append(g.Proc([g.AGENTD, "--config", str(path)], tmp_path / f"{agent_id}.log"))
+            things.append(Agent(tmp_path, agent_id, [(backend.address, backend.port)],
+                                [ow.ports["gossip"]], key=GOSSIP_KEY, token=FO_TOKEN,
+                                token_name="fo", service="fo", region=region,
+                                heartbeat="300ms").start())
 
         def answer():
             try:

@@ -12,9 +12,7 @@ signature cache and its counters in /metrics.
 
 Every process is started on loopback ports picked per test and stopped by PID.
 """
-import json
 import os
-import signal
 import subprocess
 
 import dns.dnssec
@@ -22,13 +20,11 @@ import dns.edns
 import dns.flags
 import dns.message
 import dns.name
-import dns.query
 import dns.rcode
 import dns.rdatatype
 import pytest
-import requests
 
-from gslbtest import Overwatch, free_port, wait_until
+from harness import Overwatch, wait_until
 
 ZONE = "gslb.test"
 WEB = "webapp." + ZONE
@@ -54,54 +50,40 @@ class Node:
         self.algorithm = algorithm
         self.enabled = True
         self.peers = []
-        self.ports = None
-        self.ow = Overwatch(str(base / name), self.config, probe_name=ZONE)
+        self.ow = Overwatch(base / name, self.config, ports=("dns", "api", "metrics"))
 
-    def config(self, port, data_dir):
-        if self.ports is None or self.ports["dns"] != port:
-            self.ports = {"dns": port, "api": free_port(), "metrics": free_port()}
-        regions = []
-        for region, servers in REGIONS.items():
-            regions.append(f"  - name: {region}\n    servers:")
-            regions += [f'      - {{address: "{a}", port: 80, service: {s}}}' for a, s in servers]
-        domains = []
-        for svc, algo in DOMAINS:
-            domains += [f"  - name: {svc}.{ZONE}", f"    routing_algorithm: {algo}",
-                        "    regions: [east, west]"]
-        return "\n".join([
-            "mode: overwatch",
-            "overwatch:",
-            "  identity:",
-            f"    node_id: {self.name}",
-            "  agent_tokens:",
-            f'    api: "{TOKEN}"',
-            "  dnssec:",
-            f"    enabled: {'true' if self.enabled else 'false'}",
-            f"    algorithm: {self.algorithm}",
-            "    key_sync:",
-            f"      peers: {json.dumps(self.peers)}",
-            "      poll_interval: 1h",
-            "      timeout: 2s",
-            "      allow_plaintext_export: true",
-            f'  data_dir: "{data_dir}"',
-            "storage:",
-            "  map_size: 64MiB",
-            "dns:",
-            f'  listen_address: "127.0.0.1:{port}"',
-            "  workers: 2",
-            "  edns_payload: 1232",
-            "  default_ttl: 30",
-            "  zones:",
-            f"    - name: {ZONE}",
-            f"      ns: [ns1.{ZONE}, ns.elsewhere.example]",
-            "      ns_addresses:",
-            f'        ns1.{ZONE}: ["192.0.2.53", "2001:db8::53"]',
-            "api:",
-            f'  address: "127.0.0.1:{self.ports["api"]}"',
-            "metrics:",
-            f'  address: "127.0.0.1:{self.ports["metrics"]}"',
-            "regions:",
-        ] + regions + ["domains:"] + domains) + "\n"
+    def config(self, ow):
+        return {
+            "mode": "overwatch",
+            "overwatch": {
+                "identity": {"node_id": self.name},
+                "agent_tokens": {"api": TOKEN},
+                "dnssec": {"enabled": self.enabled, "algorithm": self.algorithm,
+                           "key_sync": {"peers": self.peers, "poll_interval": "1h",
+                                        "timeout": "2s", "allow_plaintext_export": True}},
+                "data_dir": str(ow.data_dir),
+            },
+            "storage": {"map_size": "64MiB"},
+            "dns": {
+                "listen_address": f"127.0.0.1:{ow.port}",
+                "workers": 2,
+                "edns_payload": 1232,
+                "default_ttl": 30,
+                "zones": [{"name": ZONE, "ns": [f"ns1.{ZONE}", "ns.elsewhere.example"],
+                           "ns_addresses": {f"ns1.{ZONE}": ["192.0.2.53", "2001:db8::53"]}}],
+            },
+            "api": {"address": f"127.0.0.1:{ow.ports['api']}"},
+            "metrics": {"address": f"127.0.0.1:{ow.ports['metrics']}"},
+            "regions": [{"name": region, "servers": [{"address": a, "port": 80, "service": s}
+                                                     for a, s in servers]}
+                        for region, servers in REGIONS.items()],
+            "domains": [{"name": f"{svc}.{ZONE}", "routing_algorithm": algo,
+                         "regions": ["east", "west"]} for svc, algo in DOMAINS],
+        }
+
+    @property
+    def ports(self):
+        return self.ow.ports
 
     def start(self):
         self.ow.start()
@@ -112,37 +94,26 @@ class Node:
 
     @property
     def url(self):
-        return f"http://127.0.0.1:{self.ports['api']}"
+        return self.ow.api_url
 
     def api(self, method, path, body=None):
-        r = requests.request(method, self.url + path, json=body, timeout=10,
-                             headers={"Authorization": f"Bearer {TOKEN}"})
+        r = self.ow.request(method, path, token=TOKEN, body=body)
         assert r.status_code == 200, (method, path, r.status_code, r.text)
         return r.json()
 
     def reload(self):
-        with open(self.ow.config_path, "w") as f:
-            f.write(self.config(self.ports["dns"], self.ow.data_dir))
-        mark = len(self.ow.log())
-        os.kill(self.ow.pid, signal.SIGHUP)
-        wait_until(lambda: "reload: applied" in self.ow.log()[mark:], 5, what="reload applied")
+        self.ow.write_config()
+        self.ow.sighup("reload: applied", timeout=5)
 
     def events(self):
-        text = requests.get(f"http://127.0.0.1:{self.ports['metrics']}/metrics", timeout=5).text
-        out = {}
-        for line in text.splitlines():
-            if line.startswith("opengslb_dns_events_total{"):
-                event = line.split('event="', 1)[1].split('"', 1)[0]
-                out[event] = float(line.rsplit(" ", 1)[1])
-        return out
+        samples = self.ow.metrics()["opengslb_dns_events_total"]["samples"]
+        return {dict(labels)["event"]: value for labels, value in samples.items()}
 
     # ---- DNS --------------------------------------------------------------------
     def query(self, name, rdtype, do=True, tcp=False, payload=1232, ednsflags=0):
         q = dns.message.make_query(name, rdtype, use_edns=0, payload=payload, want_dnssec=do,
                                    ednsflags=ednsflags)
-        if tcp:
-            return dns.query.tcp(q, "127.0.0.1", port=self.ports["dns"], timeout=3)
-        return dns.query.udp(q, "127.0.0.1", port=self.ports["dns"], timeout=3)
+        return self.ow.send(q, tcp=tcp, timeout=3)
 
     def dnskeys(self):
         r = self.query(ZONE, "DNSKEY")

@@ -19,11 +19,9 @@ import base64
 import calendar
 import http.server
 import json
-import threading
 import os
-import signal
-import socket
 import subprocess
+import threading
 import time
 
 import dns.message
@@ -32,11 +30,8 @@ import dns.rdatatype
 import pytest
 import requests
 
-from apitest import parse_prometheus, sample
-from gslbtest import free_port, stop_process, wait_until
+from harness import OVERWATCH, Overwatch, free_port, sample, wait_until
 
-BIN_DIR = os.environ.get("GSLB_BIN_DIR", "")
-OVERWATCH = os.path.join(BIN_DIR, "server", "gslb-overwatch")
 ZONE = "gslb.example.com"
 TOKEN = "sync-test-token-" + os.urandom(6).hex()
 
@@ -74,32 +69,28 @@ logging:
 """
 
 
-class StartError(Exception):
-    pass
-
-
-class Node:
+class Node(Overwatch):
     """One overwatch. tls=(cert, key, host): TLS API on host:api, plain API on
     127.0.0.1:api (api.local_address); else plain API on 127.0.0.1:api."""
 
     def __init__(self, base, node_id, peers=(), tls=None, key_sync=(), algorithm="ECDSAP256SHA256",
                  token=TOKEN):
+        # the API port must be free on 127.0.0.1 (local_address) and on the TLS address
+        api_hosts = ("127.0.0.1", tls[2]) if tls else ("127.0.0.1",)
+        super().__init__(base / node_id, ports=("dns", "metrics", "api"),
+                         port_hosts={"api": api_hosts})
         self.node_id = node_id
-        self.dir = base / node_id
-        self.dir.mkdir(parents=True)
-        self.data_dir = self.dir / "data"
-        self.config_path = self.dir / "overwatch.yaml"
-        self.log_path = self.dir / "overwatch.log"
         self.peers = list(peers)
         self.tls = tls
         self.key_sync = list(key_sync)
         self.algorithm = algorithm
         self.token = token
         self.enabled = True
-        self.ports = None
-        self.proc = None
 
-    # ---- configuration and life cycle ------------------------------------------------
+    # ---- configuration -------------------------------------------------------------------
+    def render_config(self):
+        return self.config_text()
+
     def config_text(self):
         api_host, api_extra = "127.0.0.1", ""
         if self.tls:
@@ -113,66 +104,9 @@ class Node:
                              data_dir=self.data_dir, zone=ZONE, api_host=api_host,
                              api_extra=api_extra, **self.ports)
 
-    def write_config(self):
-        self.config_path.write_text(self.config_text())
-
-    def start(self, keep_ports=False):
-        for _ in range(1 if keep_ports else 5):
-            if not keep_ports or self.ports is None:
-                host = self.tls[2] if self.tls else "127.0.0.1"
-                self.ports = {"dns": free_port(), "metrics": free_port(),
-                              "api": self._api_port(host)}
-            self.write_config()
-            try:
-                self._spawn()
-                return self
-            except StartError as e:
-                if keep_ports or "in use" not in str(e):
-                    raise
-        raise StartError(f"{self.node_id}: no free ports")
-
-    @staticmethod
-    def _api_port(host):
-        # free on 127.0.0.1 (local_address) and on the TLS address
-        for _ in range(50):
-            port = free_port()
-            if host == "127.0.0.1" or free_port_on(host, port):
-                return port
-        raise StartError("no API port free on both addresses")
-
-    def _spawn(self):
-        mark = len(self.log())
-        with open(self.log_path, "ab") as log:
-            self.proc = subprocess.Popen([OVERWATCH, "--config", str(self.config_path)],
-                                         stdout=log, stderr=subprocess.STDOUT)
-        deadline = time.monotonic() + 15
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                rc, self.proc = self.proc.returncode, None
-                raise StartError(f"{self.node_id} exited with {rc}: {self.log()[mark:]}")
-            try:
-                if self.local("GET", "/api/v1/ready", timeout=0.5).status_code == 200:
-                    return
-            except requests.RequestException:
-                pass
-            time.sleep(0.03)
-        self.stop(signal.SIGKILL)
-        raise StartError(f"{self.node_id} not ready: {self.log()[mark:]}")
-
-    def stop(self, sig=signal.SIGTERM):
-        if self.proc is None:
-            return None
-        rc, self.proc = stop_process(self.proc, sig), None
-        return rc
-
     def reload(self):
         self.write_config()
-        mark = len(self.log())
-        os.kill(self.proc.pid, signal.SIGHUP)
-        wait_until(lambda: "reload: applied" in self.log()[mark:], 5, what="reload applied")
-
-    def log(self):
-        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+        self.sighup("reload: applied", timeout=5)
 
     # ---- HTTP ------------------------------------------------------------------------
     @property
@@ -184,9 +118,7 @@ class Node:
 
     def local(self, method, path, token=None, timeout=10):
         """A request to http://127.0.0.1:<api port>, like the guide's curl on the node."""
-        headers = {"Authorization": f"Bearer {token}"} if token else {}
-        return requests.request(method, f"http://127.0.0.1:{self.ports['api']}{path}",
-                                headers=headers, timeout=timeout)
+        return self.request(method, path, token=token, timeout=timeout)
 
     def status(self):
         r = self.local("GET", "/api/v1/dnssec/status")
@@ -199,28 +131,11 @@ class Node:
     def sync(self):
         return self.local("POST", "/api/v1/dnssec/sync")
 
-    def metrics(self):
-        r = requests.get(f"http://127.0.0.1:{self.ports['metrics']}/metrics", timeout=5)
-        assert r.status_code == 200
-        return parse_prometheus(r.text)
-
     def dig_dnskey(self):
         out = subprocess.run(["dig", "+short", "+norec", "+time=2", "+tries=1", "-p",
                               str(self.ports["dns"]), "@127.0.0.1", ZONE, "DNSKEY"],
                              check=True, capture_output=True, text=True, timeout=10).stdout
         return sorted(line for line in out.splitlines() if line.strip())
-
-
-def free_port_on(host, port):
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        try:
-            s.bind((host, port))
-            return True
-        except OSError:
-            return False
-
-
-SANITIZER_REPORTS = ("AddressSanitizer", "LeakSanitizer", "runtime error:", "Segmentation")
 
 
 @pytest.fixture
@@ -230,10 +145,13 @@ def nodes():
     yield started
     problems = []
     for n in started:
-        rc = n.stop()
-        log = n.log()
-        if rc not in (0, None) or any(bad in log for bad in SANITIZER_REPORTS):
-            problems.append(f"{n.node_id}: exit status {rc}\n{log[-3000:]}")
+        try:
+            rc = n.stop()  # raises on a sanitizer report in the log
+        except AssertionError as e:
+            problems.append(f"{n.node_id}: {e}")
+            continue
+        if rc not in (0, None):
+            problems.append(f"{n.node_id}: exit status {rc}\n{n.log()[-3000:]}")
     assert not problems, "\n".join(problems)
 
 

@@ -18,9 +18,8 @@ import dns.name
 import dns.rdata
 import pytest
 
-BIN_DIR = os.environ.get("GSLB_BIN_DIR", "")
-DUMP = os.path.join(BIN_DIR, "storage", "dump", "gslb-dump")
-TESTFILL = os.path.join(BIN_DIR, "tests", "gslb-testfill")
+from harness import DUMP, TESTFILL
+
 ZONE = "gslb.example.com"
 WEB = "webapp." + ZONE
 

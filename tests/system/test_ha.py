@@ -41,13 +41,8 @@ import dns.resolver
 import pytest
 import requests
 
-from apitest import parse_prometheus, sample
-from gossip_fixtures import Backend, UdpRelay
-from gslbtest import a_set, free_port, stop_process, stub_resolver, wait_until
-
-BIN_DIR = os.environ.get("GSLB_BIN_DIR", "")
-OVERWATCH = os.path.join(BIN_DIR, "server", "gslb-overwatch")
-AGENTD = os.path.join(BIN_DIR, "agentd", "gslb-agentd")
+from harness import (OVERWATCH, Agent, Backend, Overwatch, UdpRelay, a_set, sample,
+                     stub_resolver, wait_until)
 
 ZONE = "gslb.example.com"
 WEB = "webapp." + ZONE
@@ -58,10 +53,6 @@ NODES = [("overwatch-us-east-1", "us-east", "127.0.0.1"),
          ("overwatch-us-west-1", "us-west", "127.0.0.2"),
          ("overwatch-eu-west-1", "eu-west", "127.0.0.3")]
 HEARTBEAT = "300ms"
-
-
-class StartError(Exception):
-    pass
 
 
 # ---- one overwatch ---------------------------------------------------------------------
@@ -120,27 +111,21 @@ domains:
 """
 
 
-class Node:
+class Node(Overwatch):
     """One gslb-overwatch on its own loopback address; restartable on the same ports."""
 
     def __init__(self, base, index, env, stale):
-        self.node_id, self.region, self.host = NODES[index]
+        node_id, self.region, host = NODES[index]
+        super().__init__(base / node_id, name=node_id, host=host,
+                         ports=("dns", "gossip", "api", "metrics"), env=env)
+        self.node_id = node_id
         self.index = index
-        self.dir = base / self.node_id
-        self.dir.mkdir(parents=True)
-        self.data_dir = self.dir / "data"
-        self.config_path = self.dir / "overwatch.yaml"
-        self.env, self.stale = env, stale
+        self.stale = stale
         self.peers = []
-        self.ports = None
-        self.proc = None
-        self.log_path = None
-        self.starts = 0
 
     # ---- configuration ---------------------------------------------------------------
-    @property
-    def api_url(self):
-        return f"http://{self.host}:{self.ports['api']}"
+    def render_config(self):
+        return self.config_text()
 
     def config_text(self):
         return OVERWATCH_YAML.format(
@@ -148,61 +133,9 @@ class Node:
             peers=json.dumps(self.peers), data_dir=self.data_dir, zone=ZONE, web=WEB,
             serial=SOA_SERIAL, **self.ports)
 
-    def write_config(self):
-        self.config_path.write_text(self.config_text())
-
-    # ---- life cycle ------------------------------------------------------------------
-    def start(self, keep_ports=False):
-        for _ in range(1 if keep_ports else 5):
-            if not keep_ports or self.ports is None:
-                self.ports = {k: free_port(self.host) for k in ("dns", "gossip", "api", "metrics")}
-            self.write_config()
-            try:
-                self._spawn()
-                return self
-            except StartError as e:
-                if keep_ports or "in use" not in str(e):
-                    raise
-        raise StartError(f"{self.node_id}: no free ports after retries")
-
-    def _spawn(self):
-        self.starts += 1
-        self.log_path = self.dir / f"overwatch-{self.starts}.log"
-        with open(self.log_path, "wb") as log:
-            self.proc = subprocess.Popen([OVERWATCH, "--config", str(self.config_path)],
-                                         stdout=log, stderr=subprocess.STDOUT, env=self.env)
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                rc, self.proc = self.proc.returncode, None
-                raise StartError(f"{self.node_id} exited with {rc}: {self.log()}")
-            if self.ready_status() == 200:
-                return
-            time.sleep(0.02)
-        self.stop(signal.SIGKILL)
-        raise StartError(f"{self.node_id} not ready in time: {self.log()}")
-
-    def stop(self, sig=signal.SIGTERM, timeout=10):
-        """Signal the process by PID and reap it; returns its exit status."""
-        if self.proc is None:
-            return None
-        rc, self.proc = stop_process(self.proc, sig, timeout), None
-        return rc
-
-    def restart(self):
-        rc = self.stop()
-        assert rc == 0, f"{self.node_id} exit status {rc}: {self.log()}"
-        return self.start(keep_ports=True)
-
-    def log(self):
-        return self.log_path.read_text(errors="replace") if self.log_path else ""
-
-    def wait_log(self, needle, start=0, timeout=5):
-        wait_until(lambda: needle in self.log()[start:], timeout, what=f"{needle!r} in log")
-
     # ---- HTTP ------------------------------------------------------------------------
     def get(self, path, timeout=2):
-        return requests.get(self.api_url + path, timeout=timeout)
+        return super().get(path, timeout=timeout)
 
     def ready_status(self):
         try:
@@ -218,86 +151,10 @@ class Node:
     def agent_backend(self):
         return next((b for b in self.backends() if b["address"] == BACKEND_ADDR), None)
 
-    def metrics_text(self):
-        r = requests.get(f"http://{self.host}:{self.ports['metrics']}/metrics", timeout=2)
-        assert r.status_code == 200, r.text
-        return r.text
-
-    def metrics(self):
-        return parse_prometheus(self.metrics_text())
-
-    def metric(self, name, **labels):
-        return sample(self.metrics(), name, **labels)
-
     # ---- DNS -------------------------------------------------------------------------
-    def query(self, name, rdtype="A", timeout=1.0):
-        q = dns.message.make_query(name, rdtype)
-        return dns.query.udp(q, self.host, port=self.ports["dns"], timeout=timeout)
-
     def a_records(self, name=WEB, timeout=1.0):
         """The A addresses this node answers, or None when it does not answer."""
-        try:
-            r = self.query(name, "A", timeout=timeout)
-        except (dns.exception.Timeout, OSError):
-            return None
-        assert r.rcode() == 0, r
-        return a_set(r)
-
-
-# ---- the agent -------------------------------------------------------------------------
-
-AGENT_YAML = """\
-# Agent configuration (HA guide, Step 5: gossip to ALL overwatch nodes)
-agent:
-  identity:
-    agent_id: webapp-agent-1
-    region: us-east
-    token_name: webapp
-    service_token: "${{WEBAPP_TOKEN}}"
-  backends:
-    - service: webapp
-      address: "{address}"
-      port: {port}
-      health_check:
-        type: http
-        path: /health
-        interval: 300ms
-        timeout: 250ms
-        failure_threshold: 1
-        success_threshold: 1
-  gossip:
-    encryption_key: "${{GOSSIP_KEY}}"
-    overwatch_nodes:
-{nodes}
-  heartbeat:
-    interval: {heartbeat}
-logging:
-  level: debug
-"""
-
-
-class AgentProc:
-    def __init__(self, base, env, backend, nodes):
-        self.dir = base / "agent"
-        self.dir.mkdir()
-        self.path = self.dir / "agent.yaml"
-        lines = "".join(f"      - {host}:{port}\n" for host, port in nodes)
-        self.path.write_text(AGENT_YAML.format(address=backend.address, port=backend.port,
-                                               nodes=lines, heartbeat=HEARTBEAT))
-        self.env = env
-        self.proc = None
-
-    def start(self):
-        with open(self.dir / "agent.log", "wb") as log:
-            self.proc = subprocess.Popen([AGENTD, "--config", str(self.path)], stdout=log,
-                                         stderr=subprocess.STDOUT, env=self.env)
-        return self
-
-    def stop(self, sig=signal.SIGTERM):
-        if self.proc is None:
-            return None
-        rc, self.proc = stop_process(self.proc, sig), None
-        return rc
+        return super().a_records(name, timeout=timeout)
 
 
 # ---- the cluster -----------------------------------------------------------------------
@@ -328,23 +185,22 @@ class Cluster:
         ow1 = self.nodes[0]
         ow1.peers = [n.api_url for n in self.nodes[1:]]
         ow1.write_config()
-        mark = len(ow1.log())
-        os.kill(ow1.proc.pid, signal.SIGHUP)
-        ow1.wait_log("reload: applied", start=mark)
-        return mark
+        return ow1.sighup("reload: applied", timeout=5)
 
     def start_agent(self, relay_to=None):
         """The backend and the agent; relay_to: index of a node reached through a UdpRelay."""
-        self.backend = Backend(self.base, BACKEND_ADDR).start()
+        self.backend = Backend(BACKEND_ADDR).start()
         targets = []
         for i, n in enumerate(self.nodes):
             if i == relay_to:
-                self.relay = UdpRelay(n.ports["gossip"])
-                self.relay.target = (n.host, n.ports["gossip"])
+                self.relay = UdpRelay(n.ports["gossip"], n.host)
                 targets.append(("127.0.0.1", self.relay.port))
             else:
                 targets.append((n.host, n.ports["gossip"]))
-        self.agent = AgentProc(self.base, self.env, self.backend, targets).start()
+        # HA guide, Step 5: gossip to ALL overwatch nodes, secrets from the environment
+        self.agent = Agent(self.base, "webapp-agent-1", [(BACKEND_ADDR, self.backend.port)],
+                           targets, env=self.env, token="${WEBAPP_TOKEN}",
+                           key="${GOSSIP_KEY}", heartbeat=HEARTBEAT).start()
         for n in self.nodes:
             wait_until(lambda: n.a_records() == {BACKEND_ADDR}, 10,
                        what=f"{n.node_id} to serve the agent's backend")
@@ -466,9 +322,7 @@ def test_step4_bad_reload_keeps_serving_the_old_config(deployed):
     """A typo in the Step 4 edit: reload rejected, old config kept, DNS unaffected."""
     ow1 = deployed.nodes[0]
     ow1.config_path.write_text(ow1.config_text().replace("key_sync:", "key_synk:"))
-    mark = len(ow1.log())
-    os.kill(ow1.proc.pid, signal.SIGHUP)
-    ow1.wait_log("reload: rejected", start=mark)
+    mark = ow1.sighup("reload: rejected", timeout=5)
     assert "key_synk" in ow1.log()[mark:]
     assert ow1.proc.poll() is None and ow1.ready_status() == 200
     assert ow1.query(WEB).rcode() == 0

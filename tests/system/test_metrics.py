@@ -5,11 +5,12 @@ text, and 404/405 on the metrics listener.
 """
 import time
 
+import dns.rcode
 import pytest
 import requests
 
-from apitest import (API_TOKEN, DEFAULT_SERVERS, WEB, ZONE, Overwatch, json_of, make_config,
-                     parse_prometheus, rcode_name, sample, wait_for)
+from harness import (API_TOKEN, DEFAULT_SERVERS, WEB, ZONE, default_config, default_overwatch,
+                     json_of, parse_prometheus, sample, wait_until)
 
 REQUIRED = {
     "opengslb_dns_queries_total": "counter",
@@ -33,10 +34,14 @@ REQUIRED = {
 
 @pytest.fixture
 def ow(tmp_path):
-    o = Overwatch(tmp_path, lambda ports, data: make_config(ports, data))
+    o = default_overwatch(tmp_path)
     o.start()
     yield o
     o.stop_clean()
+
+
+def rcode_name(r):
+    return dns.rcode.to_text(r.rcode())
 
 
 def scrape(ow):
@@ -92,7 +97,7 @@ def test_query_counter_matches_queries_sent(ow):
     def counted():
         got = query_counts(scrape(ow))
         return got if got == sent else None
-    wait_for(counted, timeout=5, what=f"counters {sent}")
+    wait_until(counted, timeout=5, what=f"counters {sent}")
     fams = scrape(ow)
     assert sum(fams["opengslb_dns_queries_total"]["samples"].values()) == len(plan)
     assert sample(fams, "opengslb_dns_events_total", event="udp_queries") == len(plan)
@@ -121,9 +126,11 @@ def test_metrics_listener_errors(ow):
 
 
 def test_metrics_disabled(tmp_path):
-    def cfg(ports, data):
-        return make_config(ports, data).replace("metrics:\n", "metrics:\n  enabled: false\n")
-    o = Overwatch(tmp_path, cfg)
+    def cfg(ow):
+        c = default_config(ow.ports, ow.data_dir)
+        c["metrics"]["enabled"] = False
+        return c
+    o = default_overwatch(tmp_path, cfg)
     o.start()
     try:
         with pytest.raises(requests.ConnectionError):

@@ -12,9 +12,9 @@ import threading
 
 import pytest
 
-from apitest import (API_TOKEN, DEFAULT_DOMAINS, DEFAULT_SERVERS, WEB, ZONE, Overwatch,
-                     assert_error, json_of, make_config, parse_prometheus, sample, wait_for)
-from gossip_fixtures import Agent, Backend
+from harness import (API_TOKEN, DEFAULT_DOMAINS, DEFAULT_SERVERS, WEB, ZONE, Agent, Backend,
+                     assert_error, default_config, default_overwatch, json_of, parse_prometheus,
+                     sample, wait_until)
 
 SHOP = "shop." + ZONE
 SHOP_SERVERS = DEFAULT_SERVERS + [("127.0.0.30", "us-east", "shop")]
@@ -23,21 +23,14 @@ SHOP_DOMAINS = DEFAULT_DOMAINS + [("shop", "failover")]
 
 @pytest.fixture
 def ow(tmp_path):
-    o = Overwatch(tmp_path, lambda ports, data: make_config(ports, data))
+    o = default_overwatch(tmp_path)
     o.start()
     yield o
     o.stop_clean()
 
 
 def rewrite(ow, **kw):
-    ow.write_config(make_config(ow.ports, ow.data_dir, **kw))
-
-
-def sighup_and_wait(ow, needle):
-    mark = len(ow.log())
-    ow.proc.send_signal(signal.SIGHUP)
-    ow.wait_log(needle, start=mark)
-    return mark
+    ow.write_config(default_config(ow.ports, ow.data_dir, **kw))
 
 
 def reload_counts(ow):
@@ -73,12 +66,12 @@ def test_sighup_applies_a_good_config_without_dropping_queries(ow):
     assert ow.addresses(SHOP, "A")[0] == 3  # NXDOMAIN before
     loop = QueryLoop(ow)
     try:
-        wait_for(lambda: loop.sent > 20, what="queries flowing")
+        wait_until(lambda: loop.sent > 20, what="queries flowing")
         rewrite(ow, servers=SHOP_SERVERS, domains=SHOP_DOMAINS, api_token="rotated-token",
                 allowed_networks=["127.0.0.1/32"], log_format="json")
-        mark = sighup_and_wait(ow, "reload: applied")
+        mark = ow.sighup("reload: applied")
         sent_at_reload = loop.sent
-        wait_for(lambda: loop.sent > sent_at_reload + 20, what="queries after the reload")
+        wait_until(lambda: loop.sent > sent_at_reload + 20, what="queries after the reload")
     finally:
         loop.stop()
     assert loop.failed == [], loop.failed[:5]
@@ -96,7 +89,7 @@ def test_sighup_applies_a_good_config_without_dropping_queries(ow):
 
 def test_bad_config_is_rejected_and_the_old_one_kept(ow):
     ow.write_config(ow.config_path.read_text() + "bogus_section: {x: 1}\n")
-    sighup_and_wait(ow, "reload: rejected")
+    ow.sighup("reload: rejected")
     assert "bogus_section" in ow.log()
     assert ow.alive()
     assert ow.addresses(WEB, "A")[1] == {"127.0.0.10", "127.0.0.11", "127.0.0.12"}
@@ -123,9 +116,9 @@ def test_start_only_settings_need_a_restart(ow):
     old = dict(ow.ports)
     moved = dict(old, dns=old["dns"] + 1 if old["dns"] < 65535 else old["dns"] - 1,
                  api=old["api"] + 1 if old["api"] < 65535 else old["api"] - 1)
-    ow.write_config(make_config(moved, ow.data_dir / "elsewhere", servers=SHOP_SERVERS,
-                                domains=SHOP_DOMAINS))
-    mark = sighup_and_wait(ow, "reload: applied")
+    ow.write_config(default_config(moved, ow.data_dir / "elsewhere", servers=SHOP_SERVERS,
+                                   domains=SHOP_DOMAINS))
+    mark = ow.sighup("reload: applied")
     log = ow.log()[mark:]
     assert "dns.listen_address/workers/edns/tcp settings changed: requires restart" in log
     assert "api.enabled/address/tls_cert/tls_key changed: requires restart" in log
@@ -141,7 +134,7 @@ def test_overrides_survive_and_dropped_domains_go(ow):
                        body={"state": "down"}), 200)
     rewrite(ow, domains=[("webapp", "round-robin")],
             servers=[s for s in DEFAULT_SERVERS if s[2] == "webapp"])
-    sighup_and_wait(ow, "reload: applied")
+    ow.sighup("reload: applied")
     assert_error(ow.get("/api/v1/domains/api." + ZONE), 404)
     assert ow.addresses("api." + ZONE, "A")[0] == 3
     assert ow.addresses(WEB, "A")[1] == {"127.0.0.11", "127.0.0.12"}
@@ -149,7 +142,7 @@ def test_overrides_survive_and_dropped_domains_go(ow):
 
 
 def test_agent_health_survives_a_reload(tmp_path, ow):
-    backend = Backend(tmp_path, "127.0.0.1").start()
+    backend = Backend("127.0.0.1").start()
     agent = Agent(tmp_path, "agent-1", [("127.0.0.1", backend.port)], [ow.ports["gossip"]],
                   heartbeat="300ms").start()
     try:
@@ -157,12 +150,12 @@ def test_agent_health_survives_a_reload(tmp_path, ow):
             bs = json_of(ow.get("/api/v1/overwatch/backends?service=webapp"), 200)["backends"]
             return next((b for b in bs if b["agent_id"] == "agent-1" and b["agent_healthy"]),
                         None)
-        wait_for(agent_backend, timeout=15, what="the agent's backend")
+        wait_until(agent_backend, timeout=15, what="the agent's backend")
         assert "127.0.0.1" in ow.addresses(WEB, "A")[1]
         # silence the agent (no goodbye) so nothing can re-send its health after the reload
         agent.stop(signal.SIGKILL)
         rewrite(ow, servers=SHOP_SERVERS, domains=SHOP_DOMAINS)
-        sighup_and_wait(ow, "reload: applied")
+        ow.sighup("reload: applied")
         b = agent_backend()
         assert b is not None and b["effective_status"] == "healthy", b
         assert b["agent_last_seen"] is not None

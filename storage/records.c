@@ -8,7 +8,7 @@
  * require the value to be consumed exactly (no trailing bytes).
  */
 #include "records.h"
-#include "codec.h"
+#include "cursor.h"
 #include "gslb_err.h"
 
 #include <arpa/inet.h>
@@ -19,142 +19,136 @@
 
 /* ---- field helpers -------------------------------------------------------- */
 
-static void put_str(gslb_enc_t *w, const char *s, size_t field_size)
+static void put_str(gslb_cur_t *w, const char *s, size_t field_size)
 {
     size_t n = strnlen(s, field_size);
     if (n >= field_size) { /* not NUL-terminated inside its array */
-        w->bad = true;
+        gslb_cur_fail(w, GSLB_ERANGE);
         return;
     }
-    gslb_w_u16(w, (uint16_t)n);
-    gslb_w_bytes(w, s, n);
+    gslb_cur_put_le16(w, (uint16_t)n);
+    gslb_cur_put_bytes(w, s, n);
 }
 
-static void get_str(gslb_dec_t *r, char *out, size_t field_size)
+static void get_str(gslb_cur_t *r, char *out, size_t field_size)
 {
-    uint16_t n = gslb_r_u16(r);
-    if (r->bad)
+    uint16_t n = gslb_cur_get_le16(r);
+    if (r->err)
         return;
     if (n >= field_size) {
-        r->bad = true;
+        gslb_cur_fail(r, GSLB_ECORRUPT);
         return;
     }
-    const uint8_t *p = gslb_r_take(r, n);
+    const uint8_t *p = gslb_cur_take(r, n);
     if (!p)
         return;
     if (memchr(p, '\0', n)) {
-        r->bad = true;
+        gslb_cur_fail(r, GSLB_ECORRUPT);
         return;
     }
     memcpy(out, p, n);
     out[n] = '\0';
 }
 
-static void put_addr(gslb_enc_t *w, const gslb_addr_t *a)
+static void put_addr(gslb_cur_t *w, const gslb_addr_t *a)
 {
     if (a->family == AF_INET) {
-        gslb_w_u8(w, 4);
-        gslb_w_bytes(w, a->bytes, 4);
+        gslb_cur_put_u8(w, 4);
+        gslb_cur_put_bytes(w, a->bytes, 4);
     } else if (a->family == AF_INET6) {
-        gslb_w_u8(w, 6);
-        gslb_w_bytes(w, a->bytes, 16);
+        gslb_cur_put_u8(w, 6);
+        gslb_cur_put_bytes(w, a->bytes, 16);
     } else if (a->family == 0) {
-        gslb_w_u8(w, 0);
+        gslb_cur_put_u8(w, 0);
     } else {
-        w->bad = true;
+        gslb_cur_fail(w, GSLB_ERANGE);
     }
 }
 
 /* allowed: bit mask of accepted families: 1 = none, 2 = IPv4, 4 = IPv6 */
 enum { ADDR_NONE = 1, ADDR_V4 = 2, ADDR_V6 = 4, ADDR_ANY_IP = ADDR_V4 | ADDR_V6 };
 
-static void get_addr(gslb_dec_t *r, gslb_addr_t *a, unsigned allowed)
+static void get_addr(gslb_cur_t *r, gslb_addr_t *a, unsigned allowed)
 {
-    uint8_t code = gslb_r_u8(r);
+    uint8_t code = gslb_cur_get_u8(r);
     const uint8_t *p = NULL;
     memset(a, 0, sizeof(*a));
-    if (r->bad)
+    if (r->err)
         return;
     if (code == 4 && (allowed & ADDR_V4)) {
-        p = gslb_r_take(r, 4);
+        p = gslb_cur_take(r, 4);
         if (p) {
             a->family = AF_INET;
             memcpy(a->bytes, p, 4);
         }
     } else if (code == 6 && (allowed & ADDR_V6)) {
-        p = gslb_r_take(r, 16);
+        p = gslb_cur_take(r, 16);
         if (p) {
             a->family = AF_INET6;
             memcpy(a->bytes, p, 16);
         }
     } else if (!(code == 0 && (allowed & ADDR_NONE))) {
-        r->bad = true;
+        gslb_cur_fail(r, GSLB_ECORRUPT);
     }
 }
 
 /* Reads an enum byte and marks the cursor bad when it exceeds max. */
-static uint8_t get_enum(gslb_dec_t *r, uint8_t min, uint8_t max)
+static uint8_t get_enum(gslb_cur_t *r, uint8_t min, uint8_t max)
 {
-    uint8_t v = gslb_r_u8(r);
+    uint8_t v = gslb_cur_get_u8(r);
     if (v < min || v > max)
-        r->bad = true;
+        gslb_cur_fail(r, GSLB_ECORRUPT);
     return v;
 }
 
-static int encode_result(const gslb_enc_t *w)
+static int encode_result(const gslb_cur_t *w)
 {
-    return w->bad ? GSLB_ERANGE : (int)w->pos;
+    return w->err ? GSLB_ERANGE : (int)w->pos;
 }
 
 /* Checks the version byte; returns 0, GSLB_ECORRUPT or GSLB_EVERSION. */
-static int begin_decode(gslb_dec_t *r, const uint8_t *buf, size_t len)
+static int begin_decode(gslb_cur_t *r, const uint8_t *buf, size_t len)
 {
-    r->buf = buf;
-    r->len = buf ? len : 0;
-    r->pos = 0;
-    r->bad = false;
+    gslb_cur_init_ro(r, buf, buf ? len : 0);
     if (!buf || len == 0 || len > GSLB_REC_MAX)
         return GSLB_ECORRUPT;
-    uint8_t v = gslb_r_u8(r);
+    uint8_t v = gslb_cur_get_u8(r);
     return v == GSLB_REC_V1 ? GSLB_OK : GSLB_EVERSION;
 }
 
-static int end_decode(const gslb_dec_t *r)
+static int end_decode(const gslb_cur_t *r)
 {
-    return (r->bad || r->pos != r->len) ? GSLB_ECORRUPT : GSLB_OK;
+    return (r->err || gslb_cur_left(r) != 0) ? GSLB_ECORRUPT : GSLB_OK;
 }
 
-static void begin_encode(gslb_enc_t *w, uint8_t *buf, size_t cap)
+static void begin_encode(gslb_cur_t *w, uint8_t *buf, size_t cap)
 {
-    w->buf = buf;
-    w->cap = buf ? (cap > GSLB_REC_MAX ? GSLB_REC_MAX : cap) : 0;
-    w->pos = 0;
-    w->bad = false;
-    gslb_w_u8(w, GSLB_REC_V1);
+    gslb_cur_init(w, buf, buf ? (cap > GSLB_REC_MAX ? GSLB_REC_MAX : cap) : 0);
+    gslb_cur_put_u8(w, GSLB_REC_V1);
 }
 
 /* ---- meta ----------------------------------------------------------------- */
 
 int gslb_meta_encode(const gslb_meta_rec_t *r, uint8_t *buf, size_t cap)
 {
-    gslb_enc_t w;
+    gslb_cur_t w;
     begin_encode(&w, buf, cap);
-    gslb_w_u32(&w, r->schema_version);
+    gslb_cur_put_le32(&w, r->schema_version);
     put_str(&w, r->node_id, sizeof(r->node_id));
-    gslb_w_i64(&w, r->created_at);
+    gslb_cur_put_le64(&w, (uint64_t)r->created_at);
     return encode_result(&w);
 }
 
 int gslb_meta_decode(const uint8_t *buf, size_t len, gslb_meta_rec_t *out)
 {
-    gslb_dec_t r;
+    gslb_cur_t r;
     memset(out, 0, sizeof(*out));
     int rc = begin_decode(&r, buf, len);
     if (rc)
         return rc;
-    out->schema_version = gslb_r_u32(&r);
+    out->schema_version = gslb_cur_get_le32(&r);
     get_str(&r, out->node_id, sizeof(out->node_id));
-    out->created_at = gslb_r_i64(&r);
+    out->created_at = (int64_t)gslb_cur_get_le64(&r);
     return end_decode(&r);
 }
 
@@ -162,7 +156,7 @@ int gslb_meta_decode(const uint8_t *buf, size_t len, gslb_meta_rec_t *out)
 
 int gslb_zone_encode(const gslb_zone_rec_t *r, uint8_t *buf, size_t cap)
 {
-    gslb_enc_t w;
+    gslb_cur_t w;
     begin_encode(&w, buf, cap);
     put_str(&w, r->name, sizeof(r->name));
     put_str(&w, r->mname, sizeof(r->mname));
@@ -170,10 +164,10 @@ int gslb_zone_encode(const gslb_zone_rec_t *r, uint8_t *buf, size_t cap)
     const uint32_t nums[] = {r->serial,  r->refresh, r->retry,  r->expire,
                              r->minimum, r->soa_ttl, r->ns_ttl, r->default_ttl};
     for (size_t i = 0; i < sizeof(nums) / sizeof(nums[0]); i++)
-        gslb_w_u32(&w, nums[i]);
+        gslb_cur_put_le32(&w, nums[i]);
     if (r->ns_count > GSLB_MAX_NS)
         return GSLB_ERANGE;
-    gslb_w_u8(&w, r->ns_count);
+    gslb_cur_put_u8(&w, r->ns_count);
     for (unsigned i = 0; i < r->ns_count; i++) {
         put_str(&w, r->ns[i], sizeof(r->ns[i]));
         put_addr(&w, &r->ns_addr4[i]);
@@ -184,7 +178,7 @@ int gslb_zone_encode(const gslb_zone_rec_t *r, uint8_t *buf, size_t cap)
 
 int gslb_zone_decode(const uint8_t *buf, size_t len, gslb_zone_rec_t *out)
 {
-    gslb_dec_t r;
+    gslb_cur_t r;
     memset(out, 0, sizeof(*out));
     int rc = begin_decode(&r, buf, len);
     if (rc)
@@ -195,9 +189,9 @@ int gslb_zone_decode(const uint8_t *buf, size_t len, gslb_zone_rec_t *out)
     uint32_t *nums[] = {&out->serial,  &out->refresh, &out->retry,  &out->expire,
                         &out->minimum, &out->soa_ttl, &out->ns_ttl, &out->default_ttl};
     for (size_t i = 0; i < sizeof(nums) / sizeof(nums[0]); i++)
-        *nums[i] = gslb_r_u32(&r);
+        *nums[i] = gslb_cur_get_le32(&r);
     out->ns_count = get_enum(&r, 0, GSLB_MAX_NS);
-    for (unsigned i = 0; i < out->ns_count && !r.bad; i++) {
+    for (unsigned i = 0; i < out->ns_count && !r.err; i++) {
         get_str(&r, out->ns[i], sizeof(out->ns[i]));
         get_addr(&r, &out->ns_addr4[i], ADDR_NONE | ADDR_V4);
         get_addr(&r, &out->ns_addr6[i], ADDR_NONE | ADDR_V6);
@@ -209,18 +203,18 @@ int gslb_zone_decode(const uint8_t *buf, size_t len, gslb_zone_rec_t *out)
 
 int gslb_domain_encode(const gslb_domain_rec_t *r, uint8_t *buf, size_t cap)
 {
-    gslb_enc_t w;
+    gslb_cur_t w;
     begin_encode(&w, buf, cap);
     put_str(&w, r->name, sizeof(r->name));
     put_str(&w, r->zone, sizeof(r->zone));
     put_str(&w, r->service, sizeof(r->service));
-    gslb_w_u8(&w, r->policy);
-    gslb_w_u8(&w, r->unhealthy_mode);
-    gslb_w_u16(&w, r->max_records);
-    gslb_w_u32(&w, r->ttl);
+    gslb_cur_put_u8(&w, r->policy);
+    gslb_cur_put_u8(&w, r->unhealthy_mode);
+    gslb_cur_put_le16(&w, r->max_records);
+    gslb_cur_put_le32(&w, r->ttl);
     if (r->region_count > GSLB_MAX_REGIONS)
         return GSLB_ERANGE;
-    gslb_w_u8(&w, r->region_count);
+    gslb_cur_put_u8(&w, r->region_count);
     for (unsigned i = 0; i < r->region_count; i++)
         put_str(&w, r->regions[i], sizeof(r->regions[i]));
     return encode_result(&w);
@@ -228,7 +222,7 @@ int gslb_domain_encode(const gslb_domain_rec_t *r, uint8_t *buf, size_t cap)
 
 int gslb_domain_decode(const uint8_t *buf, size_t len, gslb_domain_rec_t *out)
 {
-    gslb_dec_t r;
+    gslb_cur_t r;
     memset(out, 0, sizeof(*out));
     int rc = begin_decode(&r, buf, len);
     if (rc)
@@ -238,10 +232,10 @@ int gslb_domain_decode(const uint8_t *buf, size_t len, gslb_domain_rec_t *out)
     get_str(&r, out->service, sizeof(out->service));
     out->policy = get_enum(&r, 0, GSLB_POLICY_LATENCY);
     out->unhealthy_mode = get_enum(&r, 0, GSLB_UNHEALTHY_SERVFAIL);
-    out->max_records = gslb_r_u16(&r);
-    out->ttl = gslb_r_u32(&r);
+    out->max_records = gslb_cur_get_le16(&r);
+    out->ttl = gslb_cur_get_le32(&r);
     out->region_count = get_enum(&r, 0, GSLB_MAX_REGIONS);
-    for (unsigned i = 0; i < out->region_count && !r.bad; i++)
+    for (unsigned i = 0; i < out->region_count && !r.err; i++)
         get_str(&r, out->regions[i], sizeof(out->regions[i]));
     return end_decode(&r);
 }
@@ -252,37 +246,38 @@ enum { BACKEND_STALE = 1, BACKEND_DRAINING = 2 };
 
 int gslb_backend_encode(const gslb_backend_rec_t *r, uint8_t *buf, size_t cap)
 {
-    gslb_enc_t w;
+    gslb_cur_t w;
     begin_encode(&w, buf, cap);
     if (r->addr.family != AF_INET && r->addr.family != AF_INET6)
         return GSLB_ERANGE;
     put_str(&w, r->domain, sizeof(r->domain));
     put_addr(&w, &r->addr);
-    gslb_w_u16(&w, r->port);
-    gslb_w_u32(&w, r->weight);
+    gslb_cur_put_le16(&w, r->port);
+    gslb_cur_put_le32(&w, r->weight);
     put_str(&w, r->region, sizeof(r->region));
-    gslb_w_u8(&w, r->source);
+    gslb_cur_put_u8(&w, r->source);
     put_str(&w, r->agent_id, sizeof(r->agent_id));
-    gslb_w_u8(&w, r->agent_health);
-    gslb_w_u8(&w, r->validation_health);
-    gslb_w_u8(&w, (uint8_t)((r->stale ? BACKEND_STALE : 0) | (r->draining ? BACKEND_DRAINING : 0)));
-    gslb_w_i64(&w, r->last_seen);
-    gslb_w_i64(&w, r->last_change);
-    gslb_w_u32(&w, r->latency_us);
+    gslb_cur_put_u8(&w, r->agent_health);
+    gslb_cur_put_u8(&w, r->validation_health);
+    gslb_cur_put_u8(
+        &w, (uint8_t)((r->stale ? BACKEND_STALE : 0) | (r->draining ? BACKEND_DRAINING : 0)));
+    gslb_cur_put_le64(&w, (uint64_t)r->last_seen);
+    gslb_cur_put_le64(&w, (uint64_t)r->last_change);
+    gslb_cur_put_le32(&w, r->latency_us);
     return encode_result(&w);
 }
 
 int gslb_backend_decode(const uint8_t *buf, size_t len, gslb_backend_rec_t *out)
 {
-    gslb_dec_t r;
+    gslb_cur_t r;
     memset(out, 0, sizeof(*out));
     int rc = begin_decode(&r, buf, len);
     if (rc)
         return rc;
     get_str(&r, out->domain, sizeof(out->domain));
     get_addr(&r, &out->addr, ADDR_ANY_IP);
-    out->port = gslb_r_u16(&r);
-    out->weight = gslb_r_u32(&r);
+    out->port = gslb_cur_get_le16(&r);
+    out->weight = gslb_cur_get_le32(&r);
     get_str(&r, out->region, sizeof(out->region));
     out->source = get_enum(&r, 0, GSLB_SOURCE_AGENT);
     get_str(&r, out->agent_id, sizeof(out->agent_id));
@@ -291,9 +286,9 @@ int gslb_backend_decode(const uint8_t *buf, size_t len, gslb_backend_rec_t *out)
     uint8_t flags = get_enum(&r, 0, BACKEND_STALE | BACKEND_DRAINING);
     out->stale = flags & BACKEND_STALE;
     out->draining = flags & BACKEND_DRAINING;
-    out->last_seen = gslb_r_i64(&r);
-    out->last_change = gslb_r_i64(&r);
-    out->latency_us = gslb_r_u32(&r);
+    out->last_seen = (int64_t)gslb_cur_get_le64(&r);
+    out->last_change = (int64_t)gslb_cur_get_le64(&r);
+    out->latency_us = gslb_cur_get_le32(&r);
     return end_decode(&r);
 }
 
@@ -303,22 +298,22 @@ enum { AGENT_STALE = 1, AGENT_GOODBYE = 2 };
 
 int gslb_agent_encode(const gslb_agent_rec_t *r, uint8_t *buf, size_t cap)
 {
-    gslb_enc_t w;
+    gslb_cur_t w;
     begin_encode(&w, buf, cap);
     put_str(&w, r->agent_id, sizeof(r->agent_id));
     put_str(&w, r->region, sizeof(r->region));
     put_str(&w, r->token_name, sizeof(r->token_name));
-    gslb_w_i64(&w, r->first_seen);
-    gslb_w_i64(&w, r->last_heartbeat);
-    gslb_w_u64(&w, r->last_seq);
+    gslb_cur_put_le64(&w, (uint64_t)r->first_seen);
+    gslb_cur_put_le64(&w, (uint64_t)r->last_heartbeat);
+    gslb_cur_put_le64(&w, r->last_seq);
     put_addr(&w, &r->source_addr);
-    gslb_w_u8(&w, (uint8_t)((r->stale ? AGENT_STALE : 0) | (r->goodbye ? AGENT_GOODBYE : 0)));
+    gslb_cur_put_u8(&w, (uint8_t)((r->stale ? AGENT_STALE : 0) | (r->goodbye ? AGENT_GOODBYE : 0)));
     return encode_result(&w);
 }
 
 int gslb_agent_decode(const uint8_t *buf, size_t len, gslb_agent_rec_t *out)
 {
-    gslb_dec_t r;
+    gslb_cur_t r;
     memset(out, 0, sizeof(*out));
     int rc = begin_decode(&r, buf, len);
     if (rc)
@@ -326,9 +321,9 @@ int gslb_agent_decode(const uint8_t *buf, size_t len, gslb_agent_rec_t *out)
     get_str(&r, out->agent_id, sizeof(out->agent_id));
     get_str(&r, out->region, sizeof(out->region));
     get_str(&r, out->token_name, sizeof(out->token_name));
-    out->first_seen = gslb_r_i64(&r);
-    out->last_heartbeat = gslb_r_i64(&r);
-    out->last_seq = gslb_r_u64(&r);
+    out->first_seen = (int64_t)gslb_cur_get_le64(&r);
+    out->last_heartbeat = (int64_t)gslb_cur_get_le64(&r);
+    out->last_seq = gslb_cur_get_le64(&r);
     get_addr(&r, &out->source_addr, ADDR_NONE | ADDR_ANY_IP);
     uint8_t flags = get_enum(&r, 0, AGENT_STALE | AGENT_GOODBYE);
     out->stale = flags & AGENT_STALE;
@@ -340,33 +335,33 @@ int gslb_agent_decode(const uint8_t *buf, size_t len, gslb_agent_rec_t *out)
 
 int gslb_dnskey_encode(const gslb_dnskey_rec_t *r, uint8_t *buf, size_t cap)
 {
-    gslb_enc_t w;
+    gslb_cur_t w;
     begin_encode(&w, buf, cap);
     if (r->pub_len > GSLB_KEY_PUB_MAX || r->priv_len > GSLB_KEY_DER_MAX)
         return GSLB_ERANGE;
     put_str(&w, r->zone, sizeof(r->zone));
-    gslb_w_u16(&w, r->key_tag);
-    gslb_w_u8(&w, r->algorithm);
-    gslb_w_u8(&w, r->role);
-    gslb_w_u8(&w, r->state);
-    gslb_w_u16(&w, r->flags);
-    gslb_w_u16(&w, r->pub_len);
-    gslb_w_bytes(&w, r->pub, r->pub_len);
-    gslb_w_u16(&w, r->priv_len);
-    gslb_w_bytes(&w, r->priv_der, r->priv_len);
-    gslb_w_i64(&w, r->created);
+    gslb_cur_put_le16(&w, r->key_tag);
+    gslb_cur_put_u8(&w, r->algorithm);
+    gslb_cur_put_u8(&w, r->role);
+    gslb_cur_put_u8(&w, r->state);
+    gslb_cur_put_le16(&w, r->flags);
+    gslb_cur_put_le16(&w, r->pub_len);
+    gslb_cur_put_bytes(&w, r->pub, r->pub_len);
+    gslb_cur_put_le16(&w, r->priv_len);
+    gslb_cur_put_bytes(&w, r->priv_der, r->priv_len);
+    gslb_cur_put_le64(&w, (uint64_t)r->created);
     put_str(&w, r->origin_node, sizeof(r->origin_node));
     return encode_result(&w);
 }
 
-static uint16_t get_blob(gslb_dec_t *r, uint8_t *out, size_t cap)
+static uint16_t get_blob(gslb_cur_t *r, uint8_t *out, size_t cap)
 {
-    uint16_t n = gslb_r_u16(r);
+    uint16_t n = gslb_cur_get_le16(r);
     if (n > cap) {
-        r->bad = true;
+        gslb_cur_fail(r, GSLB_ECORRUPT);
         return 0;
     }
-    const uint8_t *p = gslb_r_take(r, n);
+    const uint8_t *p = gslb_cur_take(r, n);
     if (!p)
         return 0;
     memcpy(out, p, n);
@@ -375,20 +370,20 @@ static uint16_t get_blob(gslb_dec_t *r, uint8_t *out, size_t cap)
 
 int gslb_dnskey_decode(const uint8_t *buf, size_t len, gslb_dnskey_rec_t *out)
 {
-    gslb_dec_t r;
+    gslb_cur_t r;
     memset(out, 0, sizeof(*out));
     int rc = begin_decode(&r, buf, len);
     if (rc)
         return rc;
     get_str(&r, out->zone, sizeof(out->zone));
-    out->key_tag = gslb_r_u16(&r);
-    out->algorithm = gslb_r_u8(&r);
+    out->key_tag = gslb_cur_get_le16(&r);
+    out->algorithm = gslb_cur_get_u8(&r);
     out->role = get_enum(&r, 0, GSLB_KEY_ZSK);
     out->state = get_enum(&r, 0, GSLB_KEY_RETIRED);
-    out->flags = gslb_r_u16(&r);
+    out->flags = gslb_cur_get_le16(&r);
     out->pub_len = get_blob(&r, out->pub, sizeof(out->pub));
     out->priv_len = get_blob(&r, out->priv_der, sizeof(out->priv_der));
-    out->created = gslb_r_i64(&r);
+    out->created = (int64_t)gslb_cur_get_le64(&r);
     get_str(&r, out->origin_node, sizeof(out->origin_node));
     return end_decode(&r);
 }
@@ -397,22 +392,22 @@ int gslb_dnskey_decode(const uint8_t *buf, size_t len, gslb_dnskey_rec_t *out)
 
 int gslb_override_encode(const gslb_override_rec_t *r, uint8_t *buf, size_t cap)
 {
-    gslb_enc_t w;
+    gslb_cur_t w;
     begin_encode(&w, buf, cap);
     if (r->addr.family != AF_INET && r->addr.family != AF_INET6)
         return GSLB_ERANGE;
     put_str(&w, r->domain, sizeof(r->domain));
     put_addr(&w, &r->addr);
-    gslb_w_u8(&w, r->state);
+    gslb_cur_put_u8(&w, r->state);
     put_str(&w, r->reason, sizeof(r->reason));
     put_str(&w, r->who, sizeof(r->who));
-    gslb_w_i64(&w, r->when);
+    gslb_cur_put_le64(&w, (uint64_t)r->when);
     return encode_result(&w);
 }
 
 int gslb_override_decode(const uint8_t *buf, size_t len, gslb_override_rec_t *out)
 {
-    gslb_dec_t r;
+    gslb_cur_t r;
     memset(out, 0, sizeof(*out));
     int rc = begin_decode(&r, buf, len);
     if (rc)
@@ -422,7 +417,7 @@ int gslb_override_decode(const uint8_t *buf, size_t len, gslb_override_rec_t *ou
     out->state = get_enum(&r, GSLB_OVERRIDE_UP, GSLB_OVERRIDE_DRAIN);
     get_str(&r, out->reason, sizeof(out->reason));
     get_str(&r, out->who, sizeof(out->who));
-    out->when = gslb_r_i64(&r);
+    out->when = (int64_t)gslb_cur_get_le64(&r);
     return end_decode(&r);
 }
 
@@ -430,10 +425,10 @@ int gslb_override_decode(const uint8_t *buf, size_t len, gslb_override_rec_t *ou
 
 int gslb_audit_encode(const gslb_audit_rec_t *r, uint8_t *buf, size_t cap)
 {
-    gslb_enc_t w;
+    gslb_cur_t w;
     begin_encode(&w, buf, cap);
-    gslb_w_i64(&w, r->time_ms);
-    gslb_w_u32(&w, r->seq);
+    gslb_cur_put_le64(&w, (uint64_t)r->time_ms);
+    gslb_cur_put_le32(&w, r->seq);
     put_str(&w, r->actor, sizeof(r->actor));
     put_str(&w, r->action, sizeof(r->action));
     put_str(&w, r->target, sizeof(r->target));
@@ -443,13 +438,13 @@ int gslb_audit_encode(const gslb_audit_rec_t *r, uint8_t *buf, size_t cap)
 
 int gslb_audit_decode(const uint8_t *buf, size_t len, gslb_audit_rec_t *out)
 {
-    gslb_dec_t r;
+    gslb_cur_t r;
     memset(out, 0, sizeof(*out));
     int rc = begin_decode(&r, buf, len);
     if (rc)
         return rc;
-    out->time_ms = gslb_r_i64(&r);
-    out->seq = gslb_r_u32(&r);
+    out->time_ms = (int64_t)gslb_cur_get_le64(&r);
+    out->seq = gslb_cur_get_le32(&r);
     get_str(&r, out->actor, sizeof(out->actor));
     get_str(&r, out->action, sizeof(out->action));
     get_str(&r, out->target, sizeof(out->target));

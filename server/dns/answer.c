@@ -14,7 +14,7 @@
 
 /* A response under construction. */
 typedef struct resp {
-    gslb_wcur_t w;
+    gslb_cur_t w;
     size_t limit;         /* bytes allowed in total (OPT included) */
     size_t section_start; /* first byte after the question */
     unsigned rcode;       /* 12-bit (extended) rcode */
@@ -118,8 +118,7 @@ static int lookup(gslb_answer_ctx_t *ctx, const uint8_t *name_lc, size_t nlen, u
         return GSLB_ESTORE;
     uint8_t key[GSLB_DNS_NAME_MAX + 2];
     memcpy(key, name_lc, nlen);
-    key[nlen] = (uint8_t)(type >> 8);
-    key[nlen + 1] = (uint8_t)type;
+    gslb_put_be16(key + nlen, type);
     size_t klen = nlen + 2;
     gslb_answer_cache_entry_t *e = NULL;
     if (klen <= GSLB_ANSWER_CACHE_KEY_MAX) {
@@ -140,11 +139,6 @@ static int lookup(gslb_answer_ctx_t *ctx, const uint8_t *name_lc, size_t nlen, u
         memcpy(e->key, key, klen);
     }
     return rc;
-}
-
-static uint16_t le16(const uint8_t *p)
-{
-    return (uint16_t)(p[0] | (p[1] << 8));
 }
 
 /* ---- response scaffolding ----------------------------------------------------- */
@@ -172,11 +166,11 @@ static void resp_begin(resp_t *r, const gslb_query_t *q, const uint8_t *pkt, uin
     r->rcode = GSLB_RCODE_NOERROR;
     r->edns = edns;
     size_t reserve = edns ? GSLB_DNS_OPT_LEN : 0;
-    gslb_wcur_init(&r->w, out, limit > reserve ? limit - reserve : 0);
-    gslb_wcur_bytes(&r->w, pkt, 4); /* id + flags, rewritten in resp_finish */
-    gslb_wcur_bytes(&r->w, "\0\0\0\0\0\0\0\0", 8);
+    gslb_cur_init(&r->w, out, limit > reserve ? limit - reserve : 0);
+    gslb_cur_put_bytes(&r->w, pkt, 4); /* id + flags, rewritten in resp_finish */
+    gslb_cur_put_bytes(&r->w, "\0\0\0\0\0\0\0\0", 8);
     if (q->has_question) {
-        gslb_wcur_bytes(&r->w, pkt + GSLB_DNS_HDR_LEN, q->question_end - GSLB_DNS_HDR_LEN);
+        gslb_cur_put_bytes(&r->w, pkt + GSLB_DNS_HDR_LEN, q->question_end - GSLB_DNS_HDR_LEN);
     }
     r->section_start = r->w.pos;
 }
@@ -194,7 +188,7 @@ static gslb_ctab_t *resp_ctab(resp_t *r)
 /* The answer does not fit: nothing but the question (and OPT) with TC. */
 static void resp_truncate(resp_t *r)
 {
-    gslb_wcur_rewind(&r->w, r->section_start);
+    gslb_cur_rewind(&r->w, r->section_start);
     gslb_ctab_forget_from(&r->ctab, r->section_start);
     r->an = r->ns = r->ar = 0;
     r->rrsigs = 0;
@@ -205,13 +199,13 @@ static void resp_truncate(resp_t *r)
  * CO set when compact answers were negotiated (RFC 9824 5), version 0. */
 static void write_opt(resp_t *r, uint16_t payload, bool do_bit, bool co_bit)
 {
-    r->w.cap = r->limit;
-    gslb_wcur_u8(&r->w, 0);
-    gslb_wcur_u16(&r->w, GSLB_RR_OPT);
-    gslb_wcur_u16(&r->w, payload);
-    gslb_wcur_u32(&r->w, ((uint32_t)(r->rcode >> 4) << 24) | (do_bit ? GSLB_EDNS_DO : 0) |
-                             (co_bit ? GSLB_EDNS_CO : 0));
-    gslb_wcur_u16(&r->w, 0);
+    gslb_cur_resize(&r->w, r->limit);
+    gslb_cur_put_u8(&r->w, 0);
+    gslb_cur_put_be16(&r->w, GSLB_RR_OPT);
+    gslb_cur_put_be16(&r->w, payload);
+    gslb_cur_put_be32(&r->w, ((uint32_t)(r->rcode >> 4) << 24) | (do_bit ? GSLB_EDNS_DO : 0) |
+                                 (co_bit ? GSLB_EDNS_CO : 0));
+    gslb_cur_put_be16(&r->w, 0);
     r->ar++;
 }
 
@@ -225,11 +219,11 @@ static size_t resp_finish(gslb_answer_ctx_t *ctx, resp_t *r)
     uint8_t *h = r->w.buf;
     uint16_t flags = GSLB_FLAG_QR | (q->flags & (0x7800u | GSLB_FLAG_RD | GSLB_FLAG_CD));
     flags |= (r->aa ? GSLB_FLAG_AA : 0) | (r->tc ? GSLB_FLAG_TC : 0) | (r->rcode & 0xF);
-    gslb_wire_put16(h, 2, flags);
-    gslb_wire_put16(h, 4, q->has_question ? 1 : 0);
-    gslb_wire_put16(h, 6, r->an);
-    gslb_wire_put16(h, 8, r->ns);
-    gslb_wire_put16(h, 10, r->ar);
+    gslb_put_be16(h + 2, flags);
+    gslb_put_be16(h + 4, q->has_question ? 1 : 0);
+    gslb_put_be16(h + 6, r->an);
+    gslb_put_be16(h + 8, r->ns);
+    gslb_put_be16(h + 10, r->ar);
     gslb_stats_answer(ctx->stats, q->has_question ? q->qtype : 0, r->rcode);
     if (r->tc)
         gslb_stats_inc(ctx->stats, GSLB_ST_TRUNCATED);
@@ -257,13 +251,13 @@ static void write_rdata(resp_t *r, uint16_t type, const uint8_t *rd, size_t rdle
             n1 = -1;
     }
     if (n1 <= 0) {
-        gslb_wcur_bytes(&r->w, rd, rdlen);
+        gslb_cur_put_bytes(&r->w, rd, rdlen);
         return;
     }
-    gslb_wcur_name(&r->w, resp_ctab(r), rd, (size_t)n1);
+    gslb_wire_put_name(&r->w, resp_ctab(r), rd, (size_t)n1);
     if (type == GSLB_RR_SOA) {
-        gslb_wcur_name(&r->w, resp_ctab(r), rd + n1, (size_t)n2);
-        gslb_wcur_bytes(&r->w, rd + n1 + n2, 20);
+        gslb_wire_put_name(&r->w, resp_ctab(r), rd + n1, (size_t)n2);
+        gslb_cur_put_bytes(&r->w, rd + n1 + n2, 20);
     }
 }
 
@@ -271,15 +265,15 @@ static void write_rdata(resp_t *r, uint16_t type, const uint8_t *rd, size_t rdle
 static void write_rr(resp_t *r, const uint8_t *owner, size_t owner_len, uint16_t type, uint32_t ttl,
                      const uint8_t *rd, size_t rdlen)
 {
-    gslb_wcur_name(&r->w, resp_ctab(r), owner, owner_len);
-    gslb_wcur_u16(&r->w, type);
-    gslb_wcur_u16(&r->w, GSLB_CLASS_IN);
-    gslb_wcur_u32(&r->w, ttl);
+    gslb_wire_put_name(&r->w, resp_ctab(r), owner, owner_len);
+    gslb_cur_put_be16(&r->w, type);
+    gslb_cur_put_be16(&r->w, GSLB_CLASS_IN);
+    gslb_cur_put_be32(&r->w, ttl);
     size_t len_at = r->w.pos;
-    gslb_wcur_u16(&r->w, 0);
+    gslb_cur_put_be16(&r->w, 0);
     write_rdata(r, type, rd, rdlen);
     if (!r->w.err)
-        gslb_wire_put16(r->w.buf, len_at, (uint16_t)(r->w.pos - len_at - 2));
+        gslb_put_be16(r->w.buf + len_at, (uint16_t)(r->w.pos - len_at - 2));
 }
 
 /* Every record of a static RRset; ttl_override 0 = the set's own TTL.
@@ -294,7 +288,7 @@ static int write_static(resp_t *r, const uint8_t *owner, size_t owner_len, uint1
     if (max_records && count > max_records)
         count = max_records;
     for (unsigned i = 0; i < count; i++) {
-        uint16_t rdlen = le16(p);
+        uint16_t rdlen = gslb_get_le16(p);
         write_rr(r, owner, owner_len, type, ttl, p + 2, rdlen);
         p += 2u + rdlen;
     }
@@ -311,17 +305,16 @@ static bool write_cands(resp_t *r, const gslb_ans_set_t *set, const uint16_t *id
     size_t rrlen = 12 + rdlen;
     if (n == 0)
         return true;
-    if (!gslb_wcur_room(&r->w, n * rrlen))
+    uint8_t *first = gslb_cur_reserve(&r->w, n * rrlen);
+    if (!first)
         return false;
-    uint8_t *first = r->w.buf + r->w.pos;
     uint32_t ttl = le32toh(set->ttl);
     first[0] = 0xC0;
     first[1] = GSLB_DNS_HDR_LEN;
-    gslb_wire_put16(first, 2, qtype);
-    gslb_wire_put16(first, 4, GSLB_CLASS_IN);
-    gslb_wire_put16(first, 6, (uint16_t)(ttl >> 16));
-    gslb_wire_put16(first, 8, (uint16_t)ttl);
-    gslb_wire_put16(first, 10, (uint16_t)rdlen);
+    gslb_put_be16(first + 2, qtype);
+    gslb_put_be16(first + 4, GSLB_CLASS_IN);
+    gslb_put_be32(first + 6, ttl);
+    gslb_put_be16(first + 10, (uint16_t)rdlen);
     memcpy(first + 12, c[idx[0]].addr, rdlen);
     uint8_t *o = first + rrlen;
     for (size_t i = 1; i < n; i++) {
@@ -329,7 +322,6 @@ static bool write_cands(resp_t *r, const gslb_ans_set_t *set, const uint16_t *id
         memcpy(o + 12, c[idx[i]].addr, rdlen);
         o += rrlen;
     }
-    r->w.pos += n * rrlen;
     r->an = (uint16_t)(r->an + n);
     return true;
 }
@@ -341,7 +333,7 @@ static void sign_failure(gslb_answer_ctx_t *ctx, resp_t *r, int rc)
 {
     gslb_stats_inc(ctx->stats, GSLB_ST_DNSSEC_ERRORS);
     gslb_debug("dns: signing failed: %s", gslb_strerror(rc));
-    gslb_wcur_rewind(&r->w, r->section_start);
+    gslb_cur_rewind(&r->w, r->section_start);
     gslb_ctab_forget_from(&r->ctab, r->section_start);
     r->an = r->ns = r->ar = 0;
     r->rrsigs = 0;
@@ -384,7 +376,7 @@ static int sign_static(gslb_answer_ctx_t *ctx, resp_t *r, const uint8_t *owner, 
         count = max_records;
     gslb_signer_rrset_begin(ctx->signer, owner, owner_len, type, le32toh(st->ttl));
     for (unsigned i = 0; i < count; i++) {
-        uint16_t rdlen = le16(p);
+        uint16_t rdlen = gslb_get_le16(p);
         gslb_signer_rrset_add(ctx->signer, p + 2, rdlen);
         p += 2u + rdlen;
     }
@@ -540,7 +532,7 @@ static void add_ns_glue(gslb_answer_ctx_t *ctx, resp_t *r, const MDB_val *ns_val
     const gslb_ans_static_t *st = ns_val->mv_data;
     const uint8_t *p = (const uint8_t *)ns_val->mv_data + sizeof(*st);
     for (unsigned i = 0; i < le16toh(st->count); i++) {
-        uint16_t rdlen = le16(p);
+        uint16_t rdlen = gslb_get_le16(p);
         const uint8_t *target = p + 2;
         p += 2u + rdlen;
         if (gslb_dname_len(target, rdlen) != (int)rdlen)
@@ -563,7 +555,7 @@ static void add_ns_glue(gslb_answer_ctx_t *ctx, resp_t *r, const MDB_val *ns_val
                     return;
             }
             if (n < 0 || sig == 0) { /* additional data is optional: drop the RRset, no TC */
-                gslb_wcur_rewind(&r->w, mark);
+                gslb_cur_rewind(&r->w, mark);
                 gslb_ctab_forget_from(&r->ctab, mark);
                 r->rrsigs = rrsigs;
                 return;

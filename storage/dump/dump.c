@@ -4,6 +4,7 @@
  */
 #include "dump.h"
 #include "answers.h"
+#include "cursor.h"
 #include "env.h"
 #include "store.h"
 
@@ -828,7 +829,7 @@ static void answer_static(dump_t *d, uint16_t qtype, const uint8_t *val)
     json_t *arr = json_array();
     const uint8_t *p = val + sizeof(h);
     for (unsigned i = 0; i < le16toh(h.count); i++) {
-        uint16_t len = (uint16_t)(p[0] | p[1] << 8);
+        uint16_t len = gslb_get_le16(p);
         rdata_text(qtype, p + 2, len, rd, sizeof(rd));
         json_array_append_new(arr, json_string(rd));
         detail(d, "rdata", rd, NULL);

@@ -10,6 +10,7 @@
 #include <cmocka.h>
 
 #include "gslb_err.h"
+#include "reclayout.h"
 #include "records.h"
 #include "storage_samples.h"
 
@@ -196,6 +197,61 @@ static void test_encodings_are_pinned(void **state)
         assert_memory_equal(again, pins[i].bytes, pins[i].len);
         free(rec);
     }
+}
+
+/* ---- layout tables ------------------------------------------------------------- */
+
+static const gslb_rec_layout_t *const layouts[] = {
+    &gslb_meta_layout,  &gslb_zone_layout,   &gslb_domain_layout,   &gslb_backend_layout,
+    &gslb_agent_layout, &gslb_dnskey_layout, &gslb_override_layout, &gslb_audit_layout,
+};
+
+/* Every field lies inside its struct (LIST elements up to the maximum count),
+ * dump columns are unique and named, enums name each value. */
+static void test_layouts_are_consistent(void **state)
+{
+    (void)state;
+    assert_int_equal(sizeof(layouts) / sizeof(layouts[0]), NCODECS);
+    for (size_t i = 0; i < NCODECS; i++) {
+        const gslb_rec_layout_t *l = layouts[i];
+        assert_int_equal(l->size, codecs[i].size);
+        unsigned seen = 0;
+        for (size_t k = 0; k < l->nfields; k++) {
+            const gslb_rec_field_t *f = &l->fields[k];
+            assert_true(f->offset < l->size);
+            if (f->col) {
+                assert_non_null(f->name);
+                assert_true(f->col < 32 && !(seen & (1u << f->col)));
+                seen |= 1u << f->col;
+            }
+            if (f->type == GSLB_F_ENUM) {
+                assert_true(f->lo <= f->hi);
+                for (unsigned v = f->lo; v <= f->hi; v++)
+                    assert_non_null(f->names[v]);
+            }
+            if (f->type == GSLB_F_STR || f->type == GSLB_F_BLOB)
+                assert_true(f->offset + f->size <= l->size);
+            for (size_t e = 0; f->type == GSLB_F_LIST && e < f->nelem; e++) {
+                const gslb_rec_field_t *el = &f->elem[e];
+                assert_true(el->stride > 0 && el->name);
+                assert_true(el->offset + (size_t)f->hi * el->stride <= l->size);
+            }
+        }
+    }
+}
+
+/* An encoder never writes what its decoder rejects: an IPv6 address in a
+ * zone's IPv4 glue slot is refused when written, not when read back. */
+static void test_encoder_refuses_address_the_decoder_rejects(void **state)
+{
+    (void)state;
+    gslb_zone_rec_t z = sample_zone("gslb.example.com");
+    uint8_t buf[GSLB_REC_MAX];
+    z.ns_addr4[1] = sample_addr("2001:db8::1");
+    assert_int_equal(gslb_zone_encode(&z, buf, sizeof(buf)), GSLB_ERANGE);
+    z.ns_addr4[1] = sample_addr("192.0.2.1");
+    z.ns_addr6[0] = sample_addr("192.0.2.2");
+    assert_int_equal(gslb_zone_encode(&z, buf, sizeof(buf)), GSLB_ERANGE);
 }
 
 static void test_every_record_round_trips(void **state)
@@ -391,6 +447,8 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_encodings_are_pinned),
+        cmocka_unit_test(test_layouts_are_consistent),
+        cmocka_unit_test(test_encoder_refuses_address_the_decoder_rejects),
         cmocka_unit_test(test_every_record_round_trips),
         cmocka_unit_test(test_every_prefix_is_rejected),
         cmocka_unit_test(test_trailing_bytes_and_unknown_version_are_rejected),

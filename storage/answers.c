@@ -26,9 +26,9 @@
 #define QTYPE_AAAA 28
 #define QTYPE_DNSKEY 48
 #define DNSKEY_PROTOCOL 3
+#define ANS_PREFIX_LEN 2   /* version byte, kind byte */
 #define DNSKEY_FIXED_LEN 4 /* flags, protocol, algorithm (RFC 4034 2.1) */
 #define SOA_NUMBERS_LEN 20 /* serial, refresh, retry, expire, minimum */
-#define ANS_KEY_MAX (GSLB_DNS_NAME_MAX + 2)
 #define FALLBACK_TTL 30
 #define NO_REGION_PRIORITY 255
 
@@ -52,11 +52,11 @@ int gslb_ans_key(const uint8_t *wire_name, size_t name_len, uint16_t qtype, uint
                  size_t cap)
 {
     if (!key || !wire_name || gslb_dname_len(wire_name, name_len) != (int)name_len ||
-        cap < name_len + 2)
+        cap < name_len + GSLB_ANS_QTYPE_LEN)
         return GSLB_EINVAL;
     gslb_dname_lower(key, wire_name, name_len);
     gslb_put_be16(key + name_len, qtype);
-    return (int)(name_len + 2);
+    return (int)(name_len + GSLB_ANS_QTYPE_LEN);
 }
 
 /* ---- checking and lookup ----------------------------------------------------- */
@@ -101,7 +101,7 @@ static int check_set(const uint8_t *p, size_t len)
 int gslb_ans_check(const void *val, size_t len)
 {
     const uint8_t *p = val;
-    if (!p || len < 2)
+    if (!p || len < ANS_PREFIX_LEN)
         return GSLB_ECORRUPT;
     if (p[0] != GSLB_ANS_V1)
         return GSLB_EVERSION;
@@ -162,7 +162,7 @@ static int zone_offset_of(const wname_t *name, const wname_t *zone)
 static int ans_put(gslb_env_t *e, MDB_txn *txn, const wname_t *n, uint16_t qtype, const void *val,
                    size_t len)
 {
-    uint8_t key[ANS_KEY_MAX];
+    uint8_t key[GSLB_ANS_KEY_MAX];
     int klen = gslb_ans_key(n->wire, n->len, qtype, key, sizeof(key));
     if (klen < 0)
         return klen;
@@ -173,7 +173,7 @@ static int ans_put(gslb_env_t *e, MDB_txn *txn, const wname_t *n, uint16_t qtype
 
 static int ans_get(gslb_env_t *e, MDB_txn *txn, const wname_t *n, uint16_t qtype, MDB_val *v)
 {
-    uint8_t key[ANS_KEY_MAX];
+    uint8_t key[GSLB_ANS_KEY_MAX];
     int klen = gslb_ans_key(n->wire, n->len, qtype, key, sizeof(key));
     if (klen < 0)
         return klen;
@@ -182,7 +182,7 @@ static int ans_get(gslb_env_t *e, MDB_txn *txn, const wname_t *n, uint16_t qtype
 
 static int ans_del(gslb_env_t *e, MDB_txn *txn, const wname_t *n, uint16_t qtype)
 {
-    uint8_t key[ANS_KEY_MAX];
+    uint8_t key[GSLB_ANS_KEY_MAX];
     int klen = gslb_ans_key(n->wire, n->len, qtype, key, sizeof(key));
     if (klen < 0)
         return klen;

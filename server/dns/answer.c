@@ -6,11 +6,23 @@
 #include "gslb_log.h"
 #include "signer.h"
 
+#include <assert.h>
 #include <endian.h>
 #include <stdlib.h>
 #include <string.h>
 
 #define IDX_CAP 65535u
+
+/* Offsets of the header counts we fill in (RFC 1035 4.1.1). */
+enum { HDR_FLAGS = 2, HDR_QDCOUNT = 4, HDR_ANCOUNT = 6, HDR_NSCOUNT = 8, HDR_ARCOUNT = 10 };
+#define HDR_OPCODE_BITS 0x7800u /* copied from the query */
+
+/* An A/AAAA record owned by the question name: a compression pointer to the
+ * question (RFC 1035 4.1.4), type, class, TTL and rdlength, then the address. */
+#define QNAME_PTR (0xC000u | GSLB_DNS_HDR_LEN)
+#define PTR_RR_FIXED_LEN 12 /* pointer 2, type 2, class 2, TTL 4, rdlength 2 */
+#define ADDR4_LEN 4
+#define ADDR6_LEN 16
 
 /* A response under construction. */
 typedef struct resp {
@@ -116,10 +128,10 @@ static int lookup(gslb_answer_ctx_t *ctx, const uint8_t *name_lc, size_t nlen, u
 {
     if (!ctx->txn)
         return GSLB_ESTORE;
-    uint8_t key[GSLB_DNS_NAME_MAX + 2];
+    uint8_t key[GSLB_ANS_KEY_MAX];
     memcpy(key, name_lc, nlen);
     gslb_put_be16(key + nlen, type);
-    size_t klen = nlen + 2;
+    size_t klen = nlen + GSLB_ANS_QTYPE_LEN;
     gslb_answer_cache_entry_t *e = NULL;
     if (klen <= GSLB_ANSWER_CACHE_KEY_MAX) {
         e = &ctx->cache[key_hash(key, klen) & (GSLB_ANSWER_CACHE_SLOTS - 1)];
@@ -217,13 +229,13 @@ static size_t resp_finish(gslb_answer_ctx_t *ctx, resp_t *r)
     if (r->edns)
         write_opt(r, ctx->edns_payload, q->edns_do, r->co);
     uint8_t *h = r->w.buf;
-    uint16_t flags = GSLB_FLAG_QR | (q->flags & (0x7800u | GSLB_FLAG_RD | GSLB_FLAG_CD));
+    uint16_t flags = GSLB_FLAG_QR | (q->flags & (HDR_OPCODE_BITS | GSLB_FLAG_RD | GSLB_FLAG_CD));
     flags |= (r->aa ? GSLB_FLAG_AA : 0) | (r->tc ? GSLB_FLAG_TC : 0) | (r->rcode & 0xF);
-    gslb_put_be16(h + 2, flags);
-    gslb_put_be16(h + 4, q->has_question ? 1 : 0);
-    gslb_put_be16(h + 6, r->an);
-    gslb_put_be16(h + 8, r->ns);
-    gslb_put_be16(h + 10, r->ar);
+    gslb_put_be16(h + HDR_FLAGS, flags);
+    gslb_put_be16(h + HDR_QDCOUNT, q->has_question ? 1 : 0);
+    gslb_put_be16(h + HDR_ANCOUNT, r->an);
+    gslb_put_be16(h + HDR_NSCOUNT, r->ns);
+    gslb_put_be16(h + HDR_ARCOUNT, r->ar);
     gslb_stats_answer(ctx->stats, q->has_question ? q->qtype : 0, r->rcode);
     if (r->tc)
         gslb_stats_inc(ctx->stats, GSLB_ST_TRUNCATED);
@@ -301,25 +313,26 @@ static bool write_cands(resp_t *r, const gslb_ans_set_t *set, const uint16_t *id
                         uint16_t qtype)
 {
     const gslb_ans_cand_t *c = gslb_ans_cands(set);
-    size_t rdlen = qtype == GSLB_RR_A ? 4 : 16;
-    size_t rrlen = 12 + rdlen;
+    size_t rdlen = qtype == GSLB_RR_A ? ADDR4_LEN : ADDR6_LEN;
+    size_t rrlen = PTR_RR_FIXED_LEN + rdlen;
     if (n == 0)
         return true;
     uint8_t *first = gslb_cur_reserve(&r->w, n * rrlen);
     if (!first)
         return false;
-    uint32_t ttl = le32toh(set->ttl);
-    first[0] = 0xC0;
-    first[1] = GSLB_DNS_HDR_LEN;
-    gslb_put_be16(first + 2, qtype);
-    gslb_put_be16(first + 4, GSLB_CLASS_IN);
-    gslb_put_be32(first + 6, ttl);
-    gslb_put_be16(first + 10, (uint16_t)rdlen);
-    memcpy(first + 12, c[idx[0]].addr, rdlen);
+    gslb_cur_t f;
+    gslb_cur_init(&f, first, rrlen);
+    gslb_cur_put_be16(&f, QNAME_PTR);
+    gslb_cur_put_be16(&f, qtype);
+    gslb_cur_put_be16(&f, GSLB_CLASS_IN);
+    gslb_cur_put_be32(&f, le32toh(set->ttl));
+    gslb_cur_put_be16(&f, (uint16_t)rdlen);
+    gslb_cur_put_bytes(&f, c[idx[0]].addr, rdlen);
+    assert(f.err == 0 && f.pos == rrlen);
     uint8_t *o = first + rrlen;
     for (size_t i = 1; i < n; i++) {
-        memcpy(o, first, 12);
-        memcpy(o + 12, c[idx[i]].addr, rdlen);
+        memcpy(o, first, PTR_RR_FIXED_LEN);
+        memcpy(o + PTR_RR_FIXED_LEN, c[idx[i]].addr, rdlen);
         o += rrlen;
     }
     r->an = (uint16_t)(r->an + n);
@@ -389,7 +402,7 @@ static int sign_cands(gslb_answer_ctx_t *ctx, resp_t *r, const gslb_ans_set_t *s
 {
     const gslb_query_t *q = r->q;
     const gslb_ans_cand_t *c = gslb_ans_cands(set);
-    size_t rdlen = qtype == GSLB_RR_A ? 4 : 16;
+    size_t rdlen = qtype == GSLB_RR_A ? ADDR4_LEN : ADDR6_LEN;
     uint32_t ttl = le32toh(set->ttl);
     gslb_signer_rrset_begin(ctx->signer, q->qname, q->qname_len, qtype, ttl);
     for (size_t i = 0; i < n; i++)

@@ -3,6 +3,7 @@
  */
 #include "sender.h"
 #include "gossip_wire.h"
+#include "cursor.h"
 #include "gslb_time.h"
 
 #include <arpa/inet.h>
@@ -194,8 +195,8 @@ static int send_tcp(node_t *n, const uint8_t *msg, size_t len, char *why, size_t
         snprintf(why, why_cap, "TCP connect: %s", strerror(errno));
         return -1;
     }
-    uint8_t hdr[4] = {(uint8_t)(len >> 24), (uint8_t)(len >> 16), (uint8_t)(len >> 8),
-                      (uint8_t)len};
+    uint8_t hdr[4];
+    gslb_put_be32(hdr, (uint32_t)len);
     int rc = write_all(fd, hdr, sizeof(hdr), deadline);
     if (rc == 0)
         rc = write_all(fd, msg, len, deadline);

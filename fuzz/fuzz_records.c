@@ -7,6 +7,7 @@
  * written by test_records/test_answers with GSLB_WRITE_CORPUS set).
  */
 #include "answers.h"
+#include "cursor.h"
 #include "records.h"
 
 #include <endian.h>
@@ -34,7 +35,7 @@ static unsigned walk_answer(const uint8_t *data, size_t size, int kind)
         memcpy(&h, data, sizeof(h));
         const uint8_t *p = data + sizeof(h);
         for (unsigned i = 0; i < le16toh(h.count); i++) {
-            uint16_t len = (uint16_t)(p[0] | p[1] << 8);
+            uint16_t len = gslb_get_le16(p);
             for (unsigned j = 0; j < len; j++)
                 sum += p[2 + j];
             p += 2 + len;

@@ -9,10 +9,12 @@
  * write (and bump `generation`) when the content changed.
  */
 #include "answers.h"
+#include "cursor.h"
 #include "dname.h"
 #include "gslb_log.h"
 #include "store.h"
 
+#include <assert.h>
 #include <endian.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,7 +26,9 @@
 #define QTYPE_AAAA 28
 #define QTYPE_DNSKEY 48
 #define DNSKEY_PROTOCOL 3
-#define ANS_KEY_MAX (GSLB_DNS_NAME_MAX + 2)
+#define ANS_PREFIX_LEN 2   /* version byte, kind byte */
+#define DNSKEY_FIXED_LEN 4 /* flags, protocol, algorithm (RFC 4034 2.1) */
+#define SOA_NUMBERS_LEN 20 /* serial, refresh, retry, expire, minimum */
 #define FALLBACK_TTL 30
 #define NO_REGION_PRIORITY 255
 
@@ -48,12 +52,11 @@ int gslb_ans_key(const uint8_t *wire_name, size_t name_len, uint16_t qtype, uint
                  size_t cap)
 {
     if (!key || !wire_name || gslb_dname_len(wire_name, name_len) != (int)name_len ||
-        cap < name_len + 2)
+        cap < name_len + GSLB_ANS_QTYPE_LEN)
         return GSLB_EINVAL;
     gslb_dname_lower(key, wire_name, name_len);
-    key[name_len] = (uint8_t)(qtype >> 8);
-    key[name_len + 1] = (uint8_t)qtype;
-    return (int)(name_len + 2);
+    gslb_put_be16(key + name_len, qtype);
+    return (int)(name_len + GSLB_ANS_QTYPE_LEN);
 }
 
 /* ---- checking and lookup ----------------------------------------------------- */
@@ -71,23 +74,13 @@ static int check_node(const uint8_t *p, size_t len)
 
 static int check_static(const uint8_t *p, size_t len)
 {
-    gslb_ans_static_t h;
-    if (len < sizeof(h))
-        return GSLB_ECORRUPT;
-    memcpy(&h, p, sizeof(h));
-    size_t pos = sizeof(h);
-    for (unsigned i = 0; i < le16toh(h.count); i++) {
-        uint16_t rdlen;
-        if (len - pos < 2)
-            return GSLB_ECORRUPT;
-        memcpy(&rdlen, p + pos, 2);
-        rdlen = le16toh(rdlen);
-        pos += 2;
-        if (len - pos < rdlen)
-            return GSLB_ECORRUPT;
-        pos += rdlen;
-    }
-    return pos == len ? GSLB_ANS_KIND_STATIC : GSLB_ECORRUPT;
+    gslb_cur_t c;
+    gslb_cur_init_ro(&c, p, len);
+    gslb_ans_static_t h = {0};
+    gslb_cur_get_bytes(&c, &h, sizeof(h));
+    for (unsigned i = 0; i < le16toh(h.count) && !c.err; i++)
+        gslb_cur_skip(&c, gslb_cur_get_le16(&c));
+    return (c.err || gslb_cur_left(&c) != 0) ? GSLB_ECORRUPT : GSLB_ANS_KIND_STATIC;
 }
 
 static int check_set(const uint8_t *p, size_t len)
@@ -108,7 +101,7 @@ static int check_set(const uint8_t *p, size_t len)
 int gslb_ans_check(const void *val, size_t len)
 {
     const uint8_t *p = val;
-    if (!p || len < 2)
+    if (!p || len < ANS_PREFIX_LEN)
         return GSLB_ECORRUPT;
     if (p[0] != GSLB_ANS_V1)
         return GSLB_EVERSION;
@@ -169,7 +162,7 @@ static int zone_offset_of(const wname_t *name, const wname_t *zone)
 static int ans_put(gslb_env_t *e, MDB_txn *txn, const wname_t *n, uint16_t qtype, const void *val,
                    size_t len)
 {
-    uint8_t key[ANS_KEY_MAX];
+    uint8_t key[GSLB_ANS_KEY_MAX];
     int klen = gslb_ans_key(n->wire, n->len, qtype, key, sizeof(key));
     if (klen < 0)
         return klen;
@@ -180,7 +173,7 @@ static int ans_put(gslb_env_t *e, MDB_txn *txn, const wname_t *n, uint16_t qtype
 
 static int ans_get(gslb_env_t *e, MDB_txn *txn, const wname_t *n, uint16_t qtype, MDB_val *v)
 {
-    uint8_t key[ANS_KEY_MAX];
+    uint8_t key[GSLB_ANS_KEY_MAX];
     int klen = gslb_ans_key(n->wire, n->len, qtype, key, sizeof(key));
     if (klen < 0)
         return klen;
@@ -189,7 +182,7 @@ static int ans_get(gslb_env_t *e, MDB_txn *txn, const wname_t *n, uint16_t qtype
 
 static int ans_del(gslb_env_t *e, MDB_txn *txn, const wname_t *n, uint16_t qtype)
 {
-    uint8_t key[ANS_KEY_MAX];
+    uint8_t key[GSLB_ANS_KEY_MAX];
     int klen = gslb_ans_key(n->wire, n->len, qtype, key, sizeof(key));
     if (klen < 0)
         return klen;
@@ -263,11 +256,12 @@ static int ensure_ents(gslb_env_t *e, MDB_txn *txn, const wname_t *n, int zone_o
 
 /* ---- static RRsets (zones) ----------------------------------------------------- */
 
+/* A static RRset being built: the header, then {le16 rdlength, rdata} each.
+ * The cursor points into data: an rrbuf_t is never copied. */
 typedef struct rrbuf {
     uint8_t data[GSLB_REC_MAX];
-    size_t len;
-    uint16_t count;
-    bool bad;
+    gslb_cur_t c;
+    uint16_t count; /* records written whole */
 } rrbuf_t;
 
 static void rr_begin(rrbuf_t *b, uint32_t ttl, uint32_t neg_ttl)
@@ -276,57 +270,47 @@ static void rr_begin(rrbuf_t *b, uint32_t ttl, uint32_t neg_ttl)
                            .kind = GSLB_ANS_KIND_STATIC,
                            .ttl = htole32(ttl),
                            .neg_ttl = htole32(neg_ttl)};
-    memcpy(b->data, &h, sizeof(h));
-    b->len = sizeof(h);
+    gslb_cur_init(&b->c, b->data, sizeof(b->data));
+    gslb_cur_put_bytes(&b->c, &h, sizeof(h));
     b->count = 0;
-    b->bad = false;
 }
 
 static void rr_add(rrbuf_t *b, const void *rdata, size_t rdlen)
 {
-    if (b->bad || rdlen > UINT16_MAX || sizeof(b->data) - b->len < rdlen + 2) {
-        b->bad = true;
-        return;
-    }
-    uint16_t le = htole16((uint16_t)rdlen);
-    memcpy(b->data + b->len, &le, 2);
-    memcpy(b->data + b->len + 2, rdata, rdlen);
-    b->len += rdlen + 2;
-    b->count++;
+    if (rdlen > UINT16_MAX)
+        gslb_cur_fail(&b->c, GSLB_ERANGE);
+    gslb_cur_put_le16(&b->c, (uint16_t)rdlen);
+    gslb_cur_put_bytes(&b->c, rdata, rdlen);
+    if (!b->c.err)
+        b->count++;
 }
 
 static int rr_put(gslb_env_t *e, MDB_txn *txn, const wname_t *n, uint16_t qtype, rrbuf_t *b)
 {
-    if (b->bad)
+    if (b->c.err)
         return GSLB_ERANGE;
-    uint16_t le = htole16(b->count);
-    memcpy(b->data + offsetof(gslb_ans_static_t, count), &le, 2);
-    return ans_put(e, txn, n, qtype, b->data, b->len);
-}
-
-static void put_be32(uint8_t *p, uint32_t v)
-{
-    p[0] = (uint8_t)(v >> 24);
-    p[1] = (uint8_t)(v >> 16);
-    p[2] = (uint8_t)(v >> 8);
-    p[3] = (uint8_t)v;
+    gslb_put_le16(b->data + offsetof(gslb_ans_static_t, count), b->count);
+    return ans_put(e, txn, n, qtype, b->data, b->c.pos);
 }
 
 static int write_soa(gslb_env_t *e, MDB_txn *txn, const gslb_zone_rec_t *z, const wname_t *apex)
 {
-    uint8_t rdata[2 * GSLB_DNS_NAME_MAX + 20];
+    uint8_t rdata[2 * GSLB_DNS_NAME_MAX + SOA_NUMBERS_LEN];
     wname_t m, r;
     if (wname_from_text(z->mname, &m) || wname_from_text(z->rname, &r))
         return GSLB_EINVAL;
-    memcpy(rdata, m.wire, m.len);
-    memcpy(rdata + m.len, r.wire, r.len);
-    uint8_t *p = rdata + m.len + r.len;
-    const uint32_t nums[5] = {z->serial, z->refresh, z->retry, z->expire, z->minimum};
-    for (int i = 0; i < 5; i++)
-        put_be32(p + 4 * i, nums[i]);
+    gslb_cur_t c;
+    gslb_cur_init(&c, rdata, sizeof(rdata));
+    gslb_cur_put_bytes(&c, m.wire, m.len);
+    gslb_cur_put_bytes(&c, r.wire, r.len);
+    const uint32_t nums[] = {z->serial, z->refresh, z->retry, z->expire, z->minimum};
+    static_assert(sizeof(nums) == SOA_NUMBERS_LEN, "RFC 1035 3.3.13: five 32-bit numbers");
+    for (size_t i = 0; i < sizeof(nums) / sizeof(nums[0]); i++)
+        gslb_cur_put_be32(&c, nums[i]);
+    assert(c.err == 0);
     rrbuf_t b;
     rr_begin(&b, z->soa_ttl, z->soa_ttl < z->minimum ? z->soa_ttl : z->minimum);
-    rr_add(&b, rdata, m.len + r.len + 20);
+    rr_add(&b, rdata, c.pos);
     return rr_put(e, txn, apex, QTYPE_SOA, &b);
 }
 
@@ -389,13 +373,17 @@ static int add_dnskey(const gslb_dnskey_rec_t *k, void *ctx)
     struct dnskey_ctx *c = ctx;
     if (k->state != GSLB_KEY_ACTIVE && k->state != GSLB_KEY_PUBLISHED)
         return 0;
-    uint8_t rdata[4 + GSLB_KEY_PUB_MAX];
-    rdata[0] = (uint8_t)(k->flags >> 8);
-    rdata[1] = (uint8_t)k->flags;
-    rdata[2] = DNSKEY_PROTOCOL;
-    rdata[3] = k->algorithm;
-    memcpy(rdata + 4, k->pub, k->pub_len);
-    rr_add(c->b, rdata, 4u + k->pub_len);
+    uint8_t rdata[DNSKEY_FIXED_LEN + GSLB_KEY_PUB_MAX];
+    gslb_cur_t w;
+    gslb_cur_init(&w, rdata, sizeof(rdata));
+    gslb_cur_put_be16(&w, k->flags);
+    gslb_cur_put_u8(&w, DNSKEY_PROTOCOL);
+    gslb_cur_put_u8(&w, k->algorithm);
+    gslb_cur_put_bytes(&w, k->pub, k->pub_len);
+    if (w.err)
+        gslb_cur_fail(&c->b->c, GSLB_ERANGE);
+    else
+        rr_add(c->b, rdata, w.pos);
     return 0;
 }
 

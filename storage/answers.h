@@ -25,8 +25,10 @@
  */
 #pragma once
 
+#include "dnsdef.h"
 #include "records.h"
 
+#include <assert.h>
 #include <stddef.h>
 
 #include <lmdb.h>
@@ -94,7 +96,36 @@ typedef struct gslb_ans_set {
 } gslb_ans_set_t;
 #pragma pack(pop)
 
-/** Build the answers key for (wire name, qtype) into key (cap >= 257). The wire
+/* The stored values are these structs byte for byte: their sizes and offsets
+ * are the on-disk format (docs/storage.md, "Compiled answers"). */
+static_assert(sizeof(gslb_ans_node_t) == 4, "answers: node value is 4 bytes");
+static_assert(offsetof(gslb_ans_node_t, flags) == 2 && offsetof(gslb_ans_node_t, zone_offset) == 3,
+              "answers: node layout");
+static_assert(sizeof(gslb_ans_static_t) == 12, "answers: static header is 12 bytes");
+static_assert(offsetof(gslb_ans_static_t, count) == 2 && offsetof(gslb_ans_static_t, ttl) == 4 &&
+                  offsetof(gslb_ans_static_t, neg_ttl) == 8,
+              "answers: static header layout");
+static_assert(sizeof(gslb_ans_cand_t) == 26, "answers: candidate is 26 bytes");
+static_assert(offsetof(gslb_ans_cand_t, weight) == 16 &&
+                  offsetof(gslb_ans_cand_t, priority) == 20 &&
+                  offsetof(gslb_ans_cand_t, flags) == 21 &&
+                  offsetof(gslb_ans_cand_t, latency_us) == 22,
+              "answers: candidate layout");
+static_assert(sizeof(gslb_ans_set_t) == 18, "answers: candidate set header is 18 bytes");
+static_assert(offsetof(gslb_ans_set_t, ttl) == 4 && offsetof(gslb_ans_set_t, max_records) == 8 &&
+                  offsetof(gslb_ans_set_t, count) == 10 &&
+                  offsetof(gslb_ans_set_t, healthy_count) == 12 &&
+                  offsetof(gslb_ans_set_t, generation) == 14,
+              "answers: candidate set header layout");
+/* Every value starts with the version byte and the kind byte. */
+static_assert(offsetof(gslb_ans_node_t, kind) == 1 && offsetof(gslb_ans_static_t, kind) == 1 &&
+                  offsetof(gslb_ans_set_t, kind) == 1,
+              "answers: kind is the second byte");
+
+#define GSLB_ANS_QTYPE_LEN 2 /* the big-endian qtype after the name in a key */
+#define GSLB_ANS_KEY_MAX (GSLB_DNS_NAME_MAX + GSLB_ANS_QTYPE_LEN)
+
+/** Build the answers key for (wire name, qtype) into key (cap >= GSLB_ANS_KEY_MAX). The wire
  *  name is lower-cased while copied. Returns the key length or GSLB_EINVAL. */
 int gslb_ans_key(const uint8_t *wire_name, size_t name_len, uint16_t qtype, uint8_t *key,
                  size_t cap);

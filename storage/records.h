@@ -13,6 +13,8 @@
  *    trailing dot. Strings are NUL-terminated inside their fixed arrays.
  *  - Addresses are stored as gslb_addr_t (family + 16 bytes).
  *  - Times are unix seconds (int64) or milliseconds where the field says _ms.
+ *  - Each kind's encoding is declared once, as a field table (reclayout.h);
+ *    the typed encode/decode functions below walk it.
  */
 #pragma once
 

@@ -14,7 +14,7 @@
  * A domain prefix ("FQDN\0") therefore selects exactly that domain's backends.
  */
 #include "store.h"
-#include "codec.h"
+#include "cursor.h"
 #include "gslb_time.h"
 
 #include <stdio.h>
@@ -69,7 +69,7 @@ static int name_addr_key(const char *name, const gslb_addr_t *addr, const uint16
         pos += GSLB_ADDR_KEY_LEN;
     }
     if (port) {
-        gslb_be16_put(key + pos, *port);
+        gslb_put_be16(key + pos, *port);
         pos += 2;
     }
     return (int)pos;
@@ -93,14 +93,14 @@ int gslb_store_dnskey_key(const char *zone, uint16_t key_tag, uint8_t *key, size
         return n;
     if ((size_t)n + 2 > cap)
         return GSLB_ERANGE;
-    gslb_be16_put(key + n, key_tag);
+    gslb_put_be16(key + n, key_tag);
     return n + 2;
 }
 
 static void audit_key(int64_t time_ms, uint32_t seq, uint8_t key[12])
 {
-    gslb_be64_put(key, (uint64_t)time_ms);
-    gslb_be32_put(key + 8, seq);
+    gslb_put_be64(key, (uint64_t)time_ms);
+    gslb_put_be32(key + 8, seq);
 }
 
 /* ---- generic get / put / del --------------------------------------------- */
@@ -610,8 +610,8 @@ static int next_audit_seq(gslb_env_t *e, MDB_txn *txn, int64_t time_ms, uint32_t
     else if (rc == MDB_NOTFOUND)
         rc = mdb_cursor_get(cur, &k, &v, MDB_LAST);
     *seq = 1;
-    if (rc == 0 && k.mv_size == 12 && gslb_be64_get(k.mv_data) == (uint64_t)time_ms)
-        *seq = gslb_be32_get((const uint8_t *)k.mv_data + 8) + 1;
+    if (rc == 0 && k.mv_size == 12 && gslb_get_be64(k.mv_data) == (uint64_t)time_ms)
+        *seq = gslb_get_be32((const uint8_t *)k.mv_data + 8) + 1;
     mdb_cursor_close(cur);
     if (rc != 0 && rc != MDB_NOTFOUND)
         return gslb_env_map_err(e, rc, "find audit sequence");

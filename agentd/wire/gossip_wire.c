@@ -3,12 +3,15 @@
  */
 #include "gossip_wire.h"
 
-#include "codec.h"
+#include "cursor.h"
 
 #include <openssl/evp.h>
 #include <openssl/rand.h>
 #include <string.h>
 #include <sys/socket.h>
+
+/* Address family codes on the wire. */
+enum { GOSSIP_ADDR_V4 = 4, GOSSIP_ADDR_V6 = 6 };
 
 static const uint8_t GOSSIP_MAGIC[2] = {'O', 'G'};
 
@@ -23,17 +26,33 @@ const char *gslb_gossip_result_name(enum gslb_gossip_result r)
     return names[r];
 }
 
-/* ---- strings on the shared big-endian cursors (codec.h) ------------------ */
+/* ---- strings on the byte cursor (cursor.h), big-endian lengths ------------ */
 
-static void w_str(gslb_enc_t *w, const char *s, size_t width, size_t max)
+/* Width of a string's length prefix: one byte for labels, two for the token. */
+enum str_width { STR_LEN8 = 1, STR_LEN16 = 2 };
+
+static void put_len(gslb_cur_t *w, size_t n, enum str_width width)
+{
+    if (width == STR_LEN8)
+        gslb_cur_put_u8(w, (uint8_t)n);
+    else
+        gslb_cur_put_be16(w, (uint16_t)n);
+}
+
+static size_t get_len(gslb_cur_t *r, enum str_width width)
+{
+    return width == STR_LEN8 ? gslb_cur_get_u8(r) : gslb_cur_get_be16(r);
+}
+
+static void w_str(gslb_cur_t *w, const char *s, enum str_width width, size_t max)
 {
     size_t n = strnlen(s, max + 1);
     if (n > max) {
-        w->bad = true;
+        gslb_cur_fail(w, GSLB_ERANGE);
         return;
     }
-    gslb_w_uint_be(w, n, width);
-    gslb_w_bytes(w, s, n);
+    put_len(w, n, width);
+    gslb_cur_put_bytes(w, s, n);
 }
 
 enum str_kind { STR_LABEL, STR_TOKEN };
@@ -50,21 +69,21 @@ static bool str_bytes_ok(const uint8_t *p, size_t n, enum str_kind kind)
 }
 
 /* Read a length-prefixed string into out[cap] (needs room for the NUL). */
-static void r_str(gslb_dec_t *r, size_t width, char *out, size_t cap, bool allow_empty,
+static void r_str(gslb_cur_t *r, enum str_width width, char *out, size_t cap, bool allow_empty,
                   enum str_kind kind)
 {
-    size_t n = (size_t)gslb_r_uint_be(r, width);
-    if (r->bad)
+    size_t n = get_len(r, width);
+    if (r->err)
         return;
     if (n >= cap || (!allow_empty && n == 0)) {
-        r->bad = true;
+        gslb_cur_fail(r, GSLB_ECORRUPT);
         return;
     }
-    const uint8_t *p = gslb_r_take(r, n);
+    const uint8_t *p = gslb_cur_take(r, n);
     if (!p)
         return;
     if (!str_bytes_ok(p, n, kind)) {
-        r->bad = true;
+        gslb_cur_fail(r, GSLB_ECORRUPT);
         return;
     }
     memcpy(out, p, n);
@@ -73,22 +92,22 @@ static void r_str(gslb_dec_t *r, size_t width, char *out, size_t cap, bool allow
 
 /* ---- plaintext ------------------------------------------------------------ */
 
-static void encode_backend(gslb_enc_t *w, const gslb_gossip_backend_t *b)
+static void encode_backend(gslb_cur_t *w, const gslb_gossip_backend_t *b)
 {
-    w_str(w, b->service, 1, GSLB_NAME_MAX - 1);
+    w_str(w, b->service, STR_LEN8, GSLB_NAME_MAX - 1);
     if (b->addr.family == AF_INET) {
-        gslb_w_uint_be(w, 4, 1);
-        gslb_w_bytes(w, b->addr.bytes, 4);
+        gslb_cur_put_u8(w, GOSSIP_ADDR_V4);
+        gslb_cur_put_bytes(w, b->addr.bytes, 4);
     } else if (b->addr.family == AF_INET6) {
-        gslb_w_uint_be(w, 6, 1);
-        gslb_w_bytes(w, b->addr.bytes, 16);
+        gslb_cur_put_u8(w, GOSSIP_ADDR_V6);
+        gslb_cur_put_bytes(w, b->addr.bytes, 16);
     } else {
-        w->bad = true;
+        gslb_cur_fail(w, GSLB_ERANGE);
     }
-    gslb_w_uint_be(w, b->port, 2);
-    gslb_w_uint_be(w, b->weight, 4);
-    gslb_w_uint_be(w, b->health, 1);
-    gslb_w_uint_be(w, b->latency_us, 4);
+    gslb_cur_put_be16(w, b->port);
+    gslb_cur_put_be32(w, b->weight);
+    gslb_cur_put_u8(w, b->health);
+    gslb_cur_put_be32(w, b->latency_us);
 }
 
 int gslb_gossip_encode(const gslb_gossip_msg_t *m, uint8_t *buf, size_t cap)
@@ -96,48 +115,49 @@ int gslb_gossip_encode(const gslb_gossip_msg_t *m, uint8_t *buf, size_t cap)
     if (!m || !buf || m->backend_count > GSLB_GOSSIP_MAX_BACKENDS ||
         (m->backend_count && !m->backends) || !m->agent_id[0])
         return GSLB_EINVAL;
-    gslb_enc_t w = {.buf = buf, .cap = cap};
-    gslb_w_uint_be(&w, GSLB_GOSSIP_VERSION, 1);
-    gslb_w_uint_be(&w, m->type, 1);
-    gslb_w_uint_be(&w, 0, 2);
-    gslb_w_uint_be(&w, m->seq, 8);
-    gslb_w_uint_be(&w, (uint64_t)m->timestamp_ms, 8);
-    w_str(&w, m->agent_id, 1, GSLB_LABEL_MAX - 1);
-    w_str(&w, m->region, 1, GSLB_LABEL_MAX - 1);
-    w_str(&w, m->token_name, 1, GSLB_LABEL_MAX - 1);
-    w_str(&w, m->token, 2, GSLB_GOSSIP_TOKEN_MAX - 1);
-    gslb_w_uint_be(&w, m->backend_count, 2);
+    gslb_cur_t w;
+    gslb_cur_init(&w, buf, cap);
+    gslb_cur_put_u8(&w, GSLB_GOSSIP_VERSION);
+    gslb_cur_put_u8(&w, m->type);
+    gslb_cur_put_be16(&w, 0);
+    gslb_cur_put_be64(&w, m->seq);
+    gslb_cur_put_be64(&w, (uint64_t)m->timestamp_ms);
+    w_str(&w, m->agent_id, STR_LEN8, GSLB_LABEL_MAX - 1);
+    w_str(&w, m->region, STR_LEN8, GSLB_LABEL_MAX - 1);
+    w_str(&w, m->token_name, STR_LEN8, GSLB_LABEL_MAX - 1);
+    w_str(&w, m->token, STR_LEN16, GSLB_GOSSIP_TOKEN_MAX - 1);
+    gslb_cur_put_be16(&w, m->backend_count);
     for (size_t i = 0; i < m->backend_count; i++)
         encode_backend(&w, &m->backends[i]);
-    if (w.bad)
+    if (w.err)
         return GSLB_ERANGE;
     return (int)w.pos;
 }
 
-static bool decode_backend(gslb_dec_t *r, gslb_gossip_backend_t *b)
+static bool decode_backend(gslb_cur_t *r, gslb_gossip_backend_t *b)
 {
     memset(b, 0, sizeof(*b));
-    r_str(r, 1, b->service, sizeof(b->service), false, STR_LABEL);
-    uint8_t fam = (uint8_t)gslb_r_uint_be(r, 1);
+    r_str(r, STR_LEN8, b->service, sizeof(b->service), false, STR_LABEL);
+    uint8_t fam = gslb_cur_get_u8(r);
     const uint8_t *a = NULL;
-    if (fam == 4) {
+    if (fam == GOSSIP_ADDR_V4) {
         b->addr.family = AF_INET;
-        a = gslb_r_take(r, 4);
+        a = gslb_cur_take(r, 4);
         if (a)
             memcpy(b->addr.bytes, a, 4);
-    } else if (fam == 6) {
+    } else if (fam == GOSSIP_ADDR_V6) {
         b->addr.family = AF_INET6;
-        a = gslb_r_take(r, 16);
+        a = gslb_cur_take(r, 16);
         if (a)
             memcpy(b->addr.bytes, a, 16);
     } else {
-        r->bad = true;
+        gslb_cur_fail(r, GSLB_ECORRUPT);
     }
-    b->port = (uint16_t)gslb_r_uint_be(r, 2);
-    b->weight = (uint32_t)gslb_r_uint_be(r, 4);
-    b->health = (uint8_t)gslb_r_uint_be(r, 1);
-    b->latency_us = (uint32_t)gslb_r_uint_be(r, 4);
-    return !r->bad && b->port != 0 && b->health <= GSLB_UNHEALTHY;
+    b->port = gslb_cur_get_be16(r);
+    b->weight = gslb_cur_get_be32(r);
+    b->health = gslb_cur_get_u8(r);
+    b->latency_us = gslb_cur_get_be32(r);
+    return !r->err && b->port != 0 && b->health <= GSLB_UNHEALTHY;
 }
 
 int gslb_gossip_decode(const uint8_t *buf, size_t len, gslb_gossip_msg_t *m, size_t cap)
@@ -149,28 +169,29 @@ int gslb_gossip_decode(const uint8_t *buf, size_t len, gslb_gossip_msg_t *m, siz
     m->backends = backends;
     if (len < GSLB_GOSSIP_MIN_PLAINTEXT)
         return GSLB_ECORRUPT;
-    gslb_dec_t r = {.buf = buf, .len = len};
-    m->version = (uint8_t)gslb_r_uint_be(&r, 1);
+    gslb_cur_t r;
+    gslb_cur_init_ro(&r, buf, len);
+    m->version = gslb_cur_get_u8(&r);
     if (m->version != GSLB_GOSSIP_VERSION)
         return GSLB_EVERSION;
-    m->type = (uint8_t)gslb_r_uint_be(&r, 1);
-    uint16_t flags = (uint16_t)gslb_r_uint_be(&r, 2);
+    m->type = gslb_cur_get_u8(&r);
+    uint16_t flags = gslb_cur_get_be16(&r);
     if (flags != 0 || (m->type != GSLB_GOSSIP_HEARTBEAT && m->type != GSLB_GOSSIP_GOODBYE))
         return GSLB_ECORRUPT;
-    m->seq = gslb_r_uint_be(&r, 8);
-    m->timestamp_ms = (int64_t)gslb_r_uint_be(&r, 8);
-    r_str(&r, 1, m->agent_id, sizeof(m->agent_id), false, STR_LABEL);
-    r_str(&r, 1, m->region, sizeof(m->region), true, STR_LABEL);
-    r_str(&r, 1, m->token_name, sizeof(m->token_name), true, STR_LABEL);
-    r_str(&r, 2, m->token, sizeof(m->token), true, STR_TOKEN);
-    size_t count = (size_t)gslb_r_uint_be(&r, 2);
-    if (r.bad || count > GSLB_GOSSIP_MAX_BACKENDS || count > cap || (count && !backends))
+    m->seq = gslb_cur_get_be64(&r);
+    m->timestamp_ms = (int64_t)gslb_cur_get_be64(&r);
+    r_str(&r, STR_LEN8, m->agent_id, sizeof(m->agent_id), false, STR_LABEL);
+    r_str(&r, STR_LEN8, m->region, sizeof(m->region), true, STR_LABEL);
+    r_str(&r, STR_LEN8, m->token_name, sizeof(m->token_name), true, STR_LABEL);
+    r_str(&r, STR_LEN16, m->token, sizeof(m->token), true, STR_TOKEN);
+    size_t count = (size_t)gslb_cur_get_be16(&r);
+    if (r.err || count > GSLB_GOSSIP_MAX_BACKENDS || count > cap || (count && !backends))
         return GSLB_ECORRUPT;
     for (size_t i = 0; i < count; i++) {
         if (!decode_backend(&r, &backends[i]))
             return GSLB_ECORRUPT;
     }
-    if (r.bad || r.pos != len)
+    if (r.err || r.pos != len)
         return GSLB_ECORRUPT;
     m->backend_count = (uint16_t)count;
     return GSLB_OK;

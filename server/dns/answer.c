@@ -6,15 +6,27 @@
 #include "gslb_log.h"
 #include "signer.h"
 
+#include <assert.h>
 #include <endian.h>
 #include <stdlib.h>
 #include <string.h>
 
 #define IDX_CAP 65535u
 
+/* Offsets of the header counts we fill in (RFC 1035 4.1.1). */
+enum { HDR_FLAGS = 2, HDR_QDCOUNT = 4, HDR_ANCOUNT = 6, HDR_NSCOUNT = 8, HDR_ARCOUNT = 10 };
+#define HDR_OPCODE_BITS 0x7800u /* copied from the query */
+
+/* An A/AAAA record owned by the question name: a compression pointer to the
+ * question (RFC 1035 4.1.4), type, class, TTL and rdlength, then the address. */
+#define QNAME_PTR (0xC000u | GSLB_DNS_HDR_LEN)
+#define PTR_RR_FIXED_LEN 12 /* pointer 2, type 2, class 2, TTL 4, rdlength 2 */
+#define ADDR4_LEN 4
+#define ADDR6_LEN 16
+
 /* A response under construction. */
 typedef struct resp {
-    gslb_wcur_t w;
+    gslb_cur_t w;
     size_t limit;         /* bytes allowed in total (OPT included) */
     size_t section_start; /* first byte after the question */
     unsigned rcode;       /* 12-bit (extended) rcode */
@@ -116,11 +128,10 @@ static int lookup(gslb_answer_ctx_t *ctx, const uint8_t *name_lc, size_t nlen, u
 {
     if (!ctx->txn)
         return GSLB_ESTORE;
-    uint8_t key[GSLB_DNS_NAME_MAX + 2];
+    uint8_t key[GSLB_ANS_KEY_MAX];
     memcpy(key, name_lc, nlen);
-    key[nlen] = (uint8_t)(type >> 8);
-    key[nlen + 1] = (uint8_t)type;
-    size_t klen = nlen + 2;
+    gslb_put_be16(key + nlen, type);
+    size_t klen = nlen + GSLB_ANS_QTYPE_LEN;
     gslb_answer_cache_entry_t *e = NULL;
     if (klen <= GSLB_ANSWER_CACHE_KEY_MAX) {
         e = &ctx->cache[key_hash(key, klen) & (GSLB_ANSWER_CACHE_SLOTS - 1)];
@@ -140,11 +151,6 @@ static int lookup(gslb_answer_ctx_t *ctx, const uint8_t *name_lc, size_t nlen, u
         memcpy(e->key, key, klen);
     }
     return rc;
-}
-
-static uint16_t le16(const uint8_t *p)
-{
-    return (uint16_t)(p[0] | (p[1] << 8));
 }
 
 /* ---- response scaffolding ----------------------------------------------------- */
@@ -172,11 +178,11 @@ static void resp_begin(resp_t *r, const gslb_query_t *q, const uint8_t *pkt, uin
     r->rcode = GSLB_RCODE_NOERROR;
     r->edns = edns;
     size_t reserve = edns ? GSLB_DNS_OPT_LEN : 0;
-    gslb_wcur_init(&r->w, out, limit > reserve ? limit - reserve : 0);
-    gslb_wcur_bytes(&r->w, pkt, 4); /* id + flags, rewritten in resp_finish */
-    gslb_wcur_bytes(&r->w, "\0\0\0\0\0\0\0\0", 8);
+    gslb_cur_init(&r->w, out, limit > reserve ? limit - reserve : 0);
+    gslb_cur_put_bytes(&r->w, pkt, 4); /* id + flags, rewritten in resp_finish */
+    gslb_cur_put_bytes(&r->w, "\0\0\0\0\0\0\0\0", 8);
     if (q->has_question) {
-        gslb_wcur_bytes(&r->w, pkt + GSLB_DNS_HDR_LEN, q->question_end - GSLB_DNS_HDR_LEN);
+        gslb_cur_put_bytes(&r->w, pkt + GSLB_DNS_HDR_LEN, q->question_end - GSLB_DNS_HDR_LEN);
     }
     r->section_start = r->w.pos;
 }
@@ -194,7 +200,7 @@ static gslb_ctab_t *resp_ctab(resp_t *r)
 /* The answer does not fit: nothing but the question (and OPT) with TC. */
 static void resp_truncate(resp_t *r)
 {
-    gslb_wcur_rewind(&r->w, r->section_start);
+    gslb_cur_rewind(&r->w, r->section_start);
     gslb_ctab_forget_from(&r->ctab, r->section_start);
     r->an = r->ns = r->ar = 0;
     r->rrsigs = 0;
@@ -205,13 +211,13 @@ static void resp_truncate(resp_t *r)
  * CO set when compact answers were negotiated (RFC 9824 5), version 0. */
 static void write_opt(resp_t *r, uint16_t payload, bool do_bit, bool co_bit)
 {
-    r->w.cap = r->limit;
-    gslb_wcur_u8(&r->w, 0);
-    gslb_wcur_u16(&r->w, GSLB_RR_OPT);
-    gslb_wcur_u16(&r->w, payload);
-    gslb_wcur_u32(&r->w, ((uint32_t)(r->rcode >> 4) << 24) | (do_bit ? GSLB_EDNS_DO : 0) |
-                             (co_bit ? GSLB_EDNS_CO : 0));
-    gslb_wcur_u16(&r->w, 0);
+    gslb_cur_resize(&r->w, r->limit);
+    gslb_cur_put_u8(&r->w, 0);
+    gslb_cur_put_be16(&r->w, GSLB_RR_OPT);
+    gslb_cur_put_be16(&r->w, payload);
+    gslb_cur_put_be32(&r->w, ((uint32_t)(r->rcode >> 4) << 24) | (do_bit ? GSLB_EDNS_DO : 0) |
+                                 (co_bit ? GSLB_EDNS_CO : 0));
+    gslb_cur_put_be16(&r->w, 0);
     r->ar++;
 }
 
@@ -223,13 +229,13 @@ static size_t resp_finish(gslb_answer_ctx_t *ctx, resp_t *r)
     if (r->edns)
         write_opt(r, ctx->edns_payload, q->edns_do, r->co);
     uint8_t *h = r->w.buf;
-    uint16_t flags = GSLB_FLAG_QR | (q->flags & (0x7800u | GSLB_FLAG_RD | GSLB_FLAG_CD));
+    uint16_t flags = GSLB_FLAG_QR | (q->flags & (HDR_OPCODE_BITS | GSLB_FLAG_RD | GSLB_FLAG_CD));
     flags |= (r->aa ? GSLB_FLAG_AA : 0) | (r->tc ? GSLB_FLAG_TC : 0) | (r->rcode & 0xF);
-    gslb_wire_put16(h, 2, flags);
-    gslb_wire_put16(h, 4, q->has_question ? 1 : 0);
-    gslb_wire_put16(h, 6, r->an);
-    gslb_wire_put16(h, 8, r->ns);
-    gslb_wire_put16(h, 10, r->ar);
+    gslb_put_be16(h + HDR_FLAGS, flags);
+    gslb_put_be16(h + HDR_QDCOUNT, q->has_question ? 1 : 0);
+    gslb_put_be16(h + HDR_ANCOUNT, r->an);
+    gslb_put_be16(h + HDR_NSCOUNT, r->ns);
+    gslb_put_be16(h + HDR_ARCOUNT, r->ar);
     gslb_stats_answer(ctx->stats, q->has_question ? q->qtype : 0, r->rcode);
     if (r->tc)
         gslb_stats_inc(ctx->stats, GSLB_ST_TRUNCATED);
@@ -257,13 +263,13 @@ static void write_rdata(resp_t *r, uint16_t type, const uint8_t *rd, size_t rdle
             n1 = -1;
     }
     if (n1 <= 0) {
-        gslb_wcur_bytes(&r->w, rd, rdlen);
+        gslb_cur_put_bytes(&r->w, rd, rdlen);
         return;
     }
-    gslb_wcur_name(&r->w, resp_ctab(r), rd, (size_t)n1);
+    gslb_wire_put_name(&r->w, resp_ctab(r), rd, (size_t)n1);
     if (type == GSLB_RR_SOA) {
-        gslb_wcur_name(&r->w, resp_ctab(r), rd + n1, (size_t)n2);
-        gslb_wcur_bytes(&r->w, rd + n1 + n2, 20);
+        gslb_wire_put_name(&r->w, resp_ctab(r), rd + n1, (size_t)n2);
+        gslb_cur_put_bytes(&r->w, rd + n1 + n2, 20);
     }
 }
 
@@ -271,15 +277,15 @@ static void write_rdata(resp_t *r, uint16_t type, const uint8_t *rd, size_t rdle
 static void write_rr(resp_t *r, const uint8_t *owner, size_t owner_len, uint16_t type, uint32_t ttl,
                      const uint8_t *rd, size_t rdlen)
 {
-    gslb_wcur_name(&r->w, resp_ctab(r), owner, owner_len);
-    gslb_wcur_u16(&r->w, type);
-    gslb_wcur_u16(&r->w, GSLB_CLASS_IN);
-    gslb_wcur_u32(&r->w, ttl);
+    gslb_wire_put_name(&r->w, resp_ctab(r), owner, owner_len);
+    gslb_cur_put_be16(&r->w, type);
+    gslb_cur_put_be16(&r->w, GSLB_CLASS_IN);
+    gslb_cur_put_be32(&r->w, ttl);
     size_t len_at = r->w.pos;
-    gslb_wcur_u16(&r->w, 0);
+    gslb_cur_put_be16(&r->w, 0);
     write_rdata(r, type, rd, rdlen);
     if (!r->w.err)
-        gslb_wire_put16(r->w.buf, len_at, (uint16_t)(r->w.pos - len_at - 2));
+        gslb_put_be16(r->w.buf + len_at, (uint16_t)(r->w.pos - len_at - 2));
 }
 
 /* Every record of a static RRset; ttl_override 0 = the set's own TTL.
@@ -294,7 +300,7 @@ static int write_static(resp_t *r, const uint8_t *owner, size_t owner_len, uint1
     if (max_records && count > max_records)
         count = max_records;
     for (unsigned i = 0; i < count; i++) {
-        uint16_t rdlen = le16(p);
+        uint16_t rdlen = gslb_get_le16(p);
         write_rr(r, owner, owner_len, type, ttl, p + 2, rdlen);
         p += 2u + rdlen;
     }
@@ -307,29 +313,28 @@ static bool write_cands(resp_t *r, const gslb_ans_set_t *set, const uint16_t *id
                         uint16_t qtype)
 {
     const gslb_ans_cand_t *c = gslb_ans_cands(set);
-    size_t rdlen = qtype == GSLB_RR_A ? 4 : 16;
-    size_t rrlen = 12 + rdlen;
+    size_t rdlen = qtype == GSLB_RR_A ? ADDR4_LEN : ADDR6_LEN;
+    size_t rrlen = PTR_RR_FIXED_LEN + rdlen;
     if (n == 0)
         return true;
-    if (!gslb_wcur_room(&r->w, n * rrlen))
+    uint8_t *first = gslb_cur_reserve(&r->w, n * rrlen);
+    if (!first)
         return false;
-    uint8_t *first = r->w.buf + r->w.pos;
-    uint32_t ttl = le32toh(set->ttl);
-    first[0] = 0xC0;
-    first[1] = GSLB_DNS_HDR_LEN;
-    gslb_wire_put16(first, 2, qtype);
-    gslb_wire_put16(first, 4, GSLB_CLASS_IN);
-    gslb_wire_put16(first, 6, (uint16_t)(ttl >> 16));
-    gslb_wire_put16(first, 8, (uint16_t)ttl);
-    gslb_wire_put16(first, 10, (uint16_t)rdlen);
-    memcpy(first + 12, c[idx[0]].addr, rdlen);
+    gslb_cur_t f;
+    gslb_cur_init(&f, first, rrlen);
+    gslb_cur_put_be16(&f, QNAME_PTR);
+    gslb_cur_put_be16(&f, qtype);
+    gslb_cur_put_be16(&f, GSLB_CLASS_IN);
+    gslb_cur_put_be32(&f, le32toh(set->ttl));
+    gslb_cur_put_be16(&f, (uint16_t)rdlen);
+    gslb_cur_put_bytes(&f, c[idx[0]].addr, rdlen);
+    assert(f.err == 0 && f.pos == rrlen);
     uint8_t *o = first + rrlen;
     for (size_t i = 1; i < n; i++) {
-        memcpy(o, first, 12);
-        memcpy(o + 12, c[idx[i]].addr, rdlen);
+        memcpy(o, first, PTR_RR_FIXED_LEN);
+        memcpy(o + PTR_RR_FIXED_LEN, c[idx[i]].addr, rdlen);
         o += rrlen;
     }
-    r->w.pos += n * rrlen;
     r->an = (uint16_t)(r->an + n);
     return true;
 }
@@ -341,7 +346,7 @@ static void sign_failure(gslb_answer_ctx_t *ctx, resp_t *r, int rc)
 {
     gslb_stats_inc(ctx->stats, GSLB_ST_DNSSEC_ERRORS);
     gslb_debug("dns: signing failed: %s", gslb_strerror(rc));
-    gslb_wcur_rewind(&r->w, r->section_start);
+    gslb_cur_rewind(&r->w, r->section_start);
     gslb_ctab_forget_from(&r->ctab, r->section_start);
     r->an = r->ns = r->ar = 0;
     r->rrsigs = 0;
@@ -384,7 +389,7 @@ static int sign_static(gslb_answer_ctx_t *ctx, resp_t *r, const uint8_t *owner, 
         count = max_records;
     gslb_signer_rrset_begin(ctx->signer, owner, owner_len, type, le32toh(st->ttl));
     for (unsigned i = 0; i < count; i++) {
-        uint16_t rdlen = le16(p);
+        uint16_t rdlen = gslb_get_le16(p);
         gslb_signer_rrset_add(ctx->signer, p + 2, rdlen);
         p += 2u + rdlen;
     }
@@ -397,7 +402,7 @@ static int sign_cands(gslb_answer_ctx_t *ctx, resp_t *r, const gslb_ans_set_t *s
 {
     const gslb_query_t *q = r->q;
     const gslb_ans_cand_t *c = gslb_ans_cands(set);
-    size_t rdlen = qtype == GSLB_RR_A ? 4 : 16;
+    size_t rdlen = qtype == GSLB_RR_A ? ADDR4_LEN : ADDR6_LEN;
     uint32_t ttl = le32toh(set->ttl);
     gslb_signer_rrset_begin(ctx->signer, q->qname, q->qname_len, qtype, ttl);
     for (size_t i = 0; i < n; i++)
@@ -540,7 +545,7 @@ static void add_ns_glue(gslb_answer_ctx_t *ctx, resp_t *r, const MDB_val *ns_val
     const gslb_ans_static_t *st = ns_val->mv_data;
     const uint8_t *p = (const uint8_t *)ns_val->mv_data + sizeof(*st);
     for (unsigned i = 0; i < le16toh(st->count); i++) {
-        uint16_t rdlen = le16(p);
+        uint16_t rdlen = gslb_get_le16(p);
         const uint8_t *target = p + 2;
         p += 2u + rdlen;
         if (gslb_dname_len(target, rdlen) != (int)rdlen)
@@ -563,7 +568,7 @@ static void add_ns_glue(gslb_answer_ctx_t *ctx, resp_t *r, const MDB_val *ns_val
                     return;
             }
             if (n < 0 || sig == 0) { /* additional data is optional: drop the RRset, no TC */
-                gslb_wcur_rewind(&r->w, mark);
+                gslb_cur_rewind(&r->w, mark);
                 gslb_ctab_forget_from(&r->ctab, mark);
                 r->rrsigs = rrsigs;
                 return;

@@ -2,6 +2,7 @@
  * tcp.c - a worker's TCP listener and connections (see tcp.h for the contract).
  */
 #include "tcp.h"
+#include "cursor.h"
 #include "gslb_log.h"
 
 #include <errno.h>
@@ -194,7 +195,7 @@ static bool conn_answer(gslb_tcp_t *t, gslb_tcp_conn_t *c, uint64_t now_ms, gslb
     size_t pos = 0, out = 0;
     bool snapshot = false, ok = true;
     while (ok && !c->tx && c->rx_len - pos >= 2) {
-        size_t mlen = ((size_t)c->rx[pos] << 8) | c->rx[pos + 1];
+        size_t mlen = gslb_get_be16(c->rx + pos);
         if (mlen == 0 || mlen > GSLB_TCP_QUERY_MAX) {
             ok = false;
             break;
@@ -218,8 +219,7 @@ static bool conn_answer(gslb_tcp_t *t, gslb_tcp_conn_t *c, uint64_t now_ms, gslb
         pos += 2 + mlen;
         if (alen == 0)
             continue;
-        t->out[out] = (uint8_t)(alen >> 8);
-        t->out[out + 1] = (uint8_t)alen;
+        gslb_put_be16(t->out + out, (uint16_t)alen);
         out += 2 + alen;
     }
     if (snapshot) {

@@ -6,41 +6,37 @@
 #include <stdio.h>
 #include <string.h>
 
-void gslb_wcur_bytes(gslb_wcur_t *c, const void *src, size_t n)
-{
-    if (!gslb_wcur_room(c, n))
-        return;
-    memcpy(c->buf + c->pos, src, n);
-    c->pos += n;
-}
+/* RFC 1035 4.1.4: a length byte with both top bits set starts a two-byte
+ * pointer whose other 14 bits are an offset into the message. */
+#define LABEL_PTR_BITS 0xC0u
+#define LABEL_LEN_MAX 63u
+#define PTR_OFFSET_LIMIT 0x4000u /* offsets a pointer can reach */
 
-/* ---- read cursor: names --------------------------------------------------- */
+/* ---- names on a read cursor --------------------------------------------------- */
 
-void gslb_rcur_skip_name(gslb_rcur_t *c)
+void gslb_wire_skip_name(gslb_cur_t *c)
 {
     size_t start = c->pos, wire = 0;
     for (;;) {
-        uint8_t l = gslb_rcur_u8(c);
-        if (c->err)
+        uint8_t l = gslb_cur_get_u8(c);
+        if (l == 0) /* the root label, or the cursor is in error */
             return;
-        if (l == 0)
-            return;
-        if ((l & 0xC0) == 0xC0) {
-            size_t target = ((size_t)(l & 0x3F) << 8) | gslb_rcur_u8(c);
+        if ((l & LABEL_PTR_BITS) == LABEL_PTR_BITS) {
+            size_t target = ((size_t)(l & ~LABEL_PTR_BITS) << 8) | gslb_cur_get_u8(c);
             if (!c->err && target >= start)
-                c->err = GSLB_ECORRUPT;
+                gslb_cur_fail(c, GSLB_ECORRUPT);
             return;
         }
-        if (l > 63) {
-            c->err = GSLB_ECORRUPT;
+        if (l > LABEL_LEN_MAX) {
+            gslb_cur_fail(c, GSLB_ECORRUPT);
             return;
         }
         wire += 1u + l;
         if (wire >= GSLB_DNS_NAME_MAX) {
-            c->err = GSLB_ECORRUPT;
+            gslb_cur_fail(c, GSLB_ECORRUPT);
             return;
         }
-        gslb_rcur_skip(c, l);
+        gslb_cur_skip(c, l);
     }
 }
 
@@ -48,7 +44,7 @@ void gslb_rcur_skip_name(gslb_rcur_t *c)
 
 static void ctab_add(gslb_ctab_t *t, const uint8_t *name, size_t len, size_t off)
 {
-    if (t->count >= GSLB_CTAB_MAX || off >= 0x4000 || len <= 1)
+    if (t->count >= GSLB_CTAB_MAX || off >= PTR_OFFSET_LIMIT || len <= 1)
         return;
     t->e[t->count].name = name;
     t->e[t->count].len = (uint16_t)len;
@@ -86,22 +82,22 @@ static int ctab_find(const gslb_ctab_t *t, const uint8_t *suffix, size_t len)
     return -1;
 }
 
-void gslb_wcur_name(gslb_wcur_t *c, gslb_ctab_t *t, const uint8_t *name, size_t len)
+void gslb_wire_put_name(gslb_cur_t *c, gslb_ctab_t *t, const uint8_t *name, size_t len)
 {
     size_t pos = 0;
     while (pos < len && name[pos] != 0) {
         int off = t ? ctab_find(t, name + pos, len - pos) : -1;
         if (off >= 0) {
-            gslb_wcur_u16(c, (uint16_t)(0xC000u | (unsigned)off));
+            gslb_cur_put_be16(c, (uint16_t)((LABEL_PTR_BITS << 8) | (unsigned)off));
             return;
         }
         if (t && !c->err)
             ctab_add(t, name + pos, len - pos, c->pos);
         uint8_t l = name[pos];
-        gslb_wcur_bytes(c, name + pos, 1u + l);
+        gslb_cur_put_bytes(c, name + pos, 1u + l);
         pos += 1u + l;
     }
-    gslb_wcur_u8(c, 0);
+    gslb_cur_put_u8(c, 0);
 }
 
 /* ---- query parse ---------------------------------------------------------- */
@@ -113,20 +109,20 @@ static int formerr(gslb_query_t *q, const char *why)
 }
 
 /* Question name: uncompressed only (nothing precedes it to point at). */
-static bool parse_qname(gslb_rcur_t *c, gslb_query_t *q)
+static bool parse_qname(gslb_cur_t *c, gslb_query_t *q)
 {
     size_t start = c->pos;
     unsigned labels = 0;
     for (;;) {
-        uint8_t l = gslb_rcur_u8(c);
-        if (c->err || l > 63)
+        uint8_t l = gslb_cur_get_u8(c);
+        if (c->err || l > LABEL_LEN_MAX)
             return false;
         if (l == 0)
             break;
         if (labels >= GSLB_DNS_LABELS_MAX)
             return false;
         q->label_off[labels++] = (uint8_t)(c->pos - 1 - start);
-        gslb_rcur_skip(c, l);
+        gslb_cur_skip(c, l);
         if (c->err || c->pos - start >= GSLB_DNS_NAME_MAX)
             return false;
     }
@@ -137,12 +133,12 @@ static bool parse_qname(gslb_rcur_t *c, gslb_query_t *q)
     return true;
 }
 
-static bool parse_question(gslb_rcur_t *c, gslb_query_t *q)
+static bool parse_question(gslb_cur_t *c, gslb_query_t *q)
 {
     if (!parse_qname(c, q))
         return false;
-    q->qtype = gslb_rcur_u16(c);
-    q->qclass = gslb_rcur_u16(c);
+    q->qtype = gslb_cur_get_be16(c);
+    q->qclass = gslb_cur_get_be16(c);
     if (c->err)
         return false;
     q->question_end = (uint16_t)c->pos;
@@ -157,7 +153,7 @@ static bool opt_options_valid(const uint8_t *rdata, size_t rdlen)
     while (pos < rdlen) {
         if (rdlen - pos < 4)
             return false;
-        size_t olen = gslb_wire_get16(rdata + pos + 2);
+        size_t olen = gslb_get_be16(rdata + pos + 2);
         pos += 4;
         if (olen > rdlen - pos)
             return false;
@@ -166,7 +162,7 @@ static bool opt_options_valid(const uint8_t *rdata, size_t rdlen)
     return true;
 }
 
-static int parse_opt(gslb_rcur_t *c, gslb_query_t *q, size_t owner_start, uint16_t rclass,
+static int parse_opt(gslb_cur_t *c, gslb_query_t *q, size_t owner_start, uint16_t rclass,
                      uint32_t ttl, size_t rdlen)
 {
     if (c->pos - 10 - owner_start != 1)
@@ -183,18 +179,18 @@ static int parse_opt(gslb_rcur_t *c, gslb_query_t *q, size_t owner_start, uint16
     return GSLB_PARSE_OK;
 }
 
-static int parse_records(gslb_rcur_t *c, gslb_query_t *q)
+static int parse_records(gslb_cur_t *c, gslb_query_t *q)
 {
     unsigned total = (unsigned)q->ancount + q->nscount + q->arcount;
     unsigned additional_from = (unsigned)q->ancount + q->nscount;
     for (unsigned i = 0; i < total; i++) {
         size_t owner_start = c->pos;
-        gslb_rcur_skip_name(c);
-        uint16_t type = gslb_rcur_u16(c);
-        uint16_t rclass = gslb_rcur_u16(c);
-        uint32_t ttl = gslb_rcur_u32(c);
-        uint16_t rdlen = gslb_rcur_u16(c);
-        if (c->err || rdlen > gslb_rcur_left(c))
+        gslb_wire_skip_name(c);
+        uint16_t type = gslb_cur_get_be16(c);
+        uint16_t rclass = gslb_cur_get_be16(c);
+        uint32_t ttl = gslb_cur_get_be32(c);
+        uint16_t rdlen = gslb_cur_get_be16(c);
+        if (c->err || rdlen > gslb_cur_left(c))
             return formerr(q, "truncated record");
         if (type == GSLB_RR_OPT) {
             if (i < additional_from)
@@ -203,9 +199,9 @@ static int parse_records(gslb_rcur_t *c, gslb_query_t *q)
             if (rc != GSLB_PARSE_OK)
                 return rc;
         }
-        gslb_rcur_skip(c, rdlen);
+        gslb_cur_skip(c, rdlen);
     }
-    if (gslb_rcur_left(c) != 0)
+    if (gslb_cur_left(c) != 0)
         return formerr(q, "trailing data after the last record");
     return GSLB_PARSE_OK;
 }
@@ -223,14 +219,14 @@ int gslb_wire_parse_query(const uint8_t *pkt, size_t len, gslb_query_t *q)
         q->why = "shorter than a header";
         return GSLB_PARSE_DROP;
     }
-    gslb_rcur_t c;
-    gslb_rcur_init(&c, pkt, len);
-    q->id = gslb_rcur_u16(&c);
-    q->flags = gslb_rcur_u16(&c);
-    q->qdcount = gslb_rcur_u16(&c);
-    q->ancount = gslb_rcur_u16(&c);
-    q->nscount = gslb_rcur_u16(&c);
-    q->arcount = gslb_rcur_u16(&c);
+    gslb_cur_t c;
+    gslb_cur_init_ro(&c, pkt, len);
+    q->id = gslb_cur_get_be16(&c);
+    q->flags = gslb_cur_get_be16(&c);
+    q->qdcount = gslb_cur_get_be16(&c);
+    q->ancount = gslb_cur_get_be16(&c);
+    q->nscount = gslb_cur_get_be16(&c);
+    q->arcount = gslb_cur_get_be16(&c);
     if (q->flags & GSLB_FLAG_QR) {
         q->why = "QR set (a response)";
         return GSLB_PARSE_DROP;

@@ -5,6 +5,7 @@
  */
 #include "keys.h"
 
+#include "cursor.h"
 #include "gslb_log.h"
 #include "store.h"
 
@@ -104,8 +105,7 @@ int gslb_keys_dnskey_rdata(const gslb_dnskey_rec_t *k, uint8_t *out, size_t cap)
         return GSLB_EINVAL;
     if (cap < 4u + k->pub_len)
         return GSLB_ERANGE;
-    out[0] = (uint8_t)(k->flags >> 8);
-    out[1] = (uint8_t)k->flags;
+    gslb_put_be16(out, k->flags);
     out[2] = GSLB_DNSKEY_PROTOCOL;
     out[3] = k->algorithm;
     memcpy(out + 4, k->pub, k->pub_len);

@@ -8,6 +8,7 @@
 #include "records.h"
 #include "store.h"
 #include "dname.h"
+#include "cursor.h"
 
 #include <openssl/core_names.h>
 #include <openssl/crypto.h>
@@ -135,14 +136,6 @@ static inline uint64_t rotl64(uint64_t x, int b)
         v2 = rotl64(v2, 32);                                                                       \
     } while (0)
 
-static inline uint64_t load_le64(const uint8_t *p)
-{
-    uint64_t v = 0;
-    for (int i = 7; i >= 0; i--)
-        v = (v << 8) | p[i];
-    return v;
-}
-
 void gslb_siphash128(const uint64_t k[2], const void *data, size_t len, uint64_t out[2])
 {
     const uint8_t *p = data;
@@ -151,7 +144,7 @@ void gslb_siphash128(const uint64_t k[2], const void *data, size_t len, uint64_t
     v1 ^= 0xee;
     size_t end = len - (len % 8);
     for (size_t i = 0; i < end; i += 8) {
-        uint64_t m = load_le64(p + i);
+        uint64_t m = gslb_get_le64(p + i);
         v3 ^= m;
         SIPROUND;
         SIPROUND;
@@ -342,22 +335,20 @@ static int scan_active_key(const gslb_dnskey_rec_t *r, void *arg)
 static void scan_fingerprint(const gslb_signer_t *s, const key_scan_t *ks, uint64_t fp[2])
 {
     uint8_t buf[GSLB_SIGNER_ZONE_KEYS * (8 + GSLB_KEY_PUB_MAX)];
-    size_t o = 0;
+    gslb_cur_t c;
+    gslb_cur_init(&c, buf, sizeof(buf));
     for (size_t i = 0; i < ks->n; i++) {
         const gslb_dnskey_rec_t *r = &ks->recs[i];
         size_t pub = r->pub_len > GSLB_KEY_PUB_MAX ? GSLB_KEY_PUB_MAX : r->pub_len;
-        buf[o++] = (uint8_t)(r->key_tag >> 8);
-        buf[o++] = (uint8_t)r->key_tag;
-        buf[o++] = r->algorithm;
-        buf[o++] = r->role;
-        buf[o++] = (uint8_t)(r->flags >> 8);
-        buf[o++] = (uint8_t)r->flags;
-        buf[o++] = (uint8_t)(pub >> 8);
-        buf[o++] = (uint8_t)pub;
-        memcpy(buf + o, r->pub, pub);
-        o += pub;
+        gslb_cur_put_be16(&c, r->key_tag);
+        gslb_cur_put_u8(&c, r->algorithm);
+        gslb_cur_put_u8(&c, r->role);
+        gslb_cur_put_be16(&c, r->flags);
+        gslb_cur_put_be16(&c, (uint16_t)pub);
+        gslb_cur_put_bytes(&c, r->pub, pub);
     }
-    gslb_siphash128(s->hash_key, buf, o, fp);
+    assert(c.err == 0);
+    gslb_siphash128(s->hash_key, buf, c.pos, fp);
 }
 
 /* The private key's public half must be the published DNSKEY. */
@@ -535,32 +526,19 @@ void gslb_signer_rrset_add(gslb_signer_t *s, const uint8_t *rd, size_t len)
     s->rd_len += len;
 }
 
-static inline uint32_t load_be32(const uint8_t *p)
-{
-    return ((uint32_t)p[0] << 24) | ((uint32_t)p[1] << 16) | ((uint32_t)p[2] << 8) | p[3];
-}
-
-static inline uint64_t load_be64(const uint8_t *p)
-{
-    uint64_t v = 0;
-    for (int i = 0; i < 8; i++)
-        v = (v << 8) | p[i];
-    return v;
-}
-
 /* RFC 4034 6.3 order of two records; A and AAAA rdata compared as integers. */
 static inline int rr_order(const uint8_t *buf, gslb_signer_rr_t a, gslb_signer_rr_t b)
 {
     const uint8_t *x = buf + a.off, *y = buf + b.off;
     if (a.len == 4 && b.len == 4) {
-        uint32_t u = load_be32(x), v = load_be32(y);
+        uint32_t u = gslb_get_be32(x), v = gslb_get_be32(y);
         return (u > v) - (u < v);
     }
     if (a.len == 16 && b.len == 16) {
-        uint64_t u = load_be64(x), v = load_be64(y);
+        uint64_t u = gslb_get_be64(x), v = gslb_get_be64(y);
         if (u == v) {
-            u = load_be64(x + 8);
-            v = load_be64(y + 8);
+            u = gslb_get_be64(x + 8);
+            v = gslb_get_be64(y + 8);
         }
         return (u > v) - (u < v);
     }
@@ -633,17 +611,14 @@ static void sort_unique(gslb_signer_t *s)
     s->rr_count = kept;
 }
 
-static inline uint8_t *put16(uint8_t *p, uint16_t v)
+/* A cursor over the signed data buffer from offset pos (sized beforehand by
+ * gslb_signer_rrset_sign, so the writes below cannot fail). */
+static gslb_cur_t input_cursor(gslb_signer_t *s, size_t pos)
 {
-    p[0] = (uint8_t)(v >> 8);
-    p[1] = (uint8_t)v;
-    return p + 2;
-}
-
-static inline uint8_t *put32(uint8_t *p, uint32_t v)
-{
-    p = put16(p, (uint16_t)(v >> 16));
-    return put16(p, (uint16_t)v);
+    gslb_cur_t c;
+    gslb_cur_init(&c, s->input, s->input_cap);
+    gslb_cur_rewind(&c, pos);
+    return c;
 }
 
 /* RRSIG_RDATA without the signature (the start of both forms below). */
@@ -652,16 +627,17 @@ static size_t write_rrsig_header(gslb_signer_t *s, const gslb_signer_zone_t *z,
 {
     uint32_t inception, expiration;
     gslb_rrsig_window(gslb_signer_now(s), &inception, &expiration);
-    uint8_t *p = s->input;
-    p = put16(p, s->type);
-    *p++ = k->algorithm;
-    *p++ = (uint8_t)gslb_rrsig_labels(s->owner, s->owner_len);
-    p = put32(p, s->ttl);
-    p = put32(p, expiration);
-    p = put32(p, inception);
-    p = put16(p, k->key_tag);
-    memcpy(p, z->apex, z->apex_len);
-    return GSLB_RRSIG_FIXED_LEN + z->apex_len;
+    gslb_cur_t c = input_cursor(s, 0);
+    gslb_cur_put_be16(&c, s->type);
+    gslb_cur_put_u8(&c, k->algorithm);
+    gslb_cur_put_u8(&c, (uint8_t)gslb_rrsig_labels(s->owner, s->owner_len));
+    gslb_cur_put_be32(&c, s->ttl);
+    gslb_cur_put_be32(&c, expiration);
+    gslb_cur_put_be32(&c, inception);
+    gslb_cur_put_be16(&c, k->key_tag);
+    gslb_cur_put_bytes(&c, z->apex, z->apex_len);
+    assert(c.err == 0 && c.pos == GSLB_RRSIG_FIXED_LEN + (size_t)z->apex_len);
+    return c.pos;
 }
 
 /* The cache key form after the header: the owner once, then each record's
@@ -669,33 +645,31 @@ static size_t write_rrsig_header(gslb_signer_t *s, const gslb_signer_zone_t *z,
  * signed data exactly and is a third of its size. Returns the total length. */
 static size_t write_key_form(gslb_signer_t *s, size_t hdr)
 {
-    uint8_t *p = s->input + hdr;
-    memcpy(p, s->owner, s->owner_len);
-    p += s->owner_len;
+    gslb_cur_t c = input_cursor(s, hdr);
+    gslb_cur_put_bytes(&c, s->owner, s->owner_len);
     for (size_t i = 0; i < s->rr_count; i++) {
-        p = put16(p, s->rr[i].len);
-        memcpy(p, s->rd_buf + s->rr[i].off, s->rr[i].len);
-        p += s->rr[i].len;
+        gslb_cur_put_be16(&c, s->rr[i].len);
+        gslb_cur_put_bytes(&c, s->rd_buf + s->rr[i].off, s->rr[i].len);
     }
-    return (size_t)(p - s->input);
+    assert(c.err == 0);
+    return c.pos;
 }
 
 /* The signed data after the header: every RR in canonical form (RFC 4034
  * 3.1.8.1). Returns the total length. */
 static size_t write_signed_rrs(gslb_signer_t *s, size_t hdr)
 {
-    uint8_t *p = s->input + hdr;
+    gslb_cur_t c = input_cursor(s, hdr);
     for (size_t i = 0; i < s->rr_count; i++) {
-        memcpy(p, s->owner, s->owner_len);
-        p += s->owner_len;
-        p = put16(p, s->type);
-        p = put16(p, GSLB_CLASS_IN);
-        p = put32(p, s->ttl);
-        p = put16(p, s->rr[i].len);
-        memcpy(p, s->rd_buf + s->rr[i].off, s->rr[i].len);
-        p += s->rr[i].len;
+        gslb_cur_put_bytes(&c, s->owner, s->owner_len);
+        gslb_cur_put_be16(&c, s->type);
+        gslb_cur_put_be16(&c, GSLB_CLASS_IN);
+        gslb_cur_put_be32(&c, s->ttl);
+        gslb_cur_put_be16(&c, s->rr[i].len);
+        gslb_cur_put_bytes(&c, s->rd_buf + s->rr[i].off, s->rr[i].len);
     }
-    return (size_t)(p - s->input);
+    assert(c.err == 0);
+    return c.pos;
 }
 
 int gslb_signer_rrset_sign(gslb_signer_t *s, const gslb_signer_zone_t *z, uint8_t *out, size_t cap,

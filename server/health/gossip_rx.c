@@ -6,6 +6,7 @@
  * (flush); sockets and the thread.
  */
 #include "gossip_rx.h"
+#include "cursor.h"
 #include "gslb_counter.h"
 #include "gslb_log.h"
 #include "gslb_time.h"
@@ -884,8 +885,7 @@ static void accept_tcp(gslb_gossip_rx_t *rx)
 static bool conn_frame_done(gslb_gossip_rx_t *rx, conn_t *c)
 {
     if (c->need == 4) {
-        uint32_t len = ((uint32_t)c->buf[0] << 24) | ((uint32_t)c->buf[1] << 16) |
-                       ((uint32_t)c->buf[2] << 8) | c->buf[3];
+        uint32_t len = gslb_get_be32(c->buf);
         if (len < GSLB_GOSSIP_OVERHEAD || len > GSLB_GOSSIP_MSG_MAX) {
             counted(rx, GSLB_GOSSIP_BAD_LENGTH);
             return false;

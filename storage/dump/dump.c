@@ -4,8 +4,10 @@
  */
 #include "dump.h"
 #include "answers.h"
+#include "cursor.h"
 #include "env.h"
 #include "gslb_time.h"
+#include "reclayout.h"
 #include "store.h"
 
 #include <arpa/inet.h>
@@ -382,146 +384,234 @@ static void table_end(dump_t *d)
     free_table(&d->tab);
 }
 
-/* ---- enum names ----------------------------------------------------------------- */
-
-static const char *policy_name(uint8_t p)
-{
-    static const char *const n[] = {"round_robin", "weighted", "failover", "geo", "latency"};
-    return p < 5 ? n[p] : "?";
-}
-
-static const char *unhealthy_name(uint8_t m)
-{
-    static const char *const n[] = {"return_last_healthy", "nodata", "servfail"};
-    return m < 3 ? n[m] : "?";
-}
-
-static const char *tristate_name(uint8_t t)
-{
-    return t == GSLB_HEALTHY ? "healthy" : t == GSLB_UNHEALTHY ? "unhealthy" : "unknown";
-}
-
-static const char *override_name(uint8_t s)
-{
-    return s == GSLB_OVERRIDE_UP ? "up" : s == GSLB_OVERRIDE_DOWN ? "down" : "drain";
-}
-
 /* ---- tables ------------------------------------------------------------------------ */
 
-static void dump_meta(dump_t *d)
+/* ---- records, driven by their layouts (reclayout.h) ----------------------------- */
+
+static void col_time_ms(dump_t *d, const char *name, int64_t time_ms)
 {
-    gslb_meta_rec_t m;
-    MDB_envinfo info;
-    MDB_stat st;
-    table_begin(d, "meta", true);
-    row_begin(d);
-    col_str(d, "data_dir", d->env.path);
-    MDB_val k = {strlen(GSLB_META_KEY), GSLB_META_KEY}, v;
-    int rc = mdb_get(d->txn, d->env.dbi[GSLB_DBI_META], &k, &v);
-    rc = rc              ? gslb_env_map_err(&d->env, rc, "read schema record")
-         : in_map(d, &v) ? gslb_meta_decode(v.mv_data, v.mv_size, &m)
-                         : GSLB_ECORRUPT;
-    if (rc == GSLB_OK) {
-        col_int(d, "schema_version", m.schema_version);
-        col_str(d, "node_id", m.node_id);
-        col_time(d, "created_at", m.created_at);
+    char t[48], ms[64];
+    format_time(time_ms / 1000, t, sizeof(t));
+    if (time_ms > 0 && strlen(t) > 1) {
+        t[strlen(t) - 1] = '\0'; /* drop the Z to insert milliseconds */
+        snprintf(ms, sizeof(ms), "%s.%03lldZ", t, (long long)(time_ms % 1000));
     } else {
-        char reason[96];
-        snprintf(reason, sizeof(reason), "<undecodable: %s>", gslb_strerror(rc));
-        col_str(d, "schema", reason);
-        d->undecodable++;
+        snprintf(ms, sizeof(ms), "%s", t);
     }
-    if (mdb_env_info(d->env.env, &info) == 0 && mdb_env_stat(d->env.env, &st) == 0) {
-        col_int(d, "map_size", (long long)info.me_mapsize);
-        col_int(d, "used_bytes", (long long)(((uint64_t)info.me_last_pgno + 1) * st.ms_psize));
-        col_int(d, "last_txnid", (long long)info.me_last_txnid);
-        col_int(d, "max_readers", info.me_maxreaders);
-        col_int(d, "readers_used", info.me_numreaders);
-    }
-    row_end(d);
-    table_end(d);
+    cell_add(d, name, ms, json_integer(time_ms), false);
 }
 
-static void ns_list(const gslb_zone_rec_t *z, char *text, size_t cap, json_t *arr)
+static const void *member(const void *rec, const gslb_rec_field_t *f, size_t i)
 {
-    size_t o = 0;
-    text[0] = '\0';
-    for (unsigned i = 0; i < z->ns_count; i++) {
-        char a4[64] = "", a6[64] = "";
-        json_t *ns = json_object();
-        json_object_set_new(ns, "name", json_string(z->ns[i]));
-        if (z->ns_addr4[i].family) {
-            gslb_addr_format(&z->ns_addr4[i], a4, sizeof(a4));
-            json_object_set_new(ns, "ipv4", json_string(a4));
-        }
-        if (z->ns_addr6[i].family) {
-            gslb_addr_format(&z->ns_addr6[i], a6, sizeof(a6));
-            json_object_set_new(ns, "ipv6", json_string(a6));
-        }
-        json_array_append_new(arr, ns);
-        if (o < cap)
-            o += (size_t)snprintf(text + o, cap - o, "%s%s%s%s%s%s%s", i ? ", " : "", z->ns[i],
-                                  (a4[0] || a6[0]) ? " (" : "", a4, (a4[0] && a6[0]) ? " " : "", a6,
-                                  (a4[0] || a6[0]) ? ")" : "");
+    return (const uint8_t *)rec + f->offset + i * f->stride;
+}
+
+static long long int_of(const gslb_rec_field_t *f, const void *m)
+{
+    uint16_t u16;
+    uint32_t u32;
+    int64_t i64;
+    switch (f->type) {
+    case GSLB_F_U16:
+        memcpy(&u16, m, sizeof(u16));
+        return u16;
+    case GSLB_F_U32:
+        memcpy(&u32, m, sizeof(u32));
+        return u32;
+    case GSLB_F_U64:
+    case GSLB_F_I64:
+        memcpy(&i64, m, sizeof(i64));
+        return i64;
+    default:
+        return *(const uint8_t *)m;
     }
+}
+
+static void col_number(dump_t *d, const gslb_rec_field_t *f, const void *m)
+{
+    long long v = int_of(f, m);
+    switch (f->show) {
+    case GSLB_SHOW_TIME:
+        col_time(d, f->name, v);
+        break;
+    case GSLB_SHOW_AGE:
+        col_age(d, f->name, v);
+        break;
+    case GSLB_SHOW_TIME_MS:
+        col_time_ms(d, f->name, v);
+        break;
+    default:
+        col_int(d, f->name, v);
+    }
+}
+
+/* Text and JSON of one element of a LIST: "first (rest...)" and either the
+ * first value (one field) or an object of the non-empty values. */
+static json_t *list_elem(const gslb_rec_field_t *l, const void *rec, size_t i, char *text,
+                         size_t cap)
+{
+    json_t *obj = l->nelem > 1 ? json_object() : NULL, *first = NULL;
+    size_t o = 0, extra = 0;
+    text[0] = '\0';
+    for (size_t k = 0; k < l->nelem; k++) {
+        const gslb_rec_field_t *e = &l->elem[k];
+        const void *m = member(rec, e, i);
+        char v[GSLB_NAME_MAX + 64];
+        if (e->type == GSLB_F_ADDR) {
+            if (!((const gslb_addr_t *)m)->family)
+                continue;
+            gslb_addr_format(m, v, sizeof(v));
+        } else {
+            snprintf(v, sizeof(v), "%s", (const char *)m);
+        }
+        if (obj)
+            json_object_set_new(obj, e->name, json_string(v));
+        else
+            first = json_string(v);
+        if (o < cap)
+            o += (size_t)snprintf(text + o, cap - o, "%s%s", k == 0 ? "" : extra++ ? " " : " (", v);
+    }
+    if (extra && o < cap)
+        snprintf(text + o, cap - o, ")");
+    return obj ? obj : first;
+}
+
+static void col_list(dump_t *d, const gslb_rec_field_t *f, const void *rec)
+{
+    uint8_t count = *(const uint8_t *)member(rec, f, 0);
+    char text[4096] = "", elem[1024];
+    size_t o = 0;
+    json_t *arr = json_array();
+    for (size_t i = 0; i < count; i++) {
+        json_array_append_new(arr, list_elem(f, rec, i, elem, sizeof(elem)));
+        if (o < sizeof(text))
+            o += (size_t)snprintf(text + o, sizeof(text) - o, "%s%s", i ? f->sep : "", elem);
+    }
+    cell_add(d, f->name, text[0] ? text : "-", arr, false);
+}
+
+static void col_field(dump_t *d, const gslb_rec_field_t *f, const void *rec)
+{
+    const void *m = member(rec, f, 0);
+    switch (f->type) {
+    case GSLB_F_STR:
+        col_str(d, f->name, m);
+        break;
+    case GSLB_F_ENUM: {
+        uint8_t v = *(const uint8_t *)m;
+        col_str(d, f->name, v >= f->lo && v <= f->hi ? f->names[v] : "?");
+        break;
+    }
+    case GSLB_F_BIT:
+        col_bool(d, f->name, *(const bool *)m);
+        break;
+    case GSLB_F_ADDR:
+        col_addr(d, f->name, m);
+        break;
+    case GSLB_F_LIST:
+        col_list(d, f, rec);
+        break;
+    case GSLB_F_BLOB:
+        break; /* key material: shown by the record's own details */
+    default:
+        col_number(d, f, m);
+    }
+}
+
+/* The text of value v of the ENUM field called name in l ("?" when unknown). */
+static const char *enum_name(const gslb_rec_layout_t *l, const char *name, uint8_t v)
+{
+    for (size_t k = 0; k < l->nfields; k++) {
+        const gslb_rec_field_t *f = &l->fields[k];
+        if (f->type == GSLB_F_ENUM && strcmp(f->name, name) == 0)
+            return v >= f->lo && v <= f->hi ? f->names[v] : "?";
+    }
+    return "?";
+}
+
+/* A column gslb-dump computes instead of reading it from a field. */
+typedef struct computed {
+    unsigned col;
+    void (*show)(dump_t *d, const void *rec, const void *aux);
+} computed_t;
+
+/* The columns of a record in order: fields by their `col`, computed ones in
+ * the gaps; stops at the first number that is neither. */
+static void record_columns(dump_t *d, const gslb_rec_layout_t *l, const void *rec,
+                           const computed_t *extra, size_t nextra, const void *aux)
+{
+    for (unsigned col = 1;; col++) {
+        const gslb_rec_field_t *f = gslb_rec_field_at_col(l, col);
+        const computed_t *c = NULL;
+        for (size_t i = 0; !f && !c && i < nextra; i++)
+            if (extra[i].col == col)
+                c = &extra[i];
+        if (f)
+            col_field(d, f, rec);
+        else if (c)
+            c->show(d, rec, aux);
+        else
+            return;
+    }
+}
+
+/* Any record: the values as decoded into one of these. */
+typedef union any_rec {
+    gslb_meta_rec_t meta;
+    gslb_zone_rec_t zone;
+    gslb_domain_rec_t domain;
+    gslb_backend_rec_t backend;
+    gslb_agent_rec_t agent;
+    gslb_dnskey_rec_t dnskey;
+    gslb_override_rec_t override;
+    gslb_audit_rec_t audit;
+} any_rec_t;
+
+/* Decodes v by l into rec; an undecodable value becomes a bad row. */
+static bool record_decode(dump_t *d, const gslb_rec_layout_t *l, const MDB_val *k, const MDB_val *v,
+                          any_rec_t *rec)
+{
+    int rc = gslb_rec_decode(l, v->mv_data, v->mv_size, rec);
+    if (rc)
+        row_bad(d, k, rc);
+    return rc == GSLB_OK;
+}
+
+/* A table row with nothing but the layout's columns. */
+static int plain_row(dump_t *d, const gslb_rec_layout_t *l, const MDB_val *k, const MDB_val *v)
+{
+    any_rec_t rec;
+    if (record_decode(d, l, k, v, &rec)) {
+        row_begin(d);
+        record_columns(d, l, &rec, NULL, 0, NULL);
+        row_end(d);
+    }
+    return 0;
 }
 
 static int zone_row(const MDB_val *k, const MDB_val *v, void *ctx)
 {
-    dump_t *d = ctx;
-    gslb_zone_rec_t z;
-    int rc = gslb_zone_decode(v->mv_data, v->mv_size, &z);
-    if (rc) {
-        row_bad(d, k, rc);
-        return 0;
-    }
-    char ns[2048];
-    json_t *arr = json_array();
-    ns_list(&z, ns, sizeof(ns), arr);
-    row_begin(d);
-    col_str(d, "zone", z.name);
-    col_int(d, "serial", z.serial);
-    col_str(d, "mname", z.mname);
-    col_str(d, "rname", z.rname);
-    col_int(d, "refresh", z.refresh);
-    col_int(d, "retry", z.retry);
-    col_int(d, "expire", z.expire);
-    col_int(d, "minimum", z.minimum);
-    col_int(d, "soa_ttl", z.soa_ttl);
-    col_int(d, "ns_ttl", z.ns_ttl);
-    col_int(d, "default_ttl", z.default_ttl);
-    cell_add(d, "ns", ns[0] ? ns : "-", arr, false);
-    row_end(d);
-    return 0;
+    return plain_row(ctx, &gslb_zone_layout, k, v);
 }
 
 static int domain_row(const MDB_val *k, const MDB_val *v, void *ctx)
 {
-    dump_t *d = ctx;
-    gslb_domain_rec_t r;
-    int rc = gslb_domain_decode(v->mv_data, v->mv_size, &r);
-    if (rc) {
-        row_bad(d, k, rc);
-        return 0;
-    }
-    char regions[GSLB_MAX_REGIONS * GSLB_LABEL_MAX] = "";
-    json_t *arr = json_array();
-    size_t o = 0;
-    for (unsigned i = 0; i < r.region_count; i++) {
-        o += (size_t)snprintf(regions + o, sizeof(regions) - o, "%s%s", i ? "," : "", r.regions[i]);
-        json_array_append_new(arr, json_string(r.regions[i]));
-    }
-    row_begin(d);
-    col_str(d, "domain", r.name);
-    col_str(d, "zone", r.zone);
-    col_str(d, "service", r.service);
-    col_str(d, "policy", policy_name(r.policy));
-    col_int(d, "ttl", r.ttl);
-    col_int(d, "max_records", r.max_records);
-    col_str(d, "unhealthy", unhealthy_name(r.unhealthy_mode));
-    cell_add(d, "regions", regions[0] ? regions : "-", arr, false);
-    row_end(d);
-    return 0;
+    return plain_row(ctx, &gslb_domain_layout, k, v);
+}
+
+static int agent_row(const MDB_val *k, const MDB_val *v, void *ctx)
+{
+    return plain_row(ctx, &gslb_agent_layout, k, v);
+}
+
+static int override_row(const MDB_val *k, const MDB_val *v, void *ctx)
+{
+    return plain_row(ctx, &gslb_override_layout, k, v);
+}
+
+static int audit_row(const MDB_val *k, const MDB_val *v, void *ctx)
+{
+    return plain_row(ctx, &gslb_audit_layout, k, v);
 }
 
 /* The override of a backend, read with the same bounds check as the rows. */
@@ -536,57 +626,30 @@ static bool get_override(dump_t *d, const gslb_backend_rec_t *b, gslb_override_r
            gslb_override_decode(v.mv_data, v.mv_size, ov) == GSLB_OK;
 }
 
+static void col_status(dump_t *d, const void *rec, const void *ov)
+{
+    col_str(d, "status", gslb_backend_status_name(rec, ov));
+}
+
+static void col_servable(dump_t *d, const void *rec, const void *ov)
+{
+    col_bool(d, "servable", gslb_backend_servable(rec, ov));
+}
+
+/* Backends: the effective status, from the record and its override. */
+static const computed_t BACKEND_COMPUTED[] = {{4, col_status}, {5, col_servable}};
+
 static int backend_row(const MDB_val *k, const MDB_val *v, void *ctx)
 {
     dump_t *d = ctx;
-    gslb_backend_rec_t b;
+    any_rec_t rec;
     gslb_override_rec_t ov;
-    int rc = gslb_backend_decode(v->mv_data, v->mv_size, &b);
-    if (rc) {
-        row_bad(d, k, rc);
+    if (!record_decode(d, &gslb_backend_layout, k, v, &rec))
         return 0;
-    }
-    bool has_ov = get_override(d, &b, &ov);
+    bool has_ov = get_override(d, &rec.backend, &ov);
     row_begin(d);
-    col_str(d, "domain", b.domain);
-    col_addr(d, "address", &b.addr);
-    col_int(d, "port", b.port);
-    col_str(d, "status", gslb_backend_status_name(&b, has_ov ? &ov : NULL));
-    col_bool(d, "servable", gslb_backend_servable(&b, has_ov ? &ov : NULL));
-    col_int(d, "weight", b.weight);
-    col_str(d, "region", b.region);
-    col_str(d, "source", b.source == GSLB_SOURCE_AGENT ? "agent" : "config");
-    col_str(d, "agent", b.agent_id);
-    col_str(d, "agent_health", tristate_name(b.agent_health));
-    col_str(d, "validation", tristate_name(b.validation_health));
-    col_bool(d, "stale", b.stale);
-    col_bool(d, "draining", b.draining);
-    col_age(d, "last_seen", b.last_seen);
-    col_age(d, "last_change", b.last_change);
-    col_int(d, "latency_us", b.latency_us);
-    row_end(d);
-    return 0;
-}
-
-static int agent_row(const MDB_val *k, const MDB_val *v, void *ctx)
-{
-    dump_t *d = ctx;
-    gslb_agent_rec_t a;
-    int rc = gslb_agent_decode(v->mv_data, v->mv_size, &a);
-    if (rc) {
-        row_bad(d, k, rc);
-        return 0;
-    }
-    row_begin(d);
-    col_str(d, "agent", a.agent_id);
-    col_str(d, "region", a.region);
-    col_str(d, "token", a.token_name);
-    col_addr(d, "source_addr", &a.source_addr);
-    col_age(d, "last_heartbeat", a.last_heartbeat);
-    col_time(d, "first_seen", a.first_seen);
-    col_int(d, "last_seq", (long long)a.last_seq);
-    col_bool(d, "stale", a.stale);
-    col_bool(d, "goodbye", a.goodbye);
+    record_columns(d, &gslb_backend_layout, &rec, BACKEND_COMPUTED,
+                   sizeof(BACKEND_COMPUTED) / sizeof(BACKEND_COMPUTED[0]), has_ov ? &ov : NULL);
     row_end(d);
     return 0;
 }
@@ -642,101 +705,82 @@ static bool ds_text(const gslb_dnskey_rec_t *k, char *buf, size_t cap, uint16_t 
     return ok;
 }
 
-static int dnskey_row(const MDB_val *k, const MDB_val *v, void *ctx)
+/* The key material of a DNSSEC key, under its row: a tag check, the public
+ * key, the DS, and the private key only with --secrets. */
+static void dnskey_details(dump_t *d, const gslb_dnskey_rec_t *key)
 {
-    dump_t *d = ctx;
-    gslb_dnskey_rec_t key;
-    int rc = gslb_dnskey_decode(v->mv_data, v->mv_size, &key);
-    if (rc) {
-        row_bad(d, k, rc);
-        return 0;
-    }
     char ds[256], line[600];
     uint16_t calc_tag = 0;
-    bool have_ds = ds_text(&key, ds, sizeof(ds), &calc_tag);
-    row_begin(d);
-    col_str(d, "zone", key.zone);
-    col_int(d, "key_tag", key.key_tag);
-    col_int(d, "algorithm", key.algorithm);
-    col_str(d, "role", gslb_key_role_name(key.role));
-    col_str(d, "state", gslb_key_state_name(key.state));
-    col_int(d, "flags", key.flags);
-    col_time(d, "created", key.created);
-    col_str(d, "origin_node", key.origin_node);
-    if (calc_tag != key.key_tag)
+    bool have_ds = ds_text(key, ds, sizeof(ds), &calc_tag);
+    if (calc_tag != key->key_tag)
         detail(d, "warning", "stored key tag does not match the public key",
                json_string("stored key tag does not match the public key"));
-    char *pub = base64(key.pub, key.pub_len);
+    char *pub = base64(key->pub, key->pub_len);
     detail(d, "public_key", pub ? pub : "-", json_string(pub ? pub : ""));
     free(pub);
     if (have_ds) {
-        snprintf(line, sizeof(line), "%s. IN DS %s", key.zone, ds);
+        snprintf(line, sizeof(line), "%s. IN DS %s", key->zone, ds);
         detail(d, "ds", line, json_string(ds));
     } else {
         detail(d, "ds", "-", json_null());
     }
     if (d->opts->secrets) {
-        char *priv = base64(key.priv_der, key.priv_len);
+        char *priv = base64(key->priv_der, key->priv_len);
         detail(d, "private_key", priv ? priv : "-", json_string(priv ? priv : ""));
         if (priv)
             explicit_bzero(priv, strlen(priv));
         free(priv);
     } else {
-        detail(d, "private_key", key.priv_len ? "(hidden; --secrets shows it)" : "(none)", NULL);
+        detail(d, "private_key", key->priv_len ? "(hidden; --secrets shows it)" : "(none)", NULL);
         if (d->jrow)
-            json_object_set_new(d->jrow, "private_key_present", json_boolean(key.priv_len > 0));
+            json_object_set_new(d->jrow, "private_key_present", json_boolean(key->priv_len > 0));
     }
-    explicit_bzero(&key, sizeof(key));
-    row_end(d);
-    return 0;
 }
 
-static int override_row(const MDB_val *k, const MDB_val *v, void *ctx)
+static int dnskey_row(const MDB_val *k, const MDB_val *v, void *ctx)
 {
     dump_t *d = ctx;
-    gslb_override_rec_t o;
-    int rc = gslb_override_decode(v->mv_data, v->mv_size, &o);
-    if (rc) {
-        row_bad(d, k, rc);
+    any_rec_t rec;
+    if (!record_decode(d, &gslb_dnskey_layout, k, v, &rec))
         return 0;
-    }
     row_begin(d);
-    col_str(d, "domain", o.domain);
-    col_addr(d, "address", &o.addr);
-    col_str(d, "state", override_name(o.state));
-    col_str(d, "who", o.who);
-    col_time(d, "when", o.when);
-    col_str(d, "reason", o.reason);
+    record_columns(d, &gslb_dnskey_layout, &rec, NULL, 0, NULL);
+    dnskey_details(d, &rec.dnskey);
+    explicit_bzero(&rec, sizeof(rec));
     row_end(d);
     return 0;
 }
 
-static int audit_row(const MDB_val *k, const MDB_val *v, void *ctx)
+static void dump_meta(dump_t *d)
 {
-    dump_t *d = ctx;
-    gslb_audit_rec_t a;
-    int rc = gslb_audit_decode(v->mv_data, v->mv_size, &a);
-    if (rc) {
-        row_bad(d, k, rc);
-        return 0;
-    }
-    char t[48], ms[64];
-    format_time(a.time_ms / 1000, t, sizeof(t));
-    if (a.time_ms > 0 && strlen(t) > 1) {
-        t[strlen(t) - 1] = '\0'; /* drop the Z to insert milliseconds */
-        snprintf(ms, sizeof(ms), "%s.%03lldZ", t, (long long)(a.time_ms % 1000));
+    gslb_meta_rec_t m;
+    MDB_envinfo info;
+    MDB_stat st;
+    table_begin(d, "meta", true);
+    row_begin(d);
+    col_str(d, "data_dir", d->env.path);
+    MDB_val k = {strlen(GSLB_META_KEY), GSLB_META_KEY}, v;
+    int rc = mdb_get(d->txn, d->env.dbi[GSLB_DBI_META], &k, &v);
+    rc = rc              ? gslb_env_map_err(&d->env, rc, "read schema record")
+         : in_map(d, &v) ? gslb_meta_decode(v.mv_data, v.mv_size, &m)
+                         : GSLB_ECORRUPT;
+    if (rc == GSLB_OK) {
+        record_columns(d, &gslb_meta_layout, &m, NULL, 0, NULL);
     } else {
-        snprintf(ms, sizeof(ms), "%s", t);
+        char reason[96];
+        snprintf(reason, sizeof(reason), "<undecodable: %s>", gslb_strerror(rc));
+        col_str(d, "schema", reason);
+        d->undecodable++;
     }
-    row_begin(d);
-    cell_add(d, "time_ms", ms, json_integer(a.time_ms), false);
-    col_int(d, "seq", a.seq);
-    col_str(d, "actor", a.actor);
-    col_str(d, "action", a.action);
-    col_str(d, "target", a.target);
-    col_str(d, "detail", a.detail);
+    if (mdb_env_info(d->env.env, &info) == 0 && mdb_env_stat(d->env.env, &st) == 0) {
+        col_int(d, "map_size", (long long)info.me_mapsize);
+        col_int(d, "used_bytes", (long long)(((uint64_t)info.me_last_pgno + 1) * st.ms_psize));
+        col_int(d, "last_txnid", (long long)info.me_last_txnid);
+        col_int(d, "max_readers", info.me_maxreaders);
+        col_int(d, "readers_used", info.me_numreaders);
+    }
     row_end(d);
-    return 0;
+    table_end(d);
 }
 
 /* ---- answers --------------------------------------------------------------------- */
@@ -829,7 +873,7 @@ static void answer_static(dump_t *d, uint16_t qtype, const uint8_t *val)
     json_t *arr = json_array();
     const uint8_t *p = val + sizeof(h);
     for (unsigned i = 0; i < le16toh(h.count); i++) {
-        uint16_t len = (uint16_t)(p[0] | p[1] << 8);
+        uint16_t len = gslb_get_le16(p);
         rdata_text(qtype, p + 2, len, rd, sizeof(rd));
         json_array_append_new(arr, json_string(rd));
         detail(d, "rdata", rd, NULL);
@@ -847,16 +891,20 @@ static void answer_set(dump_t *d, uint16_t qtype, const uint8_t *val)
     char info[160], line[160], addr[64];
     memcpy(&h, val, sizeof(h));
     snprintf(info, sizeof(info), "policy=%s ttl=%u healthy=%u/%u max=%u unhealthy=%s gen=%u",
-             policy_name(h.policy), le32toh(h.ttl), le16toh(h.healthy_count), le16toh(h.count),
-             le16toh(h.max_records), unhealthy_name(h.unhealthy_mode), le32toh(h.generation));
+             enum_name(&gslb_domain_layout, "policy", h.policy), le32toh(h.ttl),
+             le16toh(h.healthy_count), le16toh(h.count), le16toh(h.max_records),
+             enum_name(&gslb_domain_layout, "unhealthy", h.unhealthy_mode), le32toh(h.generation));
     col_str(d, "kind", "gslb");
     cell_add(d, "info", info, NULL, false);
     if (d->jrow) {
-        json_object_set_new(d->jrow, "policy", json_string(policy_name(h.policy)));
+        json_object_set_new(d->jrow, "policy",
+                            json_string(enum_name(&gslb_domain_layout, "policy", h.policy)));
         json_object_set_new(d->jrow, "ttl", json_integer(le32toh(h.ttl)));
         json_object_set_new(d->jrow, "healthy_count", json_integer(le16toh(h.healthy_count)));
         json_object_set_new(d->jrow, "max_records", json_integer(le16toh(h.max_records)));
-        json_object_set_new(d->jrow, "unhealthy", json_string(unhealthy_name(h.unhealthy_mode)));
+        json_object_set_new(
+            d->jrow, "unhealthy",
+            json_string(enum_name(&gslb_domain_layout, "unhealthy", h.unhealthy_mode)));
         json_object_set_new(d->jrow, "generation", json_integer(le32toh(h.generation)));
     }
     json_t *arr = json_array();

@@ -197,26 +197,26 @@ typedef struct qopt {
 static size_t make_query(uint8_t *buf, size_t cap, const char *name, uint16_t qtype,
                          const qopt_t *o)
 {
-    gslb_wcur_t w;
-    gslb_wcur_init(&w, buf, cap);
-    gslb_wcur_u16(&w, 0xBEEF);
-    gslb_wcur_u16(&w, o && o->flags ? o->flags : GSLB_FLAG_RD);
-    gslb_wcur_u16(&w, o && o->qdcount ? o->qdcount : 1);
-    gslb_wcur_u16(&w, 0);
-    gslb_wcur_u16(&w, 0);
-    gslb_wcur_u16(&w, o && o->edns ? 1 : 0);
+    gslb_cur_t w;
+    gslb_cur_init(&w, buf, cap);
+    gslb_cur_put_be16(&w, 0xBEEF);
+    gslb_cur_put_be16(&w, o && o->flags ? o->flags : GSLB_FLAG_RD);
+    gslb_cur_put_be16(&w, o && o->qdcount ? o->qdcount : 1);
+    gslb_cur_put_be16(&w, 0);
+    gslb_cur_put_be16(&w, 0);
+    gslb_cur_put_be16(&w, o && o->edns ? 1 : 0);
     uint8_t wire[255];
     int n = gslb_dname_from_str(name, wire, sizeof(wire));
     assert_true(n > 0);
-    gslb_wcur_bytes(&w, wire, (size_t)n);
-    gslb_wcur_u16(&w, qtype);
-    gslb_wcur_u16(&w, o && o->qclass ? o->qclass : GSLB_CLASS_IN);
+    gslb_cur_put_bytes(&w, wire, (size_t)n);
+    gslb_cur_put_be16(&w, qtype);
+    gslb_cur_put_be16(&w, o && o->qclass ? o->qclass : GSLB_CLASS_IN);
     if (o && o->edns) {
-        gslb_wcur_u8(&w, 0);
-        gslb_wcur_u16(&w, GSLB_RR_OPT);
-        gslb_wcur_u16(&w, (uint16_t)o->edns);
-        gslb_wcur_u32(&w, ((uint32_t)o->version << 16) | (o->do_bit ? 0x8000u : 0));
-        gslb_wcur_u16(&w, 0);
+        gslb_cur_put_u8(&w, 0);
+        gslb_cur_put_be16(&w, GSLB_RR_OPT);
+        gslb_cur_put_be16(&w, (uint16_t)o->edns);
+        gslb_cur_put_be32(&w, ((uint32_t)o->version << 16) | (o->do_bit ? 0x8000u : 0));
+        gslb_cur_put_be16(&w, 0);
     }
     assert_int_equal(w.err, 0);
     return w.pos;

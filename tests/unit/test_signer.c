@@ -185,26 +185,26 @@ static const qopt_t DO = {1232, GSLB_EDNS_DO};
 static size_t make_query(uint8_t *buf, size_t cap, const char *name, uint16_t qtype,
                          const qopt_t *o)
 {
-    gslb_wcur_t w;
-    gslb_wcur_init(&w, buf, cap);
-    gslb_wcur_u16(&w, 0xBEEF);
-    gslb_wcur_u16(&w, 0);
-    gslb_wcur_u16(&w, 1);
-    gslb_wcur_u16(&w, 0);
-    gslb_wcur_u16(&w, 0);
-    gslb_wcur_u16(&w, o->edns ? 1 : 0);
+    gslb_cur_t w;
+    gslb_cur_init(&w, buf, cap);
+    gslb_cur_put_be16(&w, 0xBEEF);
+    gslb_cur_put_be16(&w, 0);
+    gslb_cur_put_be16(&w, 1);
+    gslb_cur_put_be16(&w, 0);
+    gslb_cur_put_be16(&w, 0);
+    gslb_cur_put_be16(&w, o->edns ? 1 : 0);
     uint8_t wire[255];
     int n = gslb_dname_from_str(name, wire, sizeof(wire));
     assert_true(n > 0);
-    gslb_wcur_bytes(&w, wire, (size_t)n);
-    gslb_wcur_u16(&w, qtype);
-    gslb_wcur_u16(&w, GSLB_CLASS_IN);
+    gslb_cur_put_bytes(&w, wire, (size_t)n);
+    gslb_cur_put_be16(&w, qtype);
+    gslb_cur_put_be16(&w, GSLB_CLASS_IN);
     if (o->edns) {
-        gslb_wcur_u8(&w, 0);
-        gslb_wcur_u16(&w, GSLB_RR_OPT);
-        gslb_wcur_u16(&w, (uint16_t)o->edns);
-        gslb_wcur_u32(&w, o->flags);
-        gslb_wcur_u16(&w, 0);
+        gslb_cur_put_u8(&w, 0);
+        gslb_cur_put_be16(&w, GSLB_RR_OPT);
+        gslb_cur_put_be16(&w, (uint16_t)o->edns);
+        gslb_cur_put_be32(&w, o->flags);
+        gslb_cur_put_be16(&w, 0);
     }
     assert_int_equal(w.err, 0);
     return w.pos;
@@ -664,13 +664,13 @@ static void check_rrsig_fields(const uint8_t *rd, const gslb_dnskey_rec_t *k, co
 {
     uint32_t inc, exp;
     gslb_rrsig_window(now, &inc, &exp);
-    assert_int_equal(gslb_wire_get16(rd), GSLB_RR_A);
+    assert_int_equal(gslb_get_be16(rd), GSLB_RR_A);
     assert_int_equal(rd[2], k->algorithm);
     assert_int_equal(rd[3], 3); /* www.sig.example */
-    assert_int_equal(((uint32_t)gslb_wire_get16(rd + 4) << 16) | gslb_wire_get16(rd + 6), 45);
-    assert_int_equal(((uint32_t)gslb_wire_get16(rd + 8) << 16) | gslb_wire_get16(rd + 10), exp);
-    assert_int_equal(((uint32_t)gslb_wire_get16(rd + 12) << 16) | gslb_wire_get16(rd + 14), inc);
-    assert_int_equal(gslb_wire_get16(rd + 16), k->key_tag);
+    assert_int_equal(((uint32_t)gslb_get_be16(rd + 4) << 16) | gslb_get_be16(rd + 6), 45);
+    assert_int_equal(((uint32_t)gslb_get_be16(rd + 8) << 16) | gslb_get_be16(rd + 10), exp);
+    assert_int_equal(((uint32_t)gslb_get_be16(rd + 12) << 16) | gslb_get_be16(rd + 14), inc);
+    assert_int_equal(gslb_get_be16(rd + 16), k->key_tag);
     uint8_t signer[255];
     int sl = gslb_ans_name_to_wire(apex, signer, sizeof(signer));
     assert_memory_equal(rd + 18, signer, (size_t)sl);
@@ -802,7 +802,7 @@ static void test_cache_hit_miss_and_invalidation(void **state)
     assert_int_equal(s.key_loads, 2);
     n = sign_a_set(&s, z, "www.sig.example", ab, 2, r2, &cached);
     assert_false(cached);
-    assert_int_equal(gslb_wire_get16(r2 + 16), tag);
+    assert_int_equal(gslb_get_be16(r2 + 16), tag);
     uint8_t data[512];
     size_t hdr = 18 + strlen(ZONE) + 2;
     size_t dl = expected_signed_data(r2, hdr, data);

@@ -715,7 +715,7 @@ int gslb_signer_rrset_sign(gslb_signer_t *s, const gslb_signer_zone_t *z, uint8_
     if (cap < hdr + GSLB_SIG_LEN)
         return GSLB_ERANGE;
     sort_unique(s);
-    size_t need = hdr + s->rr_count * (s->owner_len + 10) + s->rd_len;
+    size_t need = hdr + s->rr_count * (s->owner_len + GSLB_RR_HDR_LEN) + s->rd_len;
     if (!grow((void **)&s->input, &s->input_cap, need, 1))
         return GSLB_ENOMEM;
     write_rrsig_header(s, z, k);

@@ -37,6 +37,7 @@
 #define SOA_TTL 3600
 #define SOA_MINIMUM 60
 #define BIG_N 60
+#define LONG_LABEL "abcdefghijklmnopqrstuvwxyzabcdefghijklmnopqrstuvwxyzabcdefgh" /* 60 */
 
 typedef struct fixture {
     char dir[64];
@@ -998,6 +999,33 @@ static void test_do_truncation_keeps_rrset_and_rrsig_together(void **state)
     ldns_pkt_free(p);
 }
 
+/* A long name that does not exist: at 512 bytes its denial (SOA + RRSIG fit,
+ * NSEC + RRSIG do not) and its NSEC as an answer do not fit. The RRset that
+ * does not fit is rolled back with its RRSIG and the whole answer truncated:
+ * TC, empty sections, nothing signed left behind. At 1232 both fit. */
+static void test_do_denial_that_does_not_fit_is_truncated(void **state)
+{
+    (void)state;
+    char name[256];
+    snprintf(name, sizeof(name), "%.60s.%.60s.%.60s." ZONE, LONG_LABEL, LONG_LABEL, LONG_LABEL);
+    qopt_t tiny = {512, GSLB_EDNS_DO};
+    static const uint16_t types[] = {GSLB_RR_A, GSLB_RR_NSEC};
+    for (size_t i = 0; i < sizeof(types) / sizeof(types[0]); i++) {
+        ldns_pkt *p = ask(name, types[i], &tiny);
+        assert_true(ldns_pkt_tc(p));
+        assert_int_equal(ldns_pkt_ancount(p), 0);
+        assert_int_equal(ldns_pkt_nscount(p), 0);
+        assert_int_equal(ldns_pkt_arcount(p), 0); /* ldns keeps the OPT apart */
+        assert_true(ldns_pkt_edns_do(p));
+        ldns_pkt_free(p);
+        p = ask(name, types[i], &DO);
+        assert_false(ldns_pkt_tc(p));
+        assert_int_equal(ldns_pkt_ancount(p) + ldns_pkt_nscount(p), i == 0 ? 4 : 2);
+        assert_int_equal(verify_pkt(p, ZONE), i == 0 ? 2 : 1);
+        ldns_pkt_free(p);
+    }
+}
+
 /* Without DO (and for unsigned zones) the answer is the one DNSSEC-off gives. */
 static void test_without_do_byte_identical(void **state)
 {
@@ -1117,6 +1145,7 @@ int main(void)
         cmocka_unit_test(test_do_nonexistent_name_compact_denial),
         cmocka_unit_test(test_do_meta_queries),
         cmocka_unit_test(test_do_truncation_keeps_rrset_and_rrsig_together),
+        cmocka_unit_test(test_do_denial_that_does_not_fit_is_truncated),
         cmocka_unit_test(test_without_do_byte_identical),
         cmocka_unit_test(test_answers_change_with_health),
         cmocka_unit_test(test_repeated_answers_hit_the_cache),

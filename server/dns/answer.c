@@ -36,6 +36,7 @@ enum found {
     FOUND_NODE = GSLB_ANS_KIND_NODE,
     FOUND_STATIC = GSLB_ANS_KIND_STATIC,
     FOUND_GSLB = GSLB_ANS_KIND_GSLB,
+    FOUND_KEYS = GSLB_ANS_KIND_KEYS, /* never answered: the signer's private keys */
 };
 
 /* Where the query name sits (DO path): its zone and whether it exists. */

@@ -23,7 +23,9 @@
  *    (cursor and compression table) when it does not fit.
  *  - DNSSEC (docs/dnssec.md, "Online signing and denial"): after
  *    gslb_answer_ctx_enable_dnssec(), a query with DO=1 for a name in a zone
- *    that has an ACTIVE key in the snapshot gets RRSIGs on every RRset of the
+ *    that has an ACTIVE key in the snapshot (its compiled signing keys,
+ *    answers.h GSLB_ANS_SIGNING_KEYS: the worker reads nothing but the answers
+ *    sub-DB) gets RRSIGs on every RRset of the
  *    answer and authority sections and on in-zone glue, and compact denial
  *    (RFC 9824) instead of NXDOMAIN / NODATA; an RRset and its RRSIG are
  *    written or truncated together. Queries without DO, and DO queries for

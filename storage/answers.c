@@ -28,7 +28,6 @@
 #define DNSKEY_PROTOCOL 3
 #define ANS_PREFIX_LEN 2   /* version byte, kind byte */
 #define DNSKEY_FIXED_LEN 4 /* flags, protocol, algorithm (RFC 4034 2.1) */
-#define SOA_NUMBERS_LEN 20 /* serial, refresh, retry, expire, minimum */
 #define FALLBACK_TTL 30
 #define NO_REGION_PRIORITY 255
 
@@ -83,6 +82,27 @@ static int check_static(const uint8_t *p, size_t len)
     return (c.err || gslb_cur_left(&c) != 0) ? GSLB_ECORRUPT : GSLB_ANS_KIND_STATIC;
 }
 
+static int check_keys(const uint8_t *p, size_t len)
+{
+    gslb_ans_keys_t h;
+    if (len < sizeof(h))
+        return GSLB_ECORRUPT;
+    memcpy(&h, p, sizeof(h));
+    size_t pos = sizeof(h);
+    for (unsigned i = 0; i < le16toh(h.count); i++) {
+        gslb_ans_key_t k;
+        if (len - pos < sizeof(k))
+            return GSLB_ECORRUPT;
+        memcpy(&k, p + pos, sizeof(k));
+        pos += sizeof(k);
+        size_t pub = le16toh(k.pub_len), priv = le16toh(k.priv_len);
+        if (pub > GSLB_KEY_PUB_MAX || priv > GSLB_KEY_DER_MAX || len - pos < pub + priv)
+            return GSLB_ECORRUPT;
+        pos += pub + priv;
+    }
+    return pos == len ? GSLB_ANS_KIND_KEYS : GSLB_ECORRUPT;
+}
+
 static int check_set(const uint8_t *p, size_t len)
 {
     gslb_ans_set_t h;
@@ -112,6 +132,8 @@ int gslb_ans_check(const void *val, size_t len)
         return check_static(p, len);
     case GSLB_ANS_KIND_GSLB:
         return check_set(p, len);
+    case GSLB_ANS_KIND_KEYS:
+        return check_keys(p, len);
     default:
         return GSLB_ECORRUPT;
     }
@@ -127,6 +149,26 @@ int gslb_ans_lookup(MDB_txn *txn, MDB_dbi answers_dbi, const uint8_t *key, size_
     if (rc)
         return rc == MDB_CORRUPTED || rc == MDB_PAGE_NOTFOUND ? GSLB_ECORRUPT : GSLB_ESTORE;
     return gslb_ans_check(val->mv_data, val->mv_size);
+}
+
+bool gslb_ans_keys_next(const MDB_val *val, size_t *pos, gslb_ans_key_view_t *k)
+{
+    const uint8_t *p = val->mv_data;
+    size_t at = *pos ? *pos : sizeof(gslb_ans_keys_t);
+    if (at >= val->mv_size)
+        return false;
+    gslb_ans_key_t h;
+    memcpy(&h, p + at, sizeof(h));
+    k->key_tag = le16toh(h.key_tag);
+    k->flags = le16toh(h.flags);
+    k->algorithm = h.algorithm;
+    k->role = h.role;
+    k->pub_len = le16toh(h.pub_len);
+    k->priv_len = le16toh(h.priv_len);
+    k->pub = p + at + sizeof(h);
+    k->priv = k->pub + k->pub_len;
+    *pos = at + sizeof(h) + k->pub_len + k->priv_len;
+    return true;
 }
 
 /* ---- writer helpers ------------------------------------------------------------ */
@@ -295,7 +337,7 @@ static int rr_put(gslb_env_t *e, MDB_txn *txn, const wname_t *n, uint16_t qtype,
 
 static int write_soa(gslb_env_t *e, MDB_txn *txn, const gslb_zone_rec_t *z, const wname_t *apex)
 {
-    uint8_t rdata[2 * GSLB_DNS_NAME_MAX + SOA_NUMBERS_LEN];
+    uint8_t rdata[2 * GSLB_DNS_NAME_MAX + GSLB_SOA_FIXED_LEN];
     wname_t m, r;
     if (wname_from_text(z->mname, &m) || wname_from_text(z->rname, &r))
         return GSLB_EINVAL;
@@ -304,7 +346,7 @@ static int write_soa(gslb_env_t *e, MDB_txn *txn, const gslb_zone_rec_t *z, cons
     gslb_cur_put_bytes(&c, m.wire, m.len);
     gslb_cur_put_bytes(&c, r.wire, r.len);
     const uint32_t nums[] = {z->serial, z->refresh, z->retry, z->expire, z->minimum};
-    static_assert(sizeof(nums) == SOA_NUMBERS_LEN, "RFC 1035 3.3.13: five 32-bit numbers");
+    static_assert(sizeof(nums) == GSLB_SOA_FIXED_LEN, "RFC 1035 3.3.13: five 32-bit numbers");
     for (size_t i = 0; i < sizeof(nums) / sizeof(nums[0]); i++)
         gslb_cur_put_be32(&c, nums[i]);
     assert(c.err == 0);
@@ -361,18 +403,26 @@ static int write_host(gslb_env_t *e, MDB_txn *txn, const gslb_zone_rec_t *z, uns
     return rc;
 }
 
-/* ---- DNSKEY RRset (zone apex) --------------------------------------------------- */
+/* ---- DNSKEY RRset and signing keys (zone apex) ----------------------------------- */
 
-struct dnskey_ctx {
-    rrbuf_t *b;
+/* The zone's signing keys being compiled (private material: wiped before free). */
+typedef struct keybuf {
+    uint8_t
+        data[sizeof(gslb_ans_keys_t) +
+             GSLB_ANS_MAX_KEYS * (sizeof(gslb_ans_key_t) + GSLB_KEY_PUB_MAX + GSLB_KEY_DER_MAX)];
+    size_t len;
+    uint16_t count;
+    unsigned left_out; /* ACTIVE keys beyond GSLB_ANS_MAX_KEYS */
+} keybuf_t;
+
+struct zone_keys_ctx {
+    rrbuf_t dnskey; /* the DNSKEY RRset */
+    keybuf_t signing;
 };
 
-/* DNSKEY rdata of the published keys (ACTIVE and PUBLISHED), in key order. */
-static int add_dnskey(const gslb_dnskey_rec_t *k, void *ctx)
+/* DNSKEY rdata of a published key (ACTIVE and PUBLISHED). */
+static void add_dnskey(rrbuf_t *b, const gslb_dnskey_rec_t *k)
 {
-    struct dnskey_ctx *c = ctx;
-    if (k->state != GSLB_KEY_ACTIVE && k->state != GSLB_KEY_PUBLISHED)
-        return 0;
     uint8_t rdata[DNSKEY_FIXED_LEN + GSLB_KEY_PUB_MAX];
     gslb_cur_t w;
     gslb_cur_init(&w, rdata, sizeof(rdata));
@@ -381,24 +431,84 @@ static int add_dnskey(const gslb_dnskey_rec_t *k, void *ctx)
     gslb_cur_put_u8(&w, k->algorithm);
     gslb_cur_put_bytes(&w, k->pub, k->pub_len);
     if (w.err)
-        gslb_cur_fail(&c->b->c, GSLB_ERANGE);
+        gslb_cur_fail(&b->c, GSLB_ERANGE);
     else
-        rr_add(c->b, rdata, w.pos);
+        rr_add(b, rdata, w.pos);
+}
+
+/* A signing key (ACTIVE), with its private key. A key whose lengths do not fit
+ * (a damaged record) is left out and counted like one beyond the limit. */
+static void add_signing_key(keybuf_t *b, const gslb_dnskey_rec_t *k)
+{
+    if (b->count == GSLB_ANS_MAX_KEYS) {
+        b->left_out++;
+        return;
+    }
+    gslb_cur_t w;
+    gslb_cur_init(&w, b->data + b->len, sizeof(b->data) - b->len);
+    gslb_cur_put_le16(&w, k->key_tag);
+    gslb_cur_put_le16(&w, k->flags);
+    gslb_cur_put_u8(&w, k->algorithm);
+    gslb_cur_put_u8(&w, k->role);
+    gslb_cur_put_le16(&w, k->pub_len);
+    gslb_cur_put_le16(&w, k->priv_len);
+    gslb_cur_put_bytes(&w, k->pub, k->pub_len);
+    gslb_cur_put_bytes(&w, k->priv_der, k->priv_len);
+    if (w.err || k->pub_len > GSLB_KEY_PUB_MAX || k->priv_len > GSLB_KEY_DER_MAX) {
+        explicit_bzero(b->data + b->len, w.pos);
+        b->left_out++;
+        return;
+    }
+    b->len += w.pos;
+    b->count++;
+}
+
+/* The zone's keys in key order: published ones into the DNSKEY RRset, active
+ * ones into the signing keys. */
+static int add_zone_key(const gslb_dnskey_rec_t *k, void *ctx)
+{
+    struct zone_keys_ctx *c = ctx;
+    if (k->state == GSLB_KEY_ACTIVE || k->state == GSLB_KEY_PUBLISHED)
+        add_dnskey(&c->dnskey, k);
+    if (k->state == GSLB_KEY_ACTIVE)
+        add_signing_key(&c->signing, k);
     return 0;
 }
 
-/* The apex DNSKEY RRset (TTL = the zone's NS TTL); removed when no key is published. */
-static int write_dnskey(gslb_env_t *e, MDB_txn *txn, const gslb_zone_rec_t *z, const wname_t *apex)
+static int put_signing_keys(gslb_env_t *e, MDB_txn *txn, const gslb_zone_rec_t *z,
+                            const wname_t *apex, keybuf_t *b)
 {
-    rrbuf_t *b = malloc(sizeof(*b));
-    if (!b)
+    if (b->left_out)
+        gslb_warn("answers: zone %s has %u more ACTIVE keys than the %d compiled for signing",
+                  z->name, b->left_out, GSLB_ANS_MAX_KEYS);
+    if (b->count == 0)
+        return ans_del(e, txn, apex, GSLB_ANS_SIGNING_KEYS);
+    gslb_ans_keys_t h = {
+        .version = GSLB_ANS_V1, .kind = GSLB_ANS_KIND_KEYS, .count = htole16(b->count)};
+    memcpy(b->data, &h, sizeof(h));
+    return ans_put(e, txn, apex, GSLB_ANS_SIGNING_KEYS, b->data, b->len);
+}
+
+/* The apex DNSKEY RRset (TTL = the zone's NS TTL) and the zone's signing keys;
+ * each removed when there is no such key. */
+static int write_zone_keys(gslb_env_t *e, MDB_txn *txn, const gslb_zone_rec_t *z,
+                           const wname_t *apex)
+{
+    struct zone_keys_ctx *c = malloc(sizeof(*c));
+    if (!c)
         return GSLB_ENOMEM;
-    rr_begin(b, z->ns_ttl, 0);
-    struct dnskey_ctx c = {b};
-    int rc = gslb_store_foreach_dnskey(e, txn, z->name, add_dnskey, &c);
+    rr_begin(&c->dnskey, z->ns_ttl, 0);
+    c->signing.len = sizeof(gslb_ans_keys_t);
+    c->signing.count = 0;
+    c->signing.left_out = 0;
+    int rc = gslb_store_foreach_dnskey(e, txn, z->name, add_zone_key, c);
     if (rc == GSLB_OK)
-        rc = b->count ? rr_put(e, txn, apex, QTYPE_DNSKEY, b) : ans_del(e, txn, apex, QTYPE_DNSKEY);
-    free(b);
+        rc = c->dnskey.count ? rr_put(e, txn, apex, QTYPE_DNSKEY, &c->dnskey)
+                             : ans_del(e, txn, apex, QTYPE_DNSKEY);
+    if (rc == GSLB_OK)
+        rc = put_signing_keys(e, txn, z, apex, &c->signing);
+    explicit_bzero(c, sizeof(*c));
+    free(c);
     return rc;
 }
 
@@ -412,13 +522,14 @@ int gslb_answers_rebuild_zone_keys(gslb_env_t *e, MDB_txn *txn, const char *zone
         wname_t apex;
         rc = wname_from_text(z->name, &apex);
         if (rc == GSLB_OK)
-            rc = write_dnskey(e, txn, z, &apex);
+            rc = write_zone_keys(e, txn, z, &apex);
     } else if (rc == GSLB_ENOENT) {
         rc = GSLB_OK; /* no such zone: nothing is served there */
     }
     free(z);
     if (rc && rc != GSLB_EMAPFULL)
-        gslb_error("answers: cannot compile the DNSKEY RRset of %s: %s", zone, gslb_strerror(rc));
+        gslb_error("answers: cannot compile the DNSKEY RRset and signing keys of %s: %s", zone,
+                   gslb_strerror(rc));
     return rc;
 }
 
@@ -434,7 +545,7 @@ static int rebuild_zone(gslb_env_t *e, MDB_txn *txn, const gslb_zone_rec_t *z)
     if (!rc)
         rc = write_ns(e, txn, z, &apex);
     if (!rc)
-        rc = write_dnskey(e, txn, z, &apex);
+        rc = write_zone_keys(e, txn, z, &apex);
     for (unsigned i = 0; !rc && i < z->ns_count && i < GSLB_MAX_NS; i++)
         rc = write_host(e, txn, z, i, &apex);
     if (rc)

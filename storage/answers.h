@@ -13,6 +13,17 @@
  *  qtype SOA / NS at each apex; A / AAAA at in-zone NS hosts: static RRsets.
  *  qtype DNSKEY at each apex: static RRset of the zone's dnssec_keys in state
  *     ACTIVE or PUBLISHED (TTL = the zone's NS TTL); absent when there is none.
+ *  qtype 65535 (GSLB_ANS_SIGNING_KEYS, a type IANA reserves and never assigns)
+ *     at each apex: the zone's signing keys, i.e. its dnssec_keys in state
+ *     ACTIVE in key order, with their PKCS#8 private keys (kind KEYS); absent
+ *     when there is none. The DNS worker's signer reads its keys from here and
+ *     never from dnssec_keys. It is compiled with the DNSKEY RRset, in the
+ *     transaction that changes the keys (gslb_answers_rebuild_zone_keys) and
+ *     by every full rebuild (which is how a store written before this entry
+ *     existed gets it: the overwatch rebuilds all answers when it applies its
+ *     configuration at start). It is private key material, like dnssec_keys:
+ *     never logged, wiped from temporary buffers, and never answered (a query
+ *     for TYPE65535 gets NODATA like any type without data).
  *  qtype A / AAAA at each GSLB domain: a candidate set (always present for both
  *     families, possibly with zero candidates).
  *
@@ -36,12 +47,14 @@
 #include <stdint.h>
 
 #define GSLB_ANS_V1 1
-#define GSLB_ANS_NODE 0
+#define GSLB_ANS_NODE 0             /* reserved qtype: the node entry of a name */
+#define GSLB_ANS_SIGNING_KEYS 65535 /* reserved qtype: the signing keys of a zone (apex) */
 
 enum gslb_ans_kind {
     GSLB_ANS_KIND_NODE = 1,   /* value: gslb_ans_node_t */
     GSLB_ANS_KIND_STATIC = 2, /* value: gslb_ans_static_t + rdata records */
     GSLB_ANS_KIND_GSLB = 3,   /* value: gslb_ans_set_t + candidates */
+    GSLB_ANS_KIND_KEYS = 4,   /* value: gslb_ans_keys_t + signing keys */
 };
 
 enum gslb_ans_node_flags {
@@ -94,6 +107,24 @@ typedef struct gslb_ans_set {
     uint16_t healthy_count;
     uint32_t generation; /* bumps on every rebuild that changes the set */
 } gslb_ans_set_t;
+
+/* Signing keys of a zone: header then `count` keys, each a gslb_ans_key_t
+ * followed by its public key (pub_len bytes, the DNSKEY public key field) and
+ * its PKCS#8 DER private key (priv_len bytes). */
+typedef struct gslb_ans_keys {
+    uint8_t version;
+    uint8_t kind; /* GSLB_ANS_KIND_KEYS */
+    uint16_t count;
+} gslb_ans_keys_t;
+
+typedef struct gslb_ans_key {
+    uint16_t key_tag;
+    uint16_t flags; /* DNSKEY flags (257: SEP) */
+    uint8_t algorithm;
+    uint8_t role;      /* enum gslb_key_role */
+    uint16_t pub_len;  /* at most GSLB_KEY_PUB_MAX */
+    uint16_t priv_len; /* at most GSLB_KEY_DER_MAX */
+} gslb_ans_key_t;
 #pragma pack(pop)
 
 /* The stored values are these structs byte for byte: their sizes and offsets
@@ -121,9 +152,18 @@ static_assert(offsetof(gslb_ans_set_t, ttl) == 4 && offsetof(gslb_ans_set_t, max
 static_assert(offsetof(gslb_ans_node_t, kind) == 1 && offsetof(gslb_ans_static_t, kind) == 1 &&
                   offsetof(gslb_ans_set_t, kind) == 1,
               "answers: kind is the second byte");
+static_assert(sizeof(gslb_ans_keys_t) == 4, "answers: signing keys header is 4 bytes");
+static_assert(sizeof(gslb_ans_key_t) == 10, "answers: signing key header is 10 bytes");
 
 #define GSLB_ANS_QTYPE_LEN 2 /* the big-endian qtype after the name in a key */
 #define GSLB_ANS_KEY_MAX (GSLB_DNS_NAME_MAX + GSLB_ANS_QTYPE_LEN)
+
+/** One signing key of a KEYS value, read in place (integers in host order). */
+typedef struct gslb_ans_key_view {
+    uint16_t key_tag, flags, pub_len, priv_len;
+    uint8_t algorithm, role;
+    const uint8_t *pub, *priv; /* into the value */
+} gslb_ans_key_view_t;
 
 /** Build the answers key for (wire name, qtype) into key (cap >= GSLB_ANS_KEY_MAX). The wire
  *  name is lower-cased while copied. Returns the key length or GSLB_EINVAL. */
@@ -131,17 +171,22 @@ int gslb_ans_key(const uint8_t *wire_name, size_t name_len, uint16_t qtype, uint
                  size_t cap);
 
 /** Validate a raw value: version, kind, and that every length fits in len.
- *  Returns the kind (> 0) or GSLB_ECORRUPT / GSLB_EVERSION. */
+ *  @return the kind (enum gslb_ans_kind, > 0); GSLB_EVERSION for an unknown
+ *          version byte; GSLB_ECORRUPT for anything else that is wrong. */
 int gslb_ans_check(const void *val, size_t len);
 
 /** Read-only lookup inside a caller-owned read txn. On success val points into
- *  the map (valid until the txn is reset) and has been checked.
- *  Returns kind (> 0), GSLB_ENOENT, or an error. No allocation. */
+ *  the map (valid until the txn is reset) and has been checked. No allocation.
+ *  @return the kind (enum gslb_ans_kind, > 0); GSLB_ENOENT when there is no
+ *          entry; GSLB_ECORRUPT / GSLB_EVERSION for a bad value or a damaged
+ *          B-tree; GSLB_ESTORE for any other LMDB error. */
 int gslb_ans_lookup(MDB_txn *txn, MDB_dbi answers_dbi, const uint8_t *key, size_t key_len,
                     MDB_val *val);
 
 /** Most candidates kept per set (extra backends are logged and not served). */
 #define GSLB_ANS_MAX_CANDS 1024
+/** Most signing keys compiled per zone (more ACTIVE keys are logged and left out). */
+#define GSLB_ANS_MAX_KEYS 16
 
 /** Presentation name ("a.example.com", trailing dot optional, "" = root) to
  *  lower-case uncompressed wire format. Returns the wire length or an error. */
@@ -149,6 +194,10 @@ int gslb_ans_name_to_wire(const char *text, uint8_t *out, size_t cap);
 /** Wire name of exactly len bytes to text without the trailing dot ("" = root).
  *  Returns the text length or GSLB_EINVAL / GSLB_ERANGE. */
 int gslb_ans_wire_to_text(const uint8_t *wire, size_t len, char *out, size_t cap);
+
+/** The key after *pos in a checked KEYS value (start with *pos = 0): fills k
+ *  and advances *pos. @return false after the last key. */
+bool gslb_ans_keys_next(const MDB_val *val, size_t *pos, gslb_ans_key_view_t *k);
 
 /* Candidate accessor (val already checked). */
 static inline const gslb_ans_cand_t *gslb_ans_cands(const gslb_ans_set_t *set)

@@ -108,6 +108,9 @@ int gslb_answers_rebuild_domain(gslb_env_t *e, MDB_txn *txn, const char *domain)
 /** Drop every answers entry and recompile all zones, hosts and domains. */
 int gslb_answers_rebuild_all(gslb_env_t *e, MDB_txn *txn);
 /** Recompile the apex DNSKEY RRset of one zone from its dnssec_keys records in
- *  state ACTIVE or PUBLISHED (removed when there is none; nothing happens for a
- *  zone that is not stored). Call after changing a zone's keys, in the same txn. */
+ *  state ACTIVE or PUBLISHED, and its signing keys (GSLB_ANS_SIGNING_KEYS) from
+ *  those in state ACTIVE (each removed when there is none; nothing happens for
+ *  a zone that is not stored). Call after changing a zone's keys, in the same
+ *  txn. @return GSLB_OK, GSLB_ENOMEM, GSLB_ERANGE (too many keys for one
+ *  value), or a store error (GSLB_EMAPFULL, ...). */
 int gslb_answers_rebuild_zone_keys(gslb_env_t *e, MDB_txn *txn, const char *zone);

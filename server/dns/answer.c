@@ -13,14 +13,13 @@
 
 #define IDX_CAP 65535u
 
+/* An A/AAAA record owned by the question name starts with a compression
+ * pointer to the question (RFC 1035 4.1.4). */
+#define QNAME_PTR (0xC000u | GSLB_DNS_HDR_LEN)
+
 /* Offsets of the header counts we fill in (RFC 1035 4.1.1). */
 enum { HDR_FLAGS = 2, HDR_QDCOUNT = 4, HDR_ANCOUNT = 6, HDR_NSCOUNT = 8, HDR_ARCOUNT = 10 };
 #define HDR_OPCODE_BITS 0x7800u /* copied from the query */
-
-/* An A/AAAA record owned by the question name: a compression pointer to the
- * question (RFC 1035 4.1.4), type, class, TTL and rdlength, then the address. */
-#define QNAME_PTR (0xC000u | GSLB_DNS_HDR_LEN)
-#define PTR_RR_FIXED_LEN 12 /* pointer 2, type 2, class 2, TTL 4, rdlength 2 */
 #define ADDR4_LEN 4
 #define ADDR6_LEN 16
 
@@ -39,6 +38,17 @@ typedef struct resp {
     bool co;                  /* RFC 9824 5: compact answers OK (echoed) */
     unsigned rrsigs;          /* RRSIGs written */
 } resp_t;
+
+/* What lookup() found: an entry of one of the kinds of answers.h, no entry, or
+ * a store failure. */
+enum found {
+    FOUND_ERROR = -1,
+    FOUND_NONE = 0,
+    FOUND_NODE = GSLB_ANS_KIND_NODE,
+    FOUND_STATIC = GSLB_ANS_KIND_STATIC,
+    FOUND_GSLB = GSLB_ANS_KIND_GSLB,
+    FOUND_KEYS = GSLB_ANS_KIND_KEYS, /* never answered: the signer's private keys */
+};
 
 /* Where the query name sits (DO path): its zone and whether it exists. */
 typedef struct zone_pos {
@@ -122,35 +132,44 @@ static uint32_t key_hash(const uint8_t *key, size_t len)
     return (uint32_t)(h ^ (h >> 32));
 }
 
-/* Look up (lower-case wire name, qtype). Returns kind > 0, GSLB_ENOENT or error. */
-static int lookup(gslb_answer_ctx_t *ctx, const uint8_t *name_lc, size_t nlen, uint16_t type,
-                  MDB_val *val)
+/* Look up (lower-case wire name, qtype) in the snapshot, through the cache.
+ * On FOUND_ERROR, ctx->lookup_err holds the store's error code. */
+static enum found lookup(gslb_answer_ctx_t *ctx, const uint8_t *name_lc, size_t nlen, uint16_t type,
+                         MDB_val *val)
 {
-    if (!ctx->txn)
-        return GSLB_ESTORE;
+    if (!ctx->txn) {
+        ctx->lookup_err = GSLB_ESTORE;
+        return FOUND_ERROR;
+    }
     uint8_t key[GSLB_ANS_KEY_MAX];
     memcpy(key, name_lc, nlen);
-    gslb_put_be16(key + nlen, type);
-    size_t klen = nlen + GSLB_ANS_QTYPE_LEN;
+    key[nlen] = (uint8_t)(type >> 8);
+    key[nlen + 1] = (uint8_t)type;
+    size_t klen = nlen + 2;
     gslb_answer_cache_entry_t *e = NULL;
     if (klen <= GSLB_ANSWER_CACHE_KEY_MAX) {
         e = &ctx->cache[key_hash(key, klen) & (GSLB_ANSWER_CACHE_SLOTS - 1)];
         if (e->txnid == ctx->txnid && e->key_len == klen && memcmp(e->key, key, klen) == 0) {
             ctx->cache_hits++;
             *val = e->val;
-            return e->kind;
+            return (enum found)e->kind;
         }
     }
     ctx->cache_misses++;
     int rc = gslb_ans_lookup(ctx->txn, ctx->answers_dbi, key, klen, val);
-    if (e && (rc > 0 || rc == GSLB_ENOENT)) {
+    if (rc < 0 && rc != GSLB_ENOENT) {
+        ctx->lookup_err = rc;
+        return FOUND_ERROR;
+    }
+    enum found kind = rc > 0 ? (enum found)rc : FOUND_NONE;
+    if (e) {
         e->txnid = ctx->txnid;
         e->key_len = (uint16_t)klen;
-        e->kind = rc;
-        e->val = rc > 0 ? *val : (MDB_val){0, NULL};
+        e->kind = kind;
+        e->val = kind != FOUND_NONE ? *val : (MDB_val){0, NULL};
         memcpy(e->key, key, klen);
     }
-    return rc;
+    return kind;
 }
 
 /* ---- response scaffolding ----------------------------------------------------- */
@@ -259,7 +278,7 @@ static void write_rdata(resp_t *r, uint16_t type, const uint8_t *rd, size_t rdle
     } else if (type == GSLB_RR_SOA) {
         n1 = gslb_dname_len(rd, rdlen);
         n2 = n1 > 0 ? gslb_dname_len(rd + n1, rdlen - (size_t)n1) : -1;
-        if (n2 <= 0 || (size_t)(n1 + n2) + 20 != rdlen)
+        if (n2 <= 0 || (size_t)(n1 + n2) + GSLB_SOA_FIXED_LEN != rdlen)
             n1 = -1;
     }
     if (n1 <= 0) {
@@ -269,7 +288,7 @@ static void write_rdata(resp_t *r, uint16_t type, const uint8_t *rd, size_t rdle
     gslb_wire_put_name(&r->w, resp_ctab(r), rd, (size_t)n1);
     if (type == GSLB_RR_SOA) {
         gslb_wire_put_name(&r->w, resp_ctab(r), rd + n1, (size_t)n2);
-        gslb_cur_put_bytes(&r->w, rd + n1 + n2, 20);
+        gslb_cur_put_bytes(&r->w, rd + n1 + n2, GSLB_SOA_FIXED_LEN);
     }
 }
 
@@ -288,55 +307,146 @@ static void write_rr(resp_t *r, const uint8_t *owner, size_t owner_len, uint16_t
         gslb_put_be16(r->w.buf + len_at, (uint16_t)(r->w.pos - len_at - 2));
 }
 
-/* Every record of a static RRset; ttl_override 0 = the set's own TTL.
- * Returns the number written, or -1 when it did not fit (cursor in error). */
-static int write_static(resp_t *r, const uint8_t *owner, size_t owner_len, uint16_t type,
-                        const MDB_val *val, uint32_t ttl_override, unsigned max_records)
+/* ---- RRsets --------------------------------------------------------------------------- */
+
+/* Where the records of an RRset come from. */
+enum rrset_source {
+    FROM_STATIC, /* a static answers value: {le16 rdlength, rdata} records */
+    FROM_CANDS,  /* picked candidates of an A/AAAA set; owner = the question name */
+    FROM_RDATA,  /* one record built here (HINFO, NSEC) */
+};
+
+/* One RRset to put into the response. */
+typedef struct rrset {
+    const uint8_t *owner; /* as written (case kept) */
+    size_t owner_len;
+    uint16_t type;
+    uint32_t ttl;      /* of its records and its RRSIG, as written */
+    uint32_t orig_ttl; /* the original TTL the RRSIG covers (RFC 4034 3.1.4) */
+    unsigned count;    /* records */
+    enum rrset_source from;
+    const uint8_t *rd;            /* FROM_STATIC: the first record; FROM_RDATA: the rdata */
+    size_t rdlen;                 /* FROM_RDATA */
+    const gslb_ans_cand_t *cands; /* FROM_CANDS: cands[idx[0..count)] */
+    const uint16_t *idx;
+} rrset_t;
+
+/* A static RRset value (checked) at owner: at most max_records of it (0 = all),
+ * written with ttl_override (0 = the set's own TTL); signed with its own TTL. */
+static rrset_t rrset_static(const uint8_t *owner, size_t owner_len, uint16_t type,
+                            const MDB_val *val, uint32_t ttl_override, unsigned max_records)
 {
     const gslb_ans_static_t *st = val->mv_data;
-    const uint8_t *p = (const uint8_t *)val->mv_data + sizeof(*st);
-    uint32_t ttl = ttl_override ? ttl_override : le32toh(st->ttl);
     unsigned count = le16toh(st->count);
-    if (max_records && count > max_records)
-        count = max_records;
-    for (unsigned i = 0; i < count; i++) {
-        uint16_t rdlen = gslb_get_le16(p);
-        write_rr(r, owner, owner_len, type, ttl, p + 2, rdlen);
-        p += 2u + rdlen;
-    }
-    return r->w.err ? -1 : (int)count;
+    uint32_t ttl = le32toh(st->ttl);
+    return (rrset_t){.owner = owner,
+                     .owner_len = owner_len,
+                     .type = type,
+                     .ttl = ttl_override ? ttl_override : ttl,
+                     .orig_ttl = ttl,
+                     .count = max_records && count > max_records ? max_records : count,
+                     .from = FROM_STATIC,
+                     .rd = (const uint8_t *)val->mv_data + sizeof(*st)};
 }
 
-/* The picked candidates of an A/AAAA set, owner = the question name. The first
- * record's fixed part is written once and copied for the others. */
-static bool write_cands(resp_t *r, const gslb_ans_set_t *set, const uint16_t *idx, size_t n,
-                        uint16_t qtype)
+/* The n picked candidates idx[] of an A/AAAA set, at the question name. */
+static rrset_t rrset_cands(const gslb_query_t *q, uint16_t type, const gslb_ans_set_t *set,
+                           const uint16_t *idx, size_t n)
 {
-    const gslb_ans_cand_t *c = gslb_ans_cands(set);
-    size_t rdlen = qtype == GSLB_RR_A ? ADDR4_LEN : ADDR6_LEN;
-    size_t rrlen = PTR_RR_FIXED_LEN + rdlen;
-    if (n == 0)
-        return true;
-    uint8_t *first = gslb_cur_reserve(&r->w, n * rrlen);
+    return (rrset_t){.owner = q->qname,
+                     .owner_len = q->qname_len,
+                     .type = type,
+                     .ttl = le32toh(set->ttl),
+                     .orig_ttl = le32toh(set->ttl),
+                     .count = (unsigned)n,
+                     .from = FROM_CANDS,
+                     .cands = gslb_ans_cands(set),
+                     .idx = idx};
+}
+
+/* One record of rdata rd at owner. */
+static rrset_t rrset_rdata(const uint8_t *owner, size_t owner_len, uint16_t type, uint32_t ttl,
+                           const uint8_t *rd, size_t rdlen)
+{
+    return (rrset_t){.owner = owner,
+                     .owner_len = owner_len,
+                     .type = type,
+                     .ttl = ttl,
+                     .orig_ttl = ttl,
+                     .count = 1,
+                     .from = FROM_RDATA,
+                     .rd = rd,
+                     .rdlen = rdlen};
+}
+
+static size_t cand_rdlen(uint16_t type)
+{
+    return type == GSLB_RR_A ? ADDR4_LEN : ADDR6_LEN;
+}
+
+/* The picked candidates, owner = a pointer to the question name. The first
+ * record's fixed part is written once and copied for the others. Writes all
+ * of them or nothing; false when they do not fit. */
+static bool write_cands(resp_t *r, const rrset_t *s)
+{
+    size_t rdlen = cand_rdlen(s->type);
+    size_t fixed = 2 + GSLB_RR_HDR_LEN; /* compression pointer + type .. rdlength */
+    size_t rrlen = fixed + rdlen;
+    uint8_t *first = gslb_cur_reserve(&r->w, s->count * rrlen);
     if (!first)
         return false;
     gslb_cur_t f;
     gslb_cur_init(&f, first, rrlen);
     gslb_cur_put_be16(&f, QNAME_PTR);
-    gslb_cur_put_be16(&f, qtype);
+    gslb_cur_put_be16(&f, s->type);
     gslb_cur_put_be16(&f, GSLB_CLASS_IN);
-    gslb_cur_put_be32(&f, le32toh(set->ttl));
+    gslb_cur_put_be32(&f, s->ttl);
     gslb_cur_put_be16(&f, (uint16_t)rdlen);
-    gslb_cur_put_bytes(&f, c[idx[0]].addr, rdlen);
+    gslb_cur_put_bytes(&f, s->cands[s->idx[0]].addr, rdlen);
     assert(f.err == 0 && f.pos == rrlen);
     uint8_t *o = first + rrlen;
-    for (size_t i = 1; i < n; i++) {
-        memcpy(o, first, PTR_RR_FIXED_LEN);
-        memcpy(o + PTR_RR_FIXED_LEN, c[idx[i]].addr, rdlen);
+    for (size_t i = 1; i < s->count; i++) {
+        memcpy(o, first, fixed);
+        memcpy(o + fixed, s->cands[s->idx[i]].addr, rdlen);
         o += rrlen;
     }
-    r->an = (uint16_t)(r->an + n);
     return true;
+}
+
+/* Every record of the set; false when they did not fit (cursor in error). */
+static bool write_records(resp_t *r, const rrset_t *s)
+{
+    if (s->from == FROM_CANDS)
+        return write_cands(r, s);
+    if (s->from == FROM_RDATA) {
+        write_rr(r, s->owner, s->owner_len, s->type, s->ttl, s->rd, s->rdlen);
+        return !r->w.err;
+    }
+    const uint8_t *p = s->rd;
+    for (unsigned i = 0; i < s->count; i++) {
+        uint16_t rdlen = gslb_get_le16(p);
+        write_rr(r, s->owner, s->owner_len, s->type, s->ttl, p + 2, rdlen);
+        p += 2u + rdlen;
+    }
+    return !r->w.err;
+}
+
+/* Hand the set's records to the signer (RRset begun by the caller). */
+static void add_to_signer(gslb_signer_t *sg, const rrset_t *s)
+{
+    if (s->from == FROM_RDATA) {
+        gslb_signer_rrset_add(sg, s->rd, s->rdlen);
+    } else if (s->from == FROM_CANDS) {
+        for (size_t i = 0; i < s->count; i++)
+            gslb_signer_rrset_add(sg, s->cands[s->idx[i]].addr, cand_rdlen(s->type));
+    } else {
+        const uint8_t *p = s->rd;
+        for (unsigned i = 0; i < s->count; i++) {
+            uint16_t rdlen = gslb_get_le16(p);
+            gslb_signer_rrset_add(sg, p + 2, rdlen);
+            p += 2u + rdlen;
+        }
+    }
 }
 
 /* ---- DNSSEC: RRSIGs (DO=1 in a signed zone, r->zone set) ---------------------------- */
@@ -355,69 +465,76 @@ static void sign_failure(gslb_answer_ctx_t *ctx, resp_t *r, int rc)
     r->aa = false;
 }
 
-/* Sign the RRset gathered in the signer and write its RRSIG (owner as written,
- * TTL = the TTL the RRset was written with). Returns 1 when written, 0 when it
- * did not fit (cursor in error), < 0 when signing failed (answer is SERVFAIL). */
-static int put_rrsig(gslb_answer_ctx_t *ctx, resp_t *r, const uint8_t *owner, size_t owner_len,
-                     uint32_t ttl)
+/* What put_rrset() did. */
+enum put_result {
+    PUT_OK,    /* the RRset (and its RRSIG when signing) is in the response */
+    PUT_NOFIT, /* it did not fit: nothing of it is left (answer/authority: TC set) */
+    PUT_ERROR, /* signing failed: the response is now an empty SERVFAIL */
+};
+
+/* Sign the set and write its RRSIG (owner as written, TTL = the set's as
+ * written, original TTL = orig_ttl). */
+static enum put_result put_rrsig(gslb_answer_ctx_t *ctx, resp_t *r, const rrset_t *s)
 {
+    gslb_signer_rrset_begin(ctx->signer, s->owner, s->owner_len, s->type, s->orig_ttl);
+    add_to_signer(ctx->signer, s);
     uint8_t rd[GSLB_RRSIG_RDATA_MAX];
     bool cached = false;
     int n = gslb_signer_rrset_sign(ctx->signer, r->zone, rd, sizeof(rd), &cached);
     if (n < 0) {
         sign_failure(ctx, r, n);
-        return n;
+        return PUT_ERROR;
     }
     gslb_stats_inc(ctx->stats, cached ? GSLB_ST_DNSSEC_CACHE_HITS : GSLB_ST_DNSSEC_SIGNATURES);
-    write_rr(r, owner, owner_len, GSLB_RR_RRSIG, ttl, rd, (size_t)n);
-    if (r->w.err)
-        return 0;
-    r->rrsigs++;
-    return 1;
+    write_rr(r, s->owner, s->owner_len, GSLB_RR_RRSIG, s->ttl, rd, (size_t)n);
+    return r->w.err ? PUT_NOFIT : PUT_OK;
 }
 
-/* RRSIG of a static RRset just written (at most max_records of it, 0 = all);
- * the original TTL is the set's own. Same results as put_rrsig(). */
-static int sign_static(gslb_answer_ctx_t *ctx, resp_t *r, const uint8_t *owner, size_t owner_len,
-                       uint16_t type, const MDB_val *val, uint32_t ttl_written,
-                       unsigned max_records)
+enum section { SEC_ANSWER, SEC_AUTHORITY, SEC_ADDITIONAL };
+
+static void count_records(resp_t *r, enum section sec, unsigned n)
 {
-    const gslb_ans_static_t *st = val->mv_data;
-    const uint8_t *p = (const uint8_t *)val->mv_data + sizeof(*st);
-    unsigned count = le16toh(st->count);
-    if (max_records && count > max_records)
-        count = max_records;
-    gslb_signer_rrset_begin(ctx->signer, owner, owner_len, type, le32toh(st->ttl));
-    for (unsigned i = 0; i < count; i++) {
-        uint16_t rdlen = gslb_get_le16(p);
-        gslb_signer_rrset_add(ctx->signer, p + 2, rdlen);
-        p += 2u + rdlen;
+    uint16_t *count = sec == SEC_ANSWER ? &r->an : sec == SEC_AUTHORITY ? &r->ns : &r->ar;
+    *count = (uint16_t)(*count + n);
+}
+
+/* Put an RRset into a section: its records, then, in a signed zone (r->zone),
+ * its RRSIG. An RRset and its RRSIG go in together or not at all: when they
+ * do not fit, the cursor and the compression table are rolled back to where
+ * the RRset began, and in the answer and authority sections the whole answer
+ * is truncated (TC); additional data is just left out (RFC 2181 9). An empty
+ * set writes nothing and is not signed. The section counts, and the RRSIG
+ * count, rise only for what went in. */
+static enum put_result put_rrset(gslb_answer_ctx_t *ctx, resp_t *r, const rrset_t *s,
+                                 enum section sec)
+{
+    if (s->count == 0)
+        return PUT_OK;
+    size_t mark = r->w.pos;
+    bool sign = r->zone != NULL;
+    enum put_result res = write_records(r, s) ? PUT_OK : PUT_NOFIT;
+    if (res == PUT_OK && sign)
+        res = put_rrsig(ctx, r, s);
+    if (res == PUT_OK) {
+        count_records(r, sec, s->count + (sign ? 1u : 0u));
+        r->rrsigs += sign ? 1u : 0u;
+    } else if (res == PUT_NOFIT) {
+        gslb_cur_rewind(&r->w, mark);
+        gslb_ctab_forget_from(&r->ctab, mark);
+        if (sec != SEC_ADDITIONAL)
+            resp_truncate(r);
     }
-    return put_rrsig(ctx, r, owner, owner_len, ttl_written);
-}
-
-/* RRSIG of the picked candidates just written by write_cands(). */
-static int sign_cands(gslb_answer_ctx_t *ctx, resp_t *r, const gslb_ans_set_t *set,
-                      const uint16_t *idx, size_t n, uint16_t qtype)
-{
-    const gslb_query_t *q = r->q;
-    const gslb_ans_cand_t *c = gslb_ans_cands(set);
-    size_t rdlen = qtype == GSLB_RR_A ? ADDR4_LEN : ADDR6_LEN;
-    uint32_t ttl = le32toh(set->ttl);
-    gslb_signer_rrset_begin(ctx->signer, q->qname, q->qname_len, qtype, ttl);
-    for (size_t i = 0; i < n; i++)
-        gslb_signer_rrset_add(ctx->signer, c[idx[i]].addr, rdlen);
-    return put_rrsig(ctx, r, q->qname, q->qname_len, ttl);
+    return res;
 }
 
 /* Whether the RRset (name, type) has records (compact denial bitmaps). */
 static bool has_rrset(gslb_answer_ctx_t *ctx, const uint8_t *name, size_t len, uint16_t type)
 {
     MDB_val val;
-    int kind = lookup(ctx, name, len, type, &val);
-    if (kind == GSLB_ANS_KIND_STATIC)
+    enum found kind = lookup(ctx, name, len, type, &val);
+    if (kind == FOUND_STATIC)
         return le16toh(((const gslb_ans_static_t *)val.mv_data)->count) > 0;
-    if (kind == GSLB_ANS_KIND_GSLB)
+    if (kind == FOUND_GSLB)
         return le16toh(((const gslb_ans_set_t *)val.mv_data)->count) > 0;
     return false;
 }
@@ -440,34 +557,20 @@ static void node_types(gslb_answer_ctx_t *ctx, const uint8_t *name, size_t len, 
     }
 }
 
-/* The NSEC of the query name (next = its successor) and its RRSIG. Same
- * results as put_rrsig(); on 1 both records were written. */
-static int put_nsec(gslb_answer_ctx_t *ctx, resp_t *r, const gslb_typemap_t *types, uint32_t ttl)
+/* The NSEC of the query name (next = its successor) and its RRSIG, put into
+ * section sec like any RRset. */
+static enum put_result put_nsec(gslb_answer_ctx_t *ctx, resp_t *r, const gslb_typemap_t *types,
+                                uint32_t ttl, enum section sec)
 {
     const gslb_query_t *q = r->q;
     uint8_t rd[GSLB_DNS_NAME_MAX + 2 + sizeof(types->bits)];
     int n = gslb_denial_nsec_rdata(q->qname_lc, q->qname_len, types, rd, sizeof(rd));
     if (n < 0) {
         sign_failure(ctx, r, n);
-        return n;
+        return PUT_ERROR;
     }
-    write_rr(r, q->qname, q->qname_len, GSLB_RR_NSEC, ttl, rd, (size_t)n);
-    if (r->w.err)
-        return 0;
-    gslb_signer_rrset_begin(ctx->signer, q->qname_lc, q->qname_len, GSLB_RR_NSEC, ttl);
-    gslb_signer_rrset_add(ctx->signer, rd, (size_t)n);
-    return put_rrsig(ctx, r, q->qname, q->qname_len, ttl);
-}
-
-/* The denial NSEC + RRSIG in the authority section, after the SOA. */
-static void add_denial(gslb_answer_ctx_t *ctx, resp_t *r, const gslb_typemap_t *types,
-                       uint32_t neg_ttl)
-{
-    int rc = put_nsec(ctx, r, types, neg_ttl);
-    if (rc == 0)
-        resp_truncate(r);
-    else if (rc > 0)
-        r->ns = (uint16_t)(r->ns + 2);
+    rrset_t nsec = rrset_rdata(q->qname, q->qname_len, GSLB_RR_NSEC, ttl, rd, (size_t)n);
+    return put_rrset(ctx, r, &nsec, sec);
 }
 
 /* ---- negative answers ------------------------------------------------------------- */
@@ -482,25 +585,15 @@ static bool add_negative_soa(gslb_answer_ctx_t *ctx, resp_t *r, size_t apex_off,
     MDB_val val;
     const uint8_t *apex = q->qname_lc + apex_off;
     size_t apex_len = q->qname_len - apex_off;
-    if (lookup(ctx, apex, apex_len, GSLB_RR_SOA, &val) != GSLB_ANS_KIND_STATIC)
+    if (lookup(ctx, apex, apex_len, GSLB_RR_SOA, &val) != FOUND_STATIC)
         return false;
     const gslb_ans_static_t *st = val.mv_data;
     if (st->count < 1)
         return false;
     uint32_t neg_ttl = le32toh(st->neg_ttl) ? le32toh(st->neg_ttl) : le32toh(st->ttl);
-    if (write_static(r, apex, apex_len, GSLB_RR_SOA, &val, neg_ttl, 1) < 0) {
-        resp_truncate(r);
+    rrset_t soa = rrset_static(apex, apex_len, GSLB_RR_SOA, &val, neg_ttl, 1);
+    if (put_rrset(ctx, r, &soa, SEC_AUTHORITY) != PUT_OK)
         return false;
-    }
-    r->ns = 1;
-    if (r->zone) {
-        int rc = sign_static(ctx, r, apex, apex_len, GSLB_RR_SOA, &val, neg_ttl, 1);
-        if (rc == 0)
-            resp_truncate(r);
-        if (rc <= 0)
-            return false;
-        r->ns = 2;
-    }
     *neg_out = neg_ttl;
     return true;
 }
@@ -517,7 +610,7 @@ static void answer_nodata(gslb_answer_ctx_t *ctx, resp_t *r, size_t apex_off, ui
     gslb_typemap_t types;
     node_types(ctx, q->qname_lc, q->qname_len, node_flags, &types);
     gslb_typemap_set(&types, q->qtype, false);
-    add_denial(ctx, r, &types, neg_ttl);
+    put_nsec(ctx, r, &types, neg_ttl, SEC_AUTHORITY);
 }
 
 /* Compact denial of a nonexistent name (RFC 9824 3.1): NOERROR (NXDOMAIN when
@@ -534,12 +627,14 @@ static void answer_nxname(gslb_answer_ctx_t *ctx, resp_t *r, size_t apex_off)
     gslb_typemap_set(&types, GSLB_RR_RRSIG, true);
     gslb_typemap_set(&types, GSLB_RR_NSEC, true);
     gslb_typemap_set(&types, GSLB_RR_NXNAME, true);
-    add_denial(ctx, r, &types, neg_ttl);
+    put_nsec(ctx, r, &types, neg_ttl, SEC_AUTHORITY);
 }
 
 /* ---- positive answers ---------------------------------------------------------------- */
 
-/* In-zone addresses of the NS targets just written (additional section). */
+/* In-zone addresses of the NS targets just written (additional section; in a
+ * signed zone with their RRSIGs: in-zone hosts are authoritative data). The
+ * first RRset that does not fit ends the glue, without TC. */
 static void add_ns_glue(gslb_answer_ctx_t *ctx, resp_t *r, const MDB_val *ns_val)
 {
     const gslb_ans_static_t *st = ns_val->mv_data;
@@ -555,41 +650,28 @@ static void add_ns_glue(gslb_answer_ctx_t *ctx, resp_t *r, const MDB_val *ns_val
         static const uint16_t types[2] = {GSLB_RR_A, GSLB_RR_AAAA};
         for (int t = 0; t < 2; t++) {
             MDB_val val;
-            if (lookup(ctx, lc, rdlen, types[t], &val) != GSLB_ANS_KIND_STATIC)
+            if (lookup(ctx, lc, rdlen, types[t], &val) != FOUND_STATIC)
                 continue;
-            size_t mark = r->w.pos;
-            unsigned rrsigs = r->rrsigs;
-            int n = write_static(r, target, rdlen, types[t], &val, 0, 0);
-            int sig = 1; /* in-zone hosts are authoritative data: signed with their RRset */
-            if (n >= 0 && r->zone) {
-                const gslb_ans_static_t *hst = val.mv_data;
-                sig = sign_static(ctx, r, target, rdlen, types[t], &val, le32toh(hst->ttl), 0);
-                if (sig < 0)
-                    return;
-            }
-            if (n < 0 || sig == 0) { /* additional data is optional: drop the RRset, no TC */
-                gslb_cur_rewind(&r->w, mark);
-                gslb_ctab_forget_from(&r->ctab, mark);
-                r->rrsigs = rrsigs;
+            rrset_t glue = rrset_static(target, rdlen, types[t], &val, 0, 0);
+            if (put_rrset(ctx, r, &glue, SEC_ADDITIONAL) != PUT_OK)
                 return;
-            }
-            r->ar = (uint16_t)(r->ar + n + (r->zone ? 1 : 0));
         }
     }
 }
 
 /* Answer from an RRset value at the question name. Returns true when records
  * were written (or the answer was truncated / failed), false for "no data". */
-static bool answer_rrset(gslb_answer_ctx_t *ctx, resp_t *r, uint16_t type, int kind,
+static bool answer_rrset(gslb_answer_ctx_t *ctx, resp_t *r, uint16_t type, enum found kind,
                          const MDB_val *val)
 {
     const gslb_query_t *q = r->q;
-    if (kind == GSLB_ANS_KIND_GSLB) {
+    if (kind == FOUND_GSLB) {
         if (type != GSLB_RR_A && type != GSLB_RR_AAAA)
             return false;
         const gslb_ans_set_t *set = val->mv_data;
         size_t n = 0;
-        int pick = gslb_policy_pick(&ctx->policy, set, ctx->idx, ctx->idx_cap, &n);
+        enum gslb_pick_result pick =
+            gslb_policy_pick(&ctx->policy, set, ctx->idx, ctx->idx_cap, &n);
         if (pick == GSLB_PICK_SERVFAIL) {
             r->rcode = GSLB_RCODE_SERVFAIL;
             r->aa = false;
@@ -597,39 +679,17 @@ static bool answer_rrset(gslb_answer_ctx_t *ctx, resp_t *r, uint16_t type, int k
         }
         if (pick != GSLB_PICK_ANSWER)
             return false;
-        if (!write_cands(r, set, ctx->idx, n, type)) {
-            resp_truncate(r);
-            return true;
-        }
-        if (r->zone && n > 0) {
-            int rc = sign_cands(ctx, r, set, ctx->idx, n, type);
-            if (rc == 0)
-                resp_truncate(r);
-            else if (rc > 0)
-                r->an++;
-        }
+        rrset_t picked = rrset_cands(q, type, set, ctx->idx, n);
+        put_rrset(ctx, r, &picked, SEC_ANSWER);
         return true;
     }
-    if (kind != GSLB_ANS_KIND_STATIC)
+    if (kind != FOUND_STATIC)
         return false;
     const gslb_ans_static_t *st = val->mv_data;
     if (st->count == 0)
         return false;
-    int n = write_static(r, q->qname, q->qname_len, type, val, 0, 0);
-    if (n < 0) {
-        resp_truncate(r);
-        return true;
-    }
-    r->an = (uint16_t)n;
-    if (r->zone) {
-        int rc = sign_static(ctx, r, q->qname, q->qname_len, type, val, le32toh(st->ttl), 0);
-        if (rc == 0)
-            resp_truncate(r);
-        if (rc <= 0)
-            return true;
-        r->an++;
-    }
-    if (type == GSLB_RR_NS)
+    rrset_t rrset = rrset_static(q->qname, q->qname_len, type, val, 0, 0);
+    if (put_rrset(ctx, r, &rrset, SEC_ANSWER) == PUT_OK && type == GSLB_RR_NS)
         add_ns_glue(ctx, r, val);
     return true;
 }
@@ -642,25 +702,12 @@ static void answer_hinfo(gslb_answer_ctx_t *ctx, resp_t *r, size_t apex_off)
     uint32_t ttl = 3600;
     MDB_val val;
     if (lookup(ctx, q->qname_lc + apex_off, q->qname_len - apex_off, GSLB_RR_SOA, &val) ==
-        GSLB_ANS_KIND_STATIC) {
+        FOUND_STATIC) {
         const gslb_ans_static_t *st = val.mv_data;
         ttl = le32toh(st->neg_ttl) ? le32toh(st->neg_ttl) : le32toh(st->ttl);
     }
-    write_rr(r, q->qname, q->qname_len, GSLB_RR_HINFO, ttl, rd, sizeof(rd));
-    if (r->w.err) {
-        resp_truncate(r);
-        return;
-    }
-    r->an = 1;
-    if (r->zone) {
-        gslb_signer_rrset_begin(ctx->signer, q->qname, q->qname_len, GSLB_RR_HINFO, ttl);
-        gslb_signer_rrset_add(ctx->signer, rd, sizeof(rd));
-        int rc = put_rrsig(ctx, r, q->qname, q->qname_len, ttl);
-        if (rc == 0)
-            resp_truncate(r);
-        else if (rc > 0)
-            r->an = 2;
-    }
+    rrset_t hinfo = rrset_rdata(q->qname, q->qname_len, GSLB_RR_HINFO, ttl, rd, sizeof(rd));
+    put_rrset(ctx, r, &hinfo, SEC_ANSWER);
 }
 
 /* ANY (RFC 8482): one RRset that exists here, else a synthesized HINFO. */
@@ -670,14 +717,14 @@ static void answer_any(gslb_answer_ctx_t *ctx, resp_t *r, size_t apex_off)
     const gslb_query_t *q = r->q;
     for (int i = 0; i < 4; i++) {
         MDB_val val;
-        int kind = lookup(ctx, q->qname_lc, q->qname_len, order[i], &val);
-        if (kind < 0 && kind != GSLB_ENOENT) {
+        enum found kind = lookup(ctx, q->qname_lc, q->qname_len, order[i], &val);
+        if (kind == FOUND_ERROR) {
             gslb_stats_inc(ctx->stats, GSLB_ST_STORE_ERRORS);
             r->rcode = GSLB_RCODE_SERVFAIL;
             r->aa = false;
             return;
         }
-        if (kind <= 0)
+        if (kind == FOUND_NONE)
             continue;
         resp_t saved = *r;
         if (answer_rrset(ctx, r, order[i], kind, &val) && r->rcode == GSLB_RCODE_NOERROR)
@@ -703,10 +750,12 @@ static int lookup_node(gslb_answer_ctx_t *ctx, const uint8_t *name, size_t len,
                        gslb_ans_node_t *node)
 {
     MDB_val val;
-    int kind = lookup(ctx, name, len, GSLB_ANS_NODE, &val);
-    if (kind < 0)
-        return kind;
-    if (kind != GSLB_ANS_KIND_NODE)
+    enum found kind = lookup(ctx, name, len, GSLB_ANS_NODE, &val);
+    if (kind == FOUND_ERROR)
+        return ctx->lookup_err < 0 ? ctx->lookup_err : GSLB_ESTORE;
+    if (kind == FOUND_NONE)
+        return GSLB_ENOENT;
+    if (kind != FOUND_NODE)
         return GSLB_ECORRUPT;
     memcpy(node, val.mv_data, sizeof(*node));
     if (node->zone_offset >= len)
@@ -773,12 +822,12 @@ static void answer_existing_name(gslb_answer_ctx_t *ctx, resp_t *r, const gslb_a
         return;
     }
     MDB_val val;
-    int kind = lookup(ctx, q->qname_lc, q->qname_len, q->qtype, &val);
-    if (kind < 0 && kind != GSLB_ENOENT) {
-        store_failure(ctx, r, kind);
+    enum found kind = lookup(ctx, q->qname_lc, q->qname_len, q->qtype, &val);
+    if (kind == FOUND_ERROR) {
+        store_failure(ctx, r, ctx->lookup_err);
         return;
     }
-    if (kind > 0 && answer_rrset(ctx, r, q->qtype, kind, &val))
+    if (kind != FOUND_NONE && answer_rrset(ctx, r, q->qtype, kind, &val))
         return;
     answer_nodata(ctx, r, apex_off, node->flags);
 }
@@ -813,7 +862,7 @@ static void answer_nsec_query(gslb_answer_ctx_t *ctx, resp_t *r, const zone_pos_
     MDB_val val;
     r->aa = true;
     if (lookup(ctx, q->qname_lc + zp->apex_off, q->qname_len - zp->apex_off, GSLB_RR_SOA, &val) !=
-        GSLB_ANS_KIND_STATIC) {
+        FOUND_STATIC) {
         store_failure(ctx, r, GSLB_ECORRUPT);
         return;
     }
@@ -828,11 +877,7 @@ static void answer_nsec_query(gslb_answer_ctx_t *ctx, resp_t *r, const zone_pos_
         gslb_typemap_set(&types, GSLB_RR_NSEC, true);
         gslb_typemap_set(&types, GSLB_RR_NXNAME, true);
     }
-    int rc = put_nsec(ctx, r, &types, ttl);
-    if (rc == 0)
-        resp_truncate(r);
-    else if (rc > 0)
-        r->an = 2;
+    put_nsec(ctx, r, &types, ttl, SEC_ANSWER);
 }
 
 /* DO=1: find the zone's signing keys (r->zone stays NULL for an unsigned zone
@@ -894,14 +939,15 @@ static void answer_question(gslb_answer_ctx_t *ctx, resp_t *r)
     /* Fast path: the RRset itself (its existence implies the name's). */
     if (q->qtype != GSLB_RR_ANY) {
         MDB_val val;
-        int kind = lookup(ctx, q->qname_lc, q->qname_len, q->qtype, &val);
-        if (kind > 0) {
+        enum found kind = lookup(ctx, q->qname_lc, q->qname_len, q->qtype, &val);
+        if (kind == FOUND_ERROR) {
+            store_failure(ctx, r, ctx->lookup_err);
+            return;
+        }
+        if (kind != FOUND_NONE) {
             r->aa = true;
             if (answer_rrset(ctx, r, q->qtype, kind, &val))
                 return;
-        } else if (kind != GSLB_ENOENT) {
-            store_failure(ctx, r, kind);
-            return;
         }
     }
     gslb_ans_node_t node;
@@ -918,7 +964,7 @@ size_t gslb_answer_query(gslb_answer_ctx_t *ctx, const uint8_t *pkt, size_t len,
                          enum gslb_transport transport, uint8_t *out, size_t out_cap)
 {
     gslb_query_t q;
-    int action = gslb_wire_parse_query(pkt, len, &q);
+    enum gslb_parse_action action = gslb_wire_parse_query(pkt, len, &q);
     if (action == GSLB_PARSE_DROP) {
         gslb_stats_inc(ctx->stats, GSLB_ST_DROPPED);
         return 0;

@@ -18,9 +18,14 @@
  *    min(max(client payload, 512), our payload); over TCP at most 65535. An
  *    answer that does not fit is sent with TC and no partial RRset;
  *    additional data that does not fit is left out without TC (RFC 2181 9).
+ *    Every RRset is written by one function (put_rrset() in answer.c): its
+ *    records, its RRSIG when signing, the section counts, and the roll-back
+ *    (cursor and compression table) when it does not fit.
  *  - DNSSEC (docs/dnssec.md, "Online signing and denial"): after
  *    gslb_answer_ctx_enable_dnssec(), a query with DO=1 for a name in a zone
- *    that has an ACTIVE key in the snapshot gets RRSIGs on every RRset of the
+ *    that has an ACTIVE key in the snapshot (its compiled signing keys,
+ *    answers.h GSLB_ANS_SIGNING_KEYS: the worker reads nothing but the answers
+ *    sub-DB) gets RRSIGs on every RRset of the
  *    answer and authority sections and on in-zone glue, and compact denial
  *    (RFC 9824) instead of NXDOMAIN / NODATA; an RRset and its RRSIG are
  *    written or truncated together. Queries without DO, and DO queries for
@@ -49,7 +54,7 @@ enum gslb_transport { GSLB_TRANSPORT_UDP = 0, GSLB_TRANSPORT_TCP = 1 };
 typedef struct gslb_answer_cache_entry {
     uint64_t txnid; /* snapshot id + 1 (0 = empty) */
     MDB_val val;
-    int32_t kind; /* lookup result: kind > 0 or GSLB_ENOENT */
+    int32_t kind; /* what the lookup found: an enum gslb_ans_kind, or 0 = no entry */
     uint16_t key_len;
     uint8_t key[GSLB_ANSWER_CACHE_KEY_MAX];
 } gslb_answer_cache_entry_t;
@@ -67,26 +72,30 @@ typedef struct gslb_answer_ctx {
     size_t idx_cap;
     gslb_answer_cache_entry_t *cache; /* GSLB_ANSWER_CACHE_SLOTS */
     uint64_t cache_hits, cache_misses;
+    int lookup_err;         /* the GSLB_E* code of the last failed lookup */
     gslb_stats_t own_stats; /* used when the caller passes no stats block */
     gslb_env_t *env;
     struct gslb_signer *signer; /* NULL: DNSSEC disabled (DO answered unsigned) */
 } gslb_answer_ctx_t;
 
 /** Set up a worker's context. stats (may be NULL) must outlive ctx. seed 0 = random.
- *  Returns 0 or GSLB_ENOMEM. */
+ *  @return GSLB_OK, or GSLB_ENOMEM (ctx is then left destroyed). */
 int gslb_answer_ctx_init(gslb_answer_ctx_t *ctx, gslb_env_t *env, gslb_stats_t *stats,
                          uint16_t edns_payload, uint64_t seed);
 void gslb_answer_ctx_destroy(gslb_answer_ctx_t *ctx);
 
 /** Sign DO answers of zones with an ACTIVE key (overwatch.dnssec.enabled):
  *  gives the worker its own signer (keys, contexts, signature cache).
- *  Returns 0, GSLB_ENOMEM or GSLB_ECRYPTO. */
+ *  @return GSLB_OK (also when already enabled), GSLB_ENOMEM, or GSLB_ECRYPTO
+ *          (no SHA-256 or no random source; DNSSEC stays disabled). */
 int gslb_answer_ctx_enable_dnssec(gslb_answer_ctx_t *ctx);
 
 /** Use this read txn for the following queries (NULL: none; queries get SERVFAIL). */
 void gslb_answer_set_txn(gslb_answer_ctx_t *ctx, MDB_txn *txn);
 
 /** Answer one query. out_cap bounds the response (UDP: the worker's buffer;
- *  the EDNS limit is applied on top). Returns the response length or 0 (drop). */
+ *  the EDNS limit is applied on top).
+ *  @return the length of the response written to out (>= 12), or 0: send
+ *          nothing (QR=1, shorter than a header, or out_cap below 12). */
 size_t gslb_answer_query(gslb_answer_ctx_t *ctx, const uint8_t *pkt, size_t len,
                          enum gslb_transport transport, uint8_t *out, size_t out_cap);

@@ -98,7 +98,7 @@ static size_t pool_size(pool_t *p)
 }
 
 /* The healthy pool, or the unhealthy_mode fallback; 0 members = no answer. */
-static int choose_pool(const gslb_ans_set_t *set, pool_t *p, size_t *n)
+static enum gslb_pick_result choose_pool(const gslb_ans_set_t *set, pool_t *p, size_t *n)
 {
     p->need_flags = GSLB_CAND_HEALTHY;
     if (!p->need_weight && set->healthy_count == set->count) { /* both little-endian */
@@ -230,8 +230,8 @@ static size_t pick_latency(gslb_policy_state_t *st, const pool_t *p, size_t n, u
     return answer_limit(set, m, cap);
 }
 
-int gslb_policy_pick(gslb_policy_state_t *st, const gslb_ans_set_t *set, uint16_t *idx, size_t cap,
-                     size_t *n_out)
+enum gslb_pick_result gslb_policy_pick(gslb_policy_state_t *st, const gslb_ans_set_t *set,
+                                       uint16_t *idx, size_t cap, size_t *n_out)
 {
     *n_out = 0;
     if (set->count == 0 || cap == 0)
@@ -239,7 +239,7 @@ int gslb_policy_pick(gslb_policy_state_t *st, const gslb_ans_set_t *set, uint16_
     pool_t p = {.c = gslb_ans_cands(set), .count = le16toh(set->count)};
     p.need_weight = set->policy == GSLB_POLICY_WEIGHTED;
     size_t n = 0;
-    int rc = choose_pool(set, &p, &n);
+    enum gslb_pick_result rc = choose_pool(set, &p, &n);
     if (rc != GSLB_PICK_ANSWER)
         return rc;
     switch (set->policy) {

@@ -49,9 +49,12 @@ void gslb_policy_init(gslb_policy_state_t *st, uint64_t seed);
 uint64_t gslb_policy_uniform(gslb_policy_state_t *st, uint64_t bound);
 
 /** Choose candidates. set points at a checked value of kind GSLB_ANS_KIND_GSLB.
- *  Returns enum gslb_pick_result; *n is the number of indices written. */
-int gslb_policy_pick(gslb_policy_state_t *st, const gslb_ans_set_t *set, uint16_t *idx, size_t cap,
-                     size_t *n);
+ *  @return GSLB_PICK_ANSWER: idx[0..*n) holds the answer, *n >= 1;
+ *          GSLB_PICK_NODATA: nothing to serve (no candidates, cap 0, or an
+ *          empty pool by the rules above), *n = 0;
+ *          GSLB_PICK_SERVFAIL: no healthy candidate and unhealthy_mode servfail, *n = 0. */
+enum gslb_pick_result gslb_policy_pick(gslb_policy_state_t *st, const gslb_ans_set_t *set,
+                                       uint16_t *idx, size_t cap, size_t *n);
 
 /** Policy name ("round-robin", "weighted", ...) for logs. */
 const char *gslb_policy_name(unsigned policy);

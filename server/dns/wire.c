@@ -102,7 +102,7 @@ void gslb_wire_put_name(gslb_cur_t *c, gslb_ctab_t *t, const uint8_t *name, size
 
 /* ---- query parse ---------------------------------------------------------- */
 
-static int formerr(gslb_query_t *q, const char *why)
+static enum gslb_parse_action formerr(gslb_query_t *q, const char *why)
 {
     q->why = why;
     return GSLB_PARSE_FORMERR;
@@ -206,7 +206,7 @@ static int parse_records(gslb_cur_t *c, gslb_query_t *q)
     return GSLB_PARSE_OK;
 }
 
-int gslb_wire_parse_query(const uint8_t *pkt, size_t len, gslb_query_t *q)
+enum gslb_parse_action gslb_wire_parse_query(const uint8_t *pkt, size_t len, gslb_query_t *q)
 {
     q->has_question = false;
     q->has_edns = false;
@@ -241,7 +241,7 @@ int gslb_wire_parse_query(const uint8_t *pkt, size_t len, gslb_query_t *q)
         return formerr(q, "QDCOUNT is not 1");
     if (!parse_question(&c, q))
         return formerr(q, "malformed question");
-    int rc = parse_records(&c, q);
+    enum gslb_parse_action rc = parse_records(&c, q);
     if (rc != GSLB_PARSE_OK)
         return rc;
     if (q->has_edns && q->edns_version > 0) {

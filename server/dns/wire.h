@@ -92,5 +92,10 @@ typedef struct gslb_query {
 } gslb_query_t;
 
 /** Parse one DNS message as a query. Always fills id/flags when the header is
- *  present. Returns an enum gslb_parse_action. */
-int gslb_wire_parse_query(const uint8_t *pkt, size_t len, gslb_query_t *q);
+ *  present; q->why says why for DROP and FORMERR.
+ *  @return GSLB_PARSE_DROP: no reply (shorter than a header, or QR=1);
+ *          GSLB_PARSE_OK: one question (q->has_question) and EDNS parsed;
+ *          GSLB_PARSE_FORMERR: malformed (the question is set when it parsed);
+ *          GSLB_PARSE_NOTIMP: opcode other than QUERY (question set when it parsed);
+ *          GSLB_PARSE_BADVERS: EDNS version > 0 (question and EDNS set). */
+enum gslb_parse_action gslb_wire_parse_query(const uint8_t *pkt, size_t len, gslb_query_t *q);

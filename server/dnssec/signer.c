@@ -4,16 +4,16 @@
 #include "signer.h"
 #include "answers.h"
 #include "gslb_log.h"
+#include "cursor.h"
+#include "dname.h"
 #include "gslb_time.h"
 #include "records.h"
-#include "store.h"
-#include "dname.h"
-#include "cursor.h"
 
 #include <openssl/core_names.h>
 #include <openssl/crypto.h>
 #include <openssl/err.h>
 #include <openssl/rand.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -314,38 +314,40 @@ int64_t gslb_signer_now(const gslb_signer_t *s)
 
 /* ---- zone keys ------------------------------------------------------------------- */
 
-typedef struct key_scan {
-    gslb_dnskey_rec_t recs[GSLB_SIGNER_ZONE_KEYS];
-    size_t n, ignored;
-} key_scan_t;
-
-static int scan_active_key(const gslb_dnskey_rec_t *r, void *arg)
+/* The zone's compiled signing keys in the snapshot (answers.h,
+ * GSLB_ANS_SIGNING_KEYS): *keys is empty (mv_size 0) when it has none. */
+static int read_signing_keys(gslb_env_t *env, MDB_txn *txn, const uint8_t *apex, size_t apex_len,
+                             MDB_val *keys)
 {
-    key_scan_t *ks = arg;
-    if (r->state != GSLB_KEY_ACTIVE)
-        return 0;
-    if (ks->n < GSLB_SIGNER_ZONE_KEYS)
-        ks->recs[ks->n++] = *r;
-    else
-        ks->ignored++;
-    return 0;
+    uint8_t key[GSLB_DNS_NAME_MAX + 2];
+    int klen = gslb_ans_key(apex, apex_len, GSLB_ANS_SIGNING_KEYS, key, sizeof(key));
+    if (klen < 0)
+        return klen;
+    int kind = gslb_ans_lookup(txn, env->dbi[GSLB_DBI_ANSWERS], key, (size_t)klen, keys);
+    if (kind == GSLB_ENOENT) {
+        *keys = (MDB_val){0, NULL};
+        return GSLB_OK;
+    }
+    if (kind < 0)
+        return kind;
+    return kind == GSLB_ANS_KIND_KEYS ? GSLB_OK : GSLB_ECORRUPT;
 }
 
-/* Fingerprint of the public half of the ACTIVE set (changes with any key change). */
-static void scan_fingerprint(const gslb_signer_t *s, const key_scan_t *ks, uint64_t fp[2])
+/* Fingerprint of the public half of the keys used (changes with any key change). */
+static void keys_fingerprint(const gslb_signer_t *s, const MDB_val *keys, uint64_t fp[2])
 {
     uint8_t buf[GSLB_SIGNER_ZONE_KEYS * (8 + GSLB_KEY_PUB_MAX)];
     gslb_cur_t c;
     gslb_cur_init(&c, buf, sizeof(buf));
-    for (size_t i = 0; i < ks->n; i++) {
-        const gslb_dnskey_rec_t *r = &ks->recs[i];
-        size_t pub = r->pub_len > GSLB_KEY_PUB_MAX ? GSLB_KEY_PUB_MAX : r->pub_len;
-        gslb_cur_put_be16(&c, r->key_tag);
-        gslb_cur_put_u8(&c, r->algorithm);
-        gslb_cur_put_u8(&c, r->role);
-        gslb_cur_put_be16(&c, r->flags);
-        gslb_cur_put_be16(&c, (uint16_t)pub);
-        gslb_cur_put_bytes(&c, r->pub, pub);
+    size_t pos = 0;
+    gslb_ans_key_view_t k;
+    for (unsigned n = 0; n < GSLB_SIGNER_ZONE_KEYS && gslb_ans_keys_next(keys, &pos, &k); n++) {
+        gslb_cur_put_be16(&c, k.key_tag);
+        gslb_cur_put_u8(&c, k.algorithm);
+        gslb_cur_put_u8(&c, k.role);
+        gslb_cur_put_be16(&c, k.flags);
+        gslb_cur_put_be16(&c, k.pub_len);
+        gslb_cur_put_bytes(&c, k.pub, k.pub_len);
     }
     assert(c.err == 0);
     gslb_siphash128(s->hash_key, buf, c.pos, fp);
@@ -407,18 +409,45 @@ static void choose_roles(gslb_signer_zone_t *z)
         z->ksk = z->zsk;
 }
 
-static void zone_load(gslb_signer_t *s, gslb_signer_zone_t *z, const key_scan_t *ks)
+/* One compiled key as the key record the loaders take (zone for messages). */
+static void key_record(const gslb_ans_key_view_t *k, const char *zone, gslb_dnskey_rec_t *r)
+{
+    memset(r, 0, sizeof(*r));
+    snprintf(r->zone, sizeof(r->zone), "%s", zone);
+    r->key_tag = k->key_tag;
+    r->flags = k->flags;
+    r->algorithm = k->algorithm;
+    r->role = k->role;
+    r->state = GSLB_KEY_ACTIVE;
+    r->pub_len = k->pub_len;
+    memcpy(r->pub, k->pub, k->pub_len);
+    r->priv_len = k->priv_len;
+    memcpy(r->priv_der, k->priv, k->priv_len);
+}
+
+/* (Re)load the zone's keys: the first GSLB_SIGNER_ZONE_KEYS of the compiled set. */
+static void zone_load(gslb_signer_t *s, gslb_signer_zone_t *z, const MDB_val *keys)
 {
     for (unsigned i = 0; i < z->nkeys; i++)
         gslb_signer_key_clear(&z->keys[i]);
     z->nkeys = 0;
-    for (size_t i = 0; i < ks->n; i++) {
-        if (load_one_key(&z->keys[z->nkeys], &ks->recs[i]))
+    char zone[GSLB_NAME_MAX];
+    if (gslb_ans_wire_to_text(z->apex, z->apex_len, zone, sizeof(zone)) < 0)
+        snprintf(zone, sizeof(zone), "?");
+    gslb_dnskey_rec_t rec;
+    gslb_ans_key_view_t k;
+    size_t pos = 0, seen = 0;
+    while (gslb_ans_keys_next(keys, &pos, &k)) {
+        if (seen++ >= GSLB_SIGNER_ZONE_KEYS)
+            continue;
+        key_record(&k, zone, &rec);
+        if (load_one_key(&z->keys[z->nkeys], &rec))
             z->nkeys++;
+        OPENSSL_cleanse(&rec, sizeof(rec));
     }
-    if (ks->ignored)
-        gslb_warn("dnssec: zone %s: %zu more ACTIVE keys than the %u used for signing",
-                  ks->recs[0].zone, ks->ignored, GSLB_SIGNER_ZONE_KEYS);
+    if (seen > GSLB_SIGNER_ZONE_KEYS)
+        gslb_warn("dnssec: zone %s: %zu more ACTIVE keys than the %u used for signing", zone,
+                  seen - GSLB_SIGNER_ZONE_KEYS, GSLB_SIGNER_ZONE_KEYS);
     choose_roles(z);
     s->gen++; /* every cached signature was made with the old key set */
     s->key_loads++;
@@ -444,31 +473,25 @@ int gslb_signer_zone(gslb_signer_t *s, gslb_env_t *env, MDB_txn *txn, uint64_t t
         *out = z->nkeys ? z : NULL;
         return GSLB_OK;
     }
-    char zone[GSLB_NAME_MAX];
-    int rc = gslb_ans_wire_to_text(apex, apex_len, zone, sizeof(zone));
-    if (rc < 0)
+    MDB_val keys;
+    int rc = read_signing_keys(env, txn, apex, apex_len, &keys);
+    if (rc != GSLB_OK)
         return rc;
-    key_scan_t ks;
-    ks.n = ks.ignored = 0;
-    rc = gslb_store_foreach_dnskey(env, txn, zone, scan_active_key, &ks);
-    if (rc == GSLB_OK) {
-        uint64_t fp[2];
-        scan_fingerprint(s, &ks, fp);
-        if (!same) {
-            zone_reset(z);
-            memcpy(z->apex, apex, apex_len);
-            z->apex_len = (uint8_t)apex_len;
-        }
-        if (!same || fp[0] != z->fingerprint[0] || fp[1] != z->fingerprint[1]) {
-            zone_load(s, z, &ks);
-            z->fingerprint[0] = fp[0];
-            z->fingerprint[1] = fp[1];
-        }
-        z->checked_txnid = txnid;
-        *out = z->nkeys ? z : NULL;
+    uint64_t fp[2];
+    keys_fingerprint(s, &keys, fp);
+    if (!same) {
+        zone_reset(z);
+        memcpy(z->apex, apex, apex_len);
+        z->apex_len = (uint8_t)apex_len;
     }
-    OPENSSL_cleanse(&ks, sizeof(ks));
-    return rc;
+    if (!same || fp[0] != z->fingerprint[0] || fp[1] != z->fingerprint[1]) {
+        zone_load(s, z, &keys);
+        z->fingerprint[0] = fp[0];
+        z->fingerprint[1] = fp[1];
+    }
+    z->checked_txnid = txnid;
+    *out = z->nkeys ? z : NULL;
+    return GSLB_OK;
 }
 
 /* ---- RRset ------------------------------------------------------------------------ */
@@ -688,7 +711,7 @@ int gslb_signer_rrset_sign(gslb_signer_t *s, const gslb_signer_zone_t *z, uint8_
     if (cap < hdr + GSLB_SIG_LEN)
         return GSLB_ERANGE;
     sort_unique(s);
-    size_t need = hdr + s->rr_count * (s->owner_len + 10) + s->rd_len;
+    size_t need = hdr + s->rr_count * (s->owner_len + GSLB_RR_HDR_LEN) + s->rd_len;
     if (!grow((void **)&s->input, &s->input_cap, need, 1))
         return GSLB_ENOMEM;
     write_rrsig_header(s, z, k);

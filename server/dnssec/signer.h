@@ -9,10 +9,12 @@
  *    the zones it has signed for (parsed from the worker's own read snapshot,
  *    each with its own EVP_PKEY_CTX / EVP_MD_CTX, as openssl-threads(7) asks),
  *    scratch buffers for the RRset being signed, and a signature cache.
- *  - Keys: gslb_signer_zone() looks at a zone's ACTIVE dnssec_keys records in
- *    the caller's snapshot once per snapshot (txn id) and re-parses private
- *    keys only when the ACTIVE set changed (fingerprint of tag, algorithm,
- *    flags, role and public key). A zone without an ACTIVE key is unsigned.
+ *  - Keys: gslb_signer_zone() reads a zone's compiled signing keys (its ACTIVE
+ *    keys, answers.h GSLB_ANS_SIGNING_KEYS: one lookup in the answers sub-DB,
+ *    the only table of the hot path; dnssec_keys is never read here) in the
+ *    caller's snapshot once per snapshot (txn id), and re-parses private keys
+ *    only when that set changed (fingerprint of tag, algorithm, flags, role and
+ *    public key of the keys used). A zone without a compiled key is unsigned.
  *    Keys of flags 257 (SEP) sign the DNSKEY RRset, the others everything else;
  *    a zone with only one kind uses it for both.
  *  - Signing an RRset: gslb_signer_rrset_begin(), one gslb_signer_rrset_add()
@@ -149,9 +151,11 @@ int gslb_signer_init(gslb_signer_t *s);
 void gslb_signer_destroy(gslb_signer_t *s);
 
 /** The signing keys of the zone at apex (lower-case wire) in this snapshot:
- *  *out = the zone, or NULL when it has no usable ACTIVE key. Returns 0 or a
- *  store error. txnid identifies the snapshot (keys are re-checked when it
- *  changes). */
+ *  *out = the zone, or NULL when it has no usable ACTIVE key. txnid
+ *  identifies the snapshot (keys are re-checked when it changes).
+ *  @return GSLB_OK (also for an unsigned zone: *out NULL); GSLB_EINVAL for a
+ *          bad apex; GSLB_ECORRUPT when the keys entry is not a KEYS value or
+ *          is damaged; GSLB_EVERSION / GSLB_ESTORE from the lookup. */
 int gslb_signer_zone(gslb_signer_t *s, gslb_env_t *env, MDB_txn *txn, uint64_t txnid,
                      const uint8_t *apex, size_t apex_len, gslb_signer_zone_t **out);
 

@@ -13,6 +13,10 @@
 #define GSLB_DNS_UDP_MIN 512
 #define GSLB_DNS_MSG_MAX 65535
 #define GSLB_DNS_OPT_LEN 11 /* an OPT RR without options */
+/* The fixed part of an RR after its owner name: type, class, TTL, rdlength. */
+#define GSLB_RR_HDR_LEN 10
+/* SOA rdata after its two names: serial, refresh, retry, expire, minimum. */
+#define GSLB_SOA_FIXED_LEN 20
 
 /* RR types and classes used by the server. */
 enum gslb_rrtype {

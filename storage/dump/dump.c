@@ -5,6 +5,7 @@
 #include "dump.h"
 #include "answers.h"
 #include "cursor.h"
+#include "dnsdef.h"
 #include "env.h"
 #include "gslb_time.h"
 #include "reclayout.h"
@@ -790,6 +791,8 @@ static const char *qtype_name(uint16_t t, char *buf, size_t cap)
     switch (t) {
     case GSLB_ANS_NODE:
         return "NODE";
+    case GSLB_ANS_SIGNING_KEYS:
+        return "SIGNING_KEYS";
     case 1:
         return "A";
     case 2:
@@ -827,7 +830,8 @@ static void rdata_text(uint16_t qtype, const uint8_t *rd, size_t len, char *out,
                gslb_ans_wire_to_text(rd, len, n1, sizeof(n1)) >= 0) {
         snprintf(out, cap, "%s.", n1);
     } else if (qtype == 6 && (l1 = wire_len(rd, len)) && (l2 = wire_len(rd + l1, len - l1)) &&
-               l1 + l2 + 20 == len && gslb_ans_wire_to_text(rd, l1, n1, sizeof(n1)) >= 0 &&
+               l1 + l2 + GSLB_SOA_FIXED_LEN == len &&
+               gslb_ans_wire_to_text(rd, l1, n1, sizeof(n1)) >= 0 &&
                gslb_ans_wire_to_text(rd + l1, l2, n2, sizeof(n2)) >= 0) {
         const uint8_t *p = rd + l1 + l2;
         uint32_t f[5];
@@ -932,6 +936,56 @@ static void answer_set(dump_t *d, uint16_t qtype, const uint8_t *val)
         json_decref(arr);
 }
 
+/* A private key: shown only with --secrets (as in dnssec_keys). */
+static void private_key_cell(dump_t *d, json_t *o, const uint8_t *der, size_t len)
+{
+    if (d->opts->secrets) {
+        char *priv = base64(der, len);
+        detail(d, "private_key", priv ? priv : "-", NULL);
+        json_object_set_new(o, "private_key", json_string(priv ? priv : ""));
+        if (priv)
+            explicit_bzero(priv, strlen(priv));
+        free(priv);
+    } else {
+        detail(d, "private_key", len ? "(hidden; --secrets shows it)" : "(none)", NULL);
+        json_object_set_new(o, "private_key_present", json_boolean(len > 0));
+    }
+}
+
+/* The zone's compiled signing keys (answers.h GSLB_ANS_SIGNING_KEYS). */
+static void answer_keys(dump_t *d, const MDB_val *v)
+{
+    gslb_ans_keys_t h;
+    char info[32], line[128];
+    memcpy(&h, v->mv_data, sizeof(h));
+    snprintf(info, sizeof(info), "count=%u", le16toh(h.count));
+    col_str(d, "kind", "signing_keys");
+    cell_add(d, "info", info, NULL, false);
+    json_t *arr = json_array();
+    size_t pos = 0;
+    gslb_ans_key_view_t k;
+    while (gslb_ans_keys_next(v, &pos, &k)) {
+        snprintf(line, sizeof(line), "key_tag=%u algorithm=%u flags=%u role=%s", k.key_tag,
+                 k.algorithm, k.flags, gslb_key_role_name(k.role));
+        detail(d, "key", line, NULL);
+        json_t *o = json_object();
+        json_object_set_new(o, "key_tag", json_integer(k.key_tag));
+        json_object_set_new(o, "algorithm", json_integer(k.algorithm));
+        json_object_set_new(o, "flags", json_integer(k.flags));
+        json_object_set_new(o, "role", json_string(gslb_key_role_name(k.role)));
+        char *pub = base64(k.pub, k.pub_len);
+        detail(d, "public_key", pub ? pub : "-", NULL);
+        json_object_set_new(o, "public_key", json_string(pub ? pub : ""));
+        free(pub);
+        private_key_cell(d, o, k.priv, k.priv_len);
+        json_array_append_new(arr, o);
+    }
+    if (d->jrow)
+        json_object_set_new(d->jrow, "keys", arr);
+    else
+        json_decref(arr);
+}
+
 static int answer_row(const MDB_val *k, const MDB_val *v, void *ctx)
 {
     dump_t *d = ctx;
@@ -952,7 +1006,9 @@ static int answer_row(const MDB_val *k, const MDB_val *v, void *ctx)
         answer_node(d, v->mv_data);
     else if (kind == GSLB_ANS_KIND_STATIC)
         answer_static(d, qtype, v->mv_data);
-    else
+    else if (kind == GSLB_ANS_KIND_KEYS)
+        answer_keys(d, v);
+    else if (kind == GSLB_ANS_KIND_GSLB)
         answer_set(d, qtype, v->mv_data);
     row_end(d);
     return 0;

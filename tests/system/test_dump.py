@@ -131,6 +131,31 @@ def test_secrets_and_answers_only_when_asked(env_dir):
     assert sets[(WEB, "AAAA")]["healthy_count"] == 0
     assert sets[(ZONE, "SOA")]["neg_ttl"] == 60
     assert sets[(ZONE, "NODE")]["info"] == ["apex"]
+    # the compiled signing key carries the same private key as dnssec_keys
+    signing = sets[(ZONE, "SIGNING_KEYS")]
+    assert signing["kind"] == "signing_keys"
+    [key] = signing["keys"]
+    assert key["key_tag"] == doc["dnssec_keys"][0]["key_tag"]
+    assert key["public_key"] == doc["dnssec_keys"][0]["public_key"]
+    assert key["private_key"] == doc["dnssec_keys"][0]["private_key"]
+
+
+def test_compiled_signing_keys_hide_the_private_key_without_secrets(env_dir):
+    r = run_dump("--json", "--secrets", "--data-dir", str(env_dir), "dnssec_keys")
+    secret = json.loads(r.stdout)["dnssec_keys"][0]["private_key"]
+    r = run_dump("--json", "--data-dir", str(env_dir), "answers")
+    assert r.returncode == 0, r.stderr
+    [signing] = [a for a in json.loads(r.stdout)["answers"] if a["qtype"] == "SIGNING_KEYS"]
+    [key] = signing["keys"]
+    assert "private_key" not in key and key["private_key_present"] is True
+    assert secret not in r.stdout
+    r = run_dump("--data-dir", str(env_dir), "answers")
+    assert r.returncode == 0, r.stderr
+    lines = section(r.stdout, "answers")
+    at = [i for i, line in enumerate(lines) if " SIGNING_KEYS " in line]
+    assert len(at) == 1 and "signing_keys" in lines[at[0]]
+    assert "private_key: (hidden; --secrets shows it)" in lines[at[0] + 1:at[0] + 4][-1]
+    assert secret not in r.stdout
 
 
 def wait_ready(proc, deadline_s=20):

@@ -368,6 +368,8 @@ static int check_prefixes(const MDB_val *k, const MDB_val *v, void *ctx)
     int kind = gslb_ans_check(v->mv_data, v->mv_size);
     assert_true(kind > 0);
     (*(int *)ctx)++;
+    if (kind == GSLB_ANS_KIND_KEYS)
+        (*(int *)ctx) += 1000; /* counted apart: exactly one is expected */
     /* with GSLB_WRITE_CORPUS=DIR set, the values seed fuzz/corpus/records/ */
     const char *dir = getenv("GSLB_WRITE_CORPUS");
     if (dir) {
@@ -402,12 +404,16 @@ static void test_check_rejects_truncated_and_garbage(void **state)
 {
     fixture_t *f = *state;
     populate(f);
+    gslb_dnskey_rec_t dnskey = sample_dnskey(ZONE, 0); /* ACTIVE: compiled as signing keys */
+    dnskey.key_tag = sample_key_tag(&dnskey);
+    assert_int_equal(gslb_store_dnskey_put(&f->env, f->txn, &dnskey), GSLB_OK);
     assert_int_equal(gslb_answers_rebuild_all(&f->env, f->txn), GSLB_OK);
     int n = 0;
     assert_int_equal(
         gslb_store_foreach_raw(&f->env, f->txn, GSLB_DBI_ANSWERS, NULL, 0, check_prefixes, &n),
         GSLB_OK);
-    assert_true(n >= 12);
+    assert_int_equal(n / 1000, 1);
+    assert_true(n % 1000 >= 13);
 
     uint8_t junk[64] = {GSLB_ANS_V1, 7};
     assert_int_equal(gslb_ans_check(junk, sizeof(junk)), GSLB_ECORRUPT); /* unknown kind */
@@ -418,6 +424,19 @@ static void test_check_rejects_truncated_and_garbage(void **state)
     assert_int_equal(gslb_ans_check(junk, sizeof(junk)), GSLB_ECORRUPT);
     junk[1] = GSLB_ANS_KIND_NODE;
     assert_int_equal(gslb_ans_check(junk, 4), GSLB_ECORRUPT); /* flags 0 */
+    /* a signing key whose lengths overrun the value, or exceed the record limits */
+    static const uint8_t keys_over[] = {
+        GSLB_ANS_V1, GSLB_ANS_KIND_KEYS, 1, 0, 1, 2, 1, 1, 13, 0, 40, 0, 0, 0};
+    assert_int_equal(gslb_ans_check(keys_over, sizeof(keys_over)), GSLB_ECORRUPT);
+    uint8_t keys_big[4 + sizeof(gslb_ans_key_t) + GSLB_KEY_PUB_MAX + 1] = {GSLB_ANS_V1,
+                                                                           GSLB_ANS_KIND_KEYS, 1};
+    gslb_ans_key_t kh = {.pub_len = htole16(GSLB_KEY_PUB_MAX + 1)};
+    memcpy(keys_big + 4, &kh, sizeof(kh));
+    assert_int_equal(gslb_ans_check(keys_big, sizeof(keys_big)), GSLB_ECORRUPT);
+    kh.pub_len = htole16(GSLB_KEY_PUB_MAX);
+    kh.priv_len = htole16(1);
+    memcpy(keys_big + 4, &kh, sizeof(kh));
+    assert_int_equal(gslb_ans_check(keys_big, sizeof(keys_big)), GSLB_ANS_KIND_KEYS);
     assert_int_equal(gslb_ans_check(NULL, 0), GSLB_ECORRUPT);
 
     /* a damaged stored value is reported by lookup, never returned */

@@ -214,6 +214,44 @@ static int dnskey_rrset(fixture_t *f, uint8_t *rd, size_t *rdlen, uint32_t *ttl)
     return le16toh(h.count);
 }
 
+/* The signing keys compiled at the apex (answers.h GSLB_ANS_SIGNING_KEYS):
+ * number of keys (0 when the entry is absent); the first one into *first. */
+static int signing_keys(fixture_t *f, gslb_ans_key_view_t *first)
+{
+    uint8_t wire[256], key[260];
+    int n = gslb_ans_name_to_wire(ZONE, wire, sizeof(wire));
+    int kl = gslb_ans_key(wire, (size_t)n, GSLB_ANS_SIGNING_KEYS, key, sizeof(key));
+    MDB_val v;
+    int kind = gslb_ans_lookup(f->txn, f->env.dbi[GSLB_DBI_ANSWERS], key, (size_t)kl, &v);
+    if (kind == GSLB_ENOENT)
+        return 0;
+    assert_int_equal(kind, GSLB_ANS_KIND_KEYS);
+    size_t pos = 0;
+    int count = 0;
+    gslb_ans_key_view_t k;
+    while (gslb_ans_keys_next(&v, &pos, &k)) {
+        if (count++ == 0)
+            *first = k;
+    }
+    assert_int_equal(pos, v.mv_size);
+    return count;
+}
+
+/* The compiled signing key is the stored key, private key included. */
+static void assert_signing_key_is(fixture_t *f, const gslb_dnskey_rec_t *want)
+{
+    gslb_ans_key_view_t k;
+    assert_int_equal(signing_keys(f, &k), 1);
+    assert_int_equal(k.key_tag, want->key_tag);
+    assert_int_equal(k.algorithm, want->algorithm);
+    assert_int_equal(k.flags, want->flags);
+    assert_int_equal(k.role, want->role);
+    assert_int_equal(k.pub_len, want->pub_len);
+    assert_memory_equal(k.pub, want->pub, want->pub_len);
+    assert_int_equal(k.priv_len, want->priv_len);
+    assert_memory_equal(k.priv, want->priv_der, want->priv_len);
+}
+
 static void test_converge_picks_oldest_then_lowest_tag(void **state)
 {
     fixture_t *f = *state;
@@ -294,19 +332,24 @@ static void test_retired_keys_are_purged_after_seven_days(void **state)
 static void test_disable_retires_all_and_enable_restores(void **state)
 {
     fixture_t *f = *state;
-    gslb_dnskey_rec_t a = gen(13, T0, "a"), b = gen(13, T0 + 1, "b");
+    gslb_dnskey_rec_t a = gen(13, T0, "a"), b = gen(13, T0 + 1, "b"), c = gen(15, T0, "c");
     put_key(f, &a, GSLB_KEY_ACTIVE);
     put_key(f, &b, GSLB_KEY_RETIRED);
+    put_key(f, &c, GSLB_KEY_PUBLISHED);
     assert_int_equal(gslb_answers_rebuild_zone_keys(&f->env, f->txn, ZONE), GSLB_OK);
     uint8_t rd[256];
     size_t rdlen;
     uint32_t ttl;
-    assert_int_equal(dnskey_rrset(f, rd, &rdlen, &ttl), 1);
+    assert_int_equal(dnskey_rrset(f, rd, &rdlen, &ttl), 2); /* ACTIVE and PUBLISHED */
+    assert_signing_key_is(f, &a);                           /* ACTIVE only */
+    assert_int_equal(gslb_store_dnskey_del(&f->env, f->txn, ZONE, c.key_tag), GSLB_OK);
     bool changed = false;
     assert_int_equal(gslb_keys_retire_all(&f->env, f->txn, &changed), GSLB_OK);
     assert_true(changed);
     assert_int_equal(stored(f, a.key_tag).state, GSLB_KEY_RETIRED);
     assert_int_equal(dnskey_rrset(f, rd, &rdlen, &ttl), 0);
+    gslb_ans_key_view_t none;
+    assert_int_equal(signing_keys(f, &none), 0); /* nothing to sign with: entry removed */
     size_t n = 9;
     gslb_signing_key_t sk[2];
     assert_int_equal(gslb_keys_load_signing(&f->env, f->txn, ZONE, sk, 2, &n), GSLB_OK);
@@ -314,9 +357,11 @@ static void test_disable_retires_all_and_enable_restores(void **state)
     assert_int_equal(gslb_keys_converge(&f->env, f->txn, ZONE, T0 + 2, NULL), GSLB_OK);
     assert_int_equal(stored(f, a.key_tag).state, GSLB_KEY_ACTIVE);
     assert_int_equal(dnskey_rrset(f, rd, &rdlen, &ttl), 1);
-    /* a full rebuild keeps the DNSKEY RRset */
+    assert_signing_key_is(f, &a);
+    /* a full rebuild keeps the DNSKEY RRset and the signing keys */
     assert_int_equal(gslb_answers_rebuild_all(&f->env, f->txn), GSLB_OK);
     assert_int_equal(dnskey_rrset(f, rd, &rdlen, &ttl), 1);
+    assert_signing_key_is(f, &a);
 }
 
 static void test_add_generated_stores_and_publishes(void **state)
@@ -334,6 +379,7 @@ static void test_add_generated_stores_and_publishes(void **state)
     uint32_t ttl;
     assert_int_equal(dnskey_rrset(f, rd, &rdlen, &ttl), 1);
     assert_int_equal(rd[3], 15);
+    assert_signing_key_is(f, &k); /* compiled in the same txn */
 }
 
 /* ---- import validation ---------------------------------------------------------------- */

@@ -15,6 +15,7 @@
 #include "test_tmpstore.h"
 
 #include "answer.h"
+#include "config.h"
 #include "denial.h"
 #include "env.h"
 #include "keys.h"
@@ -37,6 +38,7 @@
 #define SOA_TTL 3600
 #define SOA_MINIMUM 60
 #define BIG_N 60
+#define LONG_LABEL "abcdefghijklmnopqrstuvwxyzabcdefghijklmnopqrstuvwxyzabcdefgh" /* 60 */
 
 typedef struct fixture {
     char dir[64];
@@ -725,13 +727,17 @@ static void test_unsigned_zone_and_bad_key(void **state)
     /* an ACTIVE key whose private part is garbage is not used (zone unsigned) */
     const char *zone = "broken.example";
     assert_int_equal(gslb_env_write_begin(&F->env, &txn), 0);
+    put_zone(txn, zone);
     gslb_dnskey_rec_t k;
     gslb_errbuf_t eb;
     assert_int_equal(gslb_keys_generate(zone, 13, F->t0, "t", &k, &eb), 0);
     k.priv_der[k.priv_len / 2] ^= 0x55;
     k.priv_der[0] = 0x31;
     assert_int_equal(gslb_store_dnskey_put(&F->env, txn, &k), 0);
+    assert_int_equal(gslb_answers_rebuild_zone_keys(&F->env, txn, zone), 0);
+    uint64_t loads = s.key_loads;
     assert_null(signer_zone(&s, txn, zone));
+    assert_int_equal(s.key_loads, loads + 1); /* the compiled key was read, and refused */
     mdb_txn_abort(txn);
     gslb_signer_destroy(&s);
 }
@@ -998,6 +1004,169 @@ static void test_do_truncation_keeps_rrset_and_rrsig_together(void **state)
     ldns_pkt_free(p);
 }
 
+/* A long name that does not exist: at 512 bytes its denial (SOA + RRSIG fit,
+ * NSEC + RRSIG do not) and its NSEC as an answer do not fit. The RRset that
+ * does not fit is rolled back with its RRSIG and the whole answer truncated:
+ * TC, empty sections, nothing signed left behind. At 1232 both fit. */
+static void test_do_denial_that_does_not_fit_is_truncated(void **state)
+{
+    (void)state;
+    char name[256];
+    snprintf(name, sizeof(name), "%.60s.%.60s.%.60s." ZONE, LONG_LABEL, LONG_LABEL, LONG_LABEL);
+    qopt_t tiny = {512, GSLB_EDNS_DO};
+    static const uint16_t types[] = {GSLB_RR_A, GSLB_RR_NSEC};
+    for (size_t i = 0; i < sizeof(types) / sizeof(types[0]); i++) {
+        ldns_pkt *p = ask(name, types[i], &tiny);
+        assert_true(ldns_pkt_tc(p));
+        assert_int_equal(ldns_pkt_ancount(p), 0);
+        assert_int_equal(ldns_pkt_nscount(p), 0);
+        assert_int_equal(ldns_pkt_arcount(p), 0); /* ldns keeps the OPT apart */
+        assert_true(ldns_pkt_edns_do(p));
+        ldns_pkt_free(p);
+        p = ask(name, types[i], &DO);
+        assert_false(ldns_pkt_tc(p));
+        assert_int_equal(ldns_pkt_ancount(p) + ldns_pkt_nscount(p), i == 0 ? 4 : 2);
+        assert_int_equal(verify_pkt(p, ZONE), i == 0 ? 2 : 1);
+        ldns_pkt_free(p);
+    }
+}
+
+/* The compiled signing keys (GSLB_ANS_SIGNING_KEYS = TYPE65535 at the apex)
+ * are never answered: a query for that type is NODATA like any type without
+ * data, with and without DO, and no byte of the private key is sent. */
+static void test_signing_keys_entry_is_never_answered(void **state)
+{
+    (void)state;
+    MDB_txn *txn;
+    assert_int_equal(gslb_env_read_begin(&F->env, &txn), 0);
+    gslb_dnskey_rec_t k = active_key(txn, ZONE);
+    mdb_txn_abort(txn);
+    static const qopt_t opts[] = {{0, 0}, {1232, 0}, {1232, GSLB_EDNS_DO}, {4096, GSLB_EDNS_DO}};
+    for (size_t i = 0; i < sizeof(opts) / sizeof(opts[0]); i++) {
+        for (int any = 0; any < 2; any++) {
+            uint16_t qtype = any ? GSLB_RR_ANY : GSLB_ANS_SIGNING_KEYS;
+            size_t n = answer_with(&F->ctx, ZONE, qtype, &opts[i], GSLB_TRANSPORT_TCP, F->out,
+                                   sizeof(F->out));
+            assert_null(memmem(F->out, n, k.priv_der + 8, 32)); /* a piece of the key */
+            if (any)
+                continue;
+            ldns_pkt *p = NULL;
+            assert_int_equal(ldns_wire2pkt(&p, F->out, n), LDNS_STATUS_OK);
+            assert_int_equal(ldns_pkt_get_rcode(p), LDNS_RCODE_NOERROR);
+            assert_int_equal(ldns_pkt_ancount(p), 0);
+            assert_int_equal(count_type(ldns_pkt_authority(p), LDNS_RR_TYPE_SOA), 1);
+            ldns_pkt_free(p);
+        }
+    }
+}
+
+/* ---- a store written before the signing keys were compiled ------------------------- */
+
+static const char warm_yaml[] = "mode: overwatch\n"
+                                "overwatch:\n"
+                                "  identity: {node_id: warm}\n"
+                                "dns:\n"
+                                "  listen_address: \"127.0.0.1:5300\"\n"
+                                "  zones: [warm.example]\n"
+                                "regions:\n"
+                                "  - name: r1\n"
+                                "    servers:\n"
+                                "      - {address: 192.0.2.7}\n"
+                                "domains:\n"
+                                "  - {name: www.warm.example, regions: [r1]}\n";
+
+static void warm_apply(gslb_env_t *env)
+{
+    gslb_config_t cfg;
+    gslb_errbuf_t eb = {{0}};
+    if (gslb_config_load_string("warm", warm_yaml, &cfg, &eb) != 0)
+        fail_msg("config: %s", eb.msg);
+    if (gslb_config_apply_to_store(&cfg, env, &eb) != 0)
+        fail_msg("apply: %s", eb.msg);
+    gslb_config_free(&cfg);
+}
+
+static gslb_signer_zone_t *warm_signer_zone(gslb_env_t *env, gslb_signer_t *s)
+{
+    uint8_t apex[255];
+    int n = gslb_ans_name_to_wire("warm.example", apex, sizeof(apex));
+    MDB_txn *txn;
+    assert_int_equal(gslb_env_read_begin(env, &txn), 0);
+    gslb_signer_zone_t *z = NULL;
+    assert_int_equal(
+        gslb_signer_zone(s, env, txn, (uint64_t)mdb_txn_id(txn) + 1, apex, (size_t)n, &z), 0);
+    mdb_txn_abort(txn);
+    return z;
+}
+
+/* The key tag of the RRSIG of a DO answer for www.warm.example A (0: none). */
+static uint16_t warm_answer_key_tag(gslb_env_t *env)
+{
+    gslb_reader_t reader;
+    gslb_answer_ctx_t ctx;
+    assert_int_equal(gslb_reader_init(&reader, env), 0);
+    assert_int_equal(gslb_answer_ctx_init(&ctx, env, NULL, 1232, 7), 0);
+    assert_int_equal(gslb_answer_ctx_enable_dnssec(&ctx), 0);
+    uint8_t q[512];
+    size_t qlen = make_query(q, sizeof(q), "www.warm.example", GSLB_RR_A, &DO);
+    assert_int_equal(gslb_reader_begin(&reader), 0);
+    gslb_answer_set_txn(&ctx, reader.txn);
+    size_t n = gslb_answer_query(&ctx, q, qlen, GSLB_TRANSPORT_UDP, F->out, sizeof(F->out));
+    gslb_answer_set_txn(&ctx, NULL);
+    gslb_reader_end(&reader);
+    ldns_pkt *p = NULL;
+    assert_int_equal(ldns_wire2pkt(&p, F->out, n), LDNS_STATUS_OK);
+    assert_int_equal(count_type(ldns_pkt_answer(p), LDNS_RR_TYPE_A), 1);
+    ldns_rr *sig = first_of_type(ldns_pkt_answer(p), LDNS_RR_TYPE_RRSIG);
+    uint16_t tag = sig ? ldns_rdf2native_int16(ldns_rr_rrsig_keytag(sig)) : 0;
+    ldns_pkt_free(p);
+    gslb_answer_ctx_destroy(&ctx);
+    gslb_reader_destroy(&reader);
+    return tag;
+}
+
+/* A warm restart of a store written by the previous version (a zone key in
+ * dnssec_keys, no compiled signing keys in answers): the signer reads only the
+ * compiled entry, so the zone is unsigned until the overwatch applies its
+ * configuration at start (main.c: open the store, apply, then serve), which
+ * rebuilds every answer: after that DO answers are signed with the stored key. */
+static void test_warm_restart_of_a_store_without_compiled_keys(void **state)
+{
+    (void)state;
+    char dir[64];
+    gslb_env_t env;
+    assert_int_equal(gslb_test_env_open(&env, dir, sizeof(dir), "warm"), 0);
+    warm_apply(&env);
+    MDB_txn *txn;
+    uint16_t tag = 0;
+    gslb_errbuf_t eb = {{0}};
+    assert_int_equal(gslb_env_write_begin(&env, &txn), 0);
+    assert_int_equal(
+        gslb_keys_add_generated(&env, txn, "warm.example", 13, F->t0, "old", &tag, &eb), 0);
+    uint8_t key[260];
+    int kl = gslb_ans_key((const uint8_t *)"\4warm\7example", 14, GSLB_ANS_SIGNING_KEYS, key,
+                          sizeof(key));
+    MDB_val k = {(size_t)kl, key};
+    assert_int_equal(mdb_del(txn, env.dbi[GSLB_DBI_ANSWERS], &k, NULL), 0); /* the old layout */
+    assert_int_equal(gslb_env_commit(&env, txn), 0);
+    gslb_signer_t s;
+    assert_int_equal(gslb_signer_init(&s), 0);
+    assert_null(warm_signer_zone(&env, &s));
+    assert_int_equal(warm_answer_key_tag(&env), 0); /* unsigned, as the signer sees no key */
+    gslb_env_close(&env);
+
+    gslb_env_opts_t o = {.data_dir = dir, .map_size = 64 << 20};
+    assert_int_equal(gslb_env_open(&env, &o, &eb), 0);
+    warm_apply(&env);
+    gslb_signer_zone_t *z = warm_signer_zone(&env, &s);
+    assert_non_null(z);
+    assert_int_equal(z->keys[z->zsk].key_tag, tag);
+    assert_int_equal(warm_answer_key_tag(&env), tag);
+    gslb_signer_destroy(&s);
+    gslb_env_close(&env);
+    assert_int_equal(gslb_test_rmtree(dir), 0);
+}
+
 /* Without DO (and for unsigned zones) the answer is the one DNSSEC-off gives. */
 static void test_without_do_byte_identical(void **state)
 {
@@ -1117,6 +1286,9 @@ int main(void)
         cmocka_unit_test(test_do_nonexistent_name_compact_denial),
         cmocka_unit_test(test_do_meta_queries),
         cmocka_unit_test(test_do_truncation_keeps_rrset_and_rrsig_together),
+        cmocka_unit_test(test_do_denial_that_does_not_fit_is_truncated),
+        cmocka_unit_test(test_signing_keys_entry_is_never_answered),
+        cmocka_unit_test(test_warm_restart_of_a_store_without_compiled_keys),
         cmocka_unit_test(test_without_do_byte_identical),
         cmocka_unit_test(test_answers_change_with_health),
         cmocka_unit_test(test_repeated_answers_hit_the_cache),

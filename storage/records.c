@@ -158,6 +158,25 @@ int gslb_meta_decode(const uint8_t *buf, size_t len, gslb_meta_rec_t *out)
     return end_decode(&r);
 }
 
+int gslb_keysync_meta_encode(const gslb_keysync_meta_rec_t *r, uint8_t *buf, size_t cap)
+{
+    gslb_enc_t w;
+    begin_encode(&w, buf, cap);
+    gslb_w_i64(&w, r->last_sync);
+    return encode_result(&w);
+}
+
+int gslb_keysync_meta_decode(const uint8_t *buf, size_t len, gslb_keysync_meta_rec_t *out)
+{
+    gslb_dec_t r;
+    memset(out, 0, sizeof(*out));
+    int rc = begin_decode(&r, buf, len);
+    if (rc)
+        return rc;
+    out->last_sync = gslb_r_i64(&r);
+    return end_decode(&r);
+}
+
 /* ---- zones ---------------------------------------------------------------- */
 
 int gslb_zone_encode(const gslb_zone_rec_t *r, uint8_t *buf, size_t cap)

@@ -408,6 +408,21 @@ static const char *override_name(uint8_t s)
 
 /* ---- tables ------------------------------------------------------------------------ */
 
+/* The key sync's record (only when a round ever succeeded). */
+static void dump_keysync_meta(dump_t *d)
+{
+    gslb_keysync_meta_rec_t ks;
+    MDB_val k = {strlen(GSLB_META_KEYSYNC_KEY), GSLB_META_KEYSYNC_KEY}, v;
+    if (mdb_get(d->txn, d->env.dbi[GSLB_DBI_META], &k, &v) != 0)
+        return;
+    if (in_map(d, &v) && gslb_keysync_meta_decode(v.mv_data, v.mv_size, &ks) == GSLB_OK) {
+        col_time(d, "dnssec_last_sync", ks.last_sync);
+    } else {
+        col_str(d, "dnssec_last_sync", "<undecodable>");
+        d->undecodable++;
+    }
+}
+
 static void dump_meta(dump_t *d)
 {
     gslb_meta_rec_t m;
@@ -425,6 +440,7 @@ static void dump_meta(dump_t *d)
         col_int(d, "schema_version", m.schema_version);
         col_str(d, "node_id", m.node_id);
         col_time(d, "created_at", m.created_at);
+        dump_keysync_meta(d);
     } else {
         char reason[96];
         snprintf(reason, sizeof(reason), "<undecodable: %s>", gslb_strerror(rc));

@@ -55,7 +55,7 @@ int gslb_runtime_start_keysync(gslb_runtime_t *rt, gslb_errbuf_t *eb)
     if (gslb_keysync_settings_from_config(rt->cfg, &set) != GSLB_OK)
         return gslb_errf(eb, GSLB_ENOMEM, "out of memory");
     gslb_keysync_t *ks = NULL;
-    int rc = gslb_keysync_start(&ks, &rt->env, &set, eb);
+    int rc = gslb_keysync_start(&ks, &rt->env, &set, &rt->dnssec_keys_pending, eb);
     gslb_keysync_settings_release(&set);
     if (rc == GSLB_OK)
         rt->keysync = ks;

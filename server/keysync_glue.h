@@ -11,7 +11,8 @@
  *    is allocated: gslb_keysync_settings_release() frees it and wipes the
  *    token. GSLB_ENOMEM when the zone list cannot be allocated.
  *  - gslb_runtime_start_keysync() runs gslb_keysync_start() with the current
- *    configuration and keeps the handle in rt->keysync; stop frees it.
+ *    configuration and rt->dnssec_keys_pending (which the DNS workers read)
+ *    and keeps the handle in rt->keysync; stop frees it.
  *    gslb_runtime_update_keysync() hands a reloaded configuration to the
  *    poller (which copies it); on failure the poller keeps its settings.
  *  - gslb_keysync_api_ops are the API's DNSSEC hooks; their ctx is the runtime.

@@ -288,12 +288,14 @@ int main(int argc, char **argv)
     rc = open_store(&rt, &eb);
     if (rc)
         return fail(&rt, "store", &eb, rc);
-    /* DNSSEC keys before DNS: the first answers already carry the final DNSKEY set. */
+    /* DNSSEC keys before DNS, without waiting for peers: a zone still waiting for
+     * its first key answers DO queries with SERVFAIL (keysync.h). */
     rc = gslb_runtime_start_keysync(&rt, &eb);
     if (rc)
         return fail(&rt, "dnssec keys", &eb, rc);
     gslb_dns_opts_t dopts;
     gslb_dns_opts_from_config(rt.cfg, &dopts);
+    dopts.dnssec_keys_pending = &rt.dnssec_keys_pending;
     rc = gslb_dns_start(&rt.env, &dopts, &rt.dns, &eb);
     if (rc)
         return fail(&rt, "dns", &eb, rc);

@@ -46,6 +46,9 @@ typedef struct gslb_runtime {
     bool env_open;
     gslb_dns_t *dns;
     atomic_bool ready; /* DNS workers serve and the store is open */
+    /* a DNSSEC zone waits for its first key: DO queries for it get SERVFAIL
+     * (set by the key sync, read by the DNS workers; keysync.h) */
+    atomic_bool dnssec_keys_pending;
     /* reload bookkeeping (SIGHUP / API) */
     uint64_t reloads_ok, reloads_failed;
     int64_t last_reload; /* unix s, 0 = never */

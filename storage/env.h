@@ -61,6 +61,8 @@ typedef struct gslb_env_opts {
 #define GSLB_DEFAULT_MAX_READERS 512
 /** Key of the schema record (gslb_meta_rec_t) in the "meta" sub-DB. */
 #define GSLB_META_KEY "schema"
+/** Key of the key sync's record (gslb_keysync_meta_rec_t) in "meta" (absent = never synced). */
+#define GSLB_META_KEYSYNC_KEY "keysync"
 
 /** Sub-DB names, indexed by enum gslb_dbi ("meta", "zones", ...). */
 extern const char *const gslb_dbi_names[GSLB_DBI_COUNT];

@@ -80,7 +80,7 @@ typedef struct gslb_rec_layout {
 
 extern const gslb_rec_layout_t gslb_meta_layout, gslb_zone_layout, gslb_domain_layout,
     gslb_backend_layout, gslb_agent_layout, gslb_dnskey_layout, gslb_override_layout,
-    gslb_audit_layout;
+    gslb_audit_layout, gslb_keysync_meta_layout;
 
 /** Encode the record rec (a struct of l->size bytes) into buf. Returns the
  *  length (> 0) or GSLB_ERANGE. */

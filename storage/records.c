@@ -377,6 +377,13 @@ static const gslb_rec_field_t META_FIELDS[] = {
 const gslb_rec_layout_t gslb_meta_layout = LAYOUT("meta", R, META_FIELDS);
 #undef R
 
+#define R gslb_keysync_meta_rec_t
+static const gslb_rec_field_t KEYSYNC_META_FIELDS[] = {
+    NUM(GSLB_F_I64, R, last_sync, 1, "dnssec_last_sync", .show = GSLB_SHOW_TIME),
+};
+const gslb_rec_layout_t gslb_keysync_meta_layout = LAYOUT("keysync_meta", R, KEYSYNC_META_FIELDS);
+#undef R
+
 #define R gslb_zone_rec_t
 static const gslb_rec_field_t ZONE_NS[] = {
     ELEM_STR(R, ns, "name"),
@@ -503,6 +510,7 @@ const gslb_rec_layout_t gslb_audit_layout = LAYOUT("audit", R, AUDIT_FIELDS);
         return gslb_rec_decode(&gslb_##kind##_layout, buf, len, out);                              \
     }
 CODEC(meta, gslb_meta_rec_t)
+CODEC(keysync_meta, gslb_keysync_meta_rec_t)
 CODEC(zone, gslb_zone_rec_t)
 CODEC(domain, gslb_domain_rec_t)
 CODEC(backend, gslb_backend_rec_t)

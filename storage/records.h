@@ -50,6 +50,11 @@ typedef struct gslb_meta_rec {
     int64_t created_at;
 } gslb_meta_rec_t;
 
+/* ---- meta "keysync": what the DNSSEC key sync must remember across restarts - */
+typedef struct gslb_keysync_meta_rec {
+    int64_t last_sync; /* unix s of the last successful key sync round, 0 = never */
+} gslb_keysync_meta_rec_t;
+
 /* ---- zones (key: zone name) ---------------------------------------------- */
 typedef struct gslb_zone_rec {
     char name[GSLB_NAME_MAX];
@@ -167,6 +172,8 @@ typedef struct gslb_audit_rec {
 /* Encoders: return length > 0 or GSLB_ERANGE. Decoders: 0 or negative code. */
 int gslb_meta_encode(const gslb_meta_rec_t *r, uint8_t *buf, size_t cap);
 int gslb_meta_decode(const uint8_t *buf, size_t len, gslb_meta_rec_t *out);
+int gslb_keysync_meta_encode(const gslb_keysync_meta_rec_t *r, uint8_t *buf, size_t cap);
+int gslb_keysync_meta_decode(const uint8_t *buf, size_t len, gslb_keysync_meta_rec_t *out);
 int gslb_zone_encode(const gslb_zone_rec_t *r, uint8_t *buf, size_t cap);
 int gslb_zone_decode(const uint8_t *buf, size_t len, gslb_zone_rec_t *out);
 int gslb_domain_encode(const gslb_domain_rec_t *r, uint8_t *buf, size_t cap);

@@ -3,7 +3,7 @@
  *
  * Key layouts (all text lower-case, without the trailing dot, no NUL unless
  * shown):
- *   meta         "schema"
+ *   meta         "schema", "keysync"
  *   zones        zone name
  *   domains      FQDN
  *   backends     FQDN '\0' addr17 port(BE16)   (addr17 = family code 4|6 + 16 bytes)
@@ -149,6 +149,7 @@ static int del_key(gslb_env_t *e, MDB_txn *txn, enum gslb_dbi dbi, const void *k
         return fn(buf, len, (type *)out);                                                          \
     }
 GSLB_VOID_DECODER(gslb_meta_decode, gslb_meta_rec_t)
+GSLB_VOID_DECODER(gslb_keysync_meta_decode, gslb_keysync_meta_rec_t)
 GSLB_VOID_DECODER(gslb_zone_decode, gslb_zone_rec_t)
 GSLB_VOID_DECODER(gslb_domain_decode, gslb_domain_rec_t)
 GSLB_VOID_DECODER(gslb_backend_decode, gslb_backend_rec_t)
@@ -183,6 +184,19 @@ int gslb_store_meta_put(gslb_env_t *e, MDB_txn *txn, const gslb_meta_rec_t *r)
     uint8_t buf[GSLB_REC_MAX];
     return put_encoded(e, txn, GSLB_DBI_META, GSLB_META_KEY, strlen(GSLB_META_KEY), buf,
                        gslb_meta_encode(r, buf, sizeof(buf)), 0);
+}
+
+int gslb_store_keysync_meta_get(gslb_env_t *e, MDB_txn *txn, gslb_keysync_meta_rec_t *out)
+{
+    return get_decoded(e, txn, GSLB_DBI_META, GSLB_META_KEYSYNC_KEY, strlen(GSLB_META_KEYSYNC_KEY),
+                       gslb_keysync_meta_decode_v, out);
+}
+
+int gslb_store_keysync_meta_put(gslb_env_t *e, MDB_txn *txn, const gslb_keysync_meta_rec_t *r)
+{
+    uint8_t buf[GSLB_REC_MAX];
+    return put_encoded(e, txn, GSLB_DBI_META, GSLB_META_KEYSYNC_KEY, strlen(GSLB_META_KEYSYNC_KEY),
+                       buf, gslb_keysync_meta_encode(r, buf, sizeof(buf)), 0);
 }
 
 /* ---- zones ---------------------------------------------------------------- */

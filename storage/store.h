@@ -42,6 +42,9 @@ int gslb_store_foreach_raw(gslb_env_t *e, MDB_txn *txn, enum gslb_dbi dbi, const
 
 int gslb_store_meta_get(gslb_env_t *e, MDB_txn *txn, gslb_meta_rec_t *out);
 int gslb_store_meta_put(gslb_env_t *e, MDB_txn *txn, const gslb_meta_rec_t *r);
+/** The key sync's record in "meta" (GSLB_META_KEYSYNC_KEY); GSLB_ENOENT when absent. */
+int gslb_store_keysync_meta_get(gslb_env_t *e, MDB_txn *txn, gslb_keysync_meta_rec_t *out);
+int gslb_store_keysync_meta_put(gslb_env_t *e, MDB_txn *txn, const gslb_keysync_meta_rec_t *r);
 
 int gslb_store_zone_get(gslb_env_t *e, MDB_txn *txn, const char *name, gslb_zone_rec_t *out);
 int gslb_store_zone_put(gslb_env_t *e, MDB_txn *txn, const gslb_zone_rec_t *r);

@@ -897,6 +897,10 @@ static bool prepare_signing(gslb_answer_ctx_t *ctx, resp_t *r)
         store_failure(ctx, r, rc);
         return false;
     }
+    if (!r->zone && ctx->keys_pending && atomic_load(ctx->keys_pending)) {
+        r->rcode = GSLB_RCODE_SERVFAIL; /* unsigned would be bogus under the parent's DS */
+        return false;
+    }
     if (!r->zone)
         return true;
     r->co = (q->edns_flags & GSLB_EDNS_CO) != 0;

@@ -40,6 +40,7 @@
 #include "wire.h"
 
 #include <lmdb.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -76,6 +77,9 @@ typedef struct gslb_answer_ctx {
     gslb_stats_t own_stats; /* used when the caller passes no stats block */
     gslb_env_t *env;
     struct gslb_signer *signer; /* NULL: DNSSEC disabled (DO answered unsigned) */
+    /* true while a DNSSEC zone waits for its first key (NULL = never): a DO
+     * query for a zone without an ACTIVE key is then answered SERVFAIL */
+    const atomic_bool *keys_pending;
 } gslb_answer_ctx_t;
 
 /** Set up a worker's context. stats (may be NULL) must outlive ctx. seed 0 = random.

@@ -347,6 +347,7 @@ static int worker_new(gslb_dns_t *d, unsigned index, listen_addr_t *a, uint16_t 
     if (!rc) {
         rc = gslb_answer_ctx_init(&w->ctx, d->env, &w->stats, d->opts.edns_payload, 0);
         w->ctx_ok = rc == GSLB_OK;
+        w->ctx.keys_pending = d->opts.dnssec_keys_pending;
         if (!rc) /* signing follows the keys' states (dns.h) */
             rc = gslb_answer_ctx_enable_dnssec(&w->ctx);
         if (rc)

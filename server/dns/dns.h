@@ -19,7 +19,8 @@
  *  - Every worker can sign (gslb_answer_ctx_enable_dnssec): DO answers are
  *    signed for zones with an ACTIVE key. overwatch.dnssec.enabled acts
  *    through the keys (false retires them all), so a reload that changes it
- *    takes effect in the workers' next snapshot.
+ *    takes effect in the workers' next snapshot. While *dnssec_keys_pending
+ *    is true, DO queries for a zone without an ACTIVE key get SERVFAIL.
  *  - gslb_dns_stats() sums the per-worker counters without stopping anyone.
  *  - gslb_dns_stop() wakes the workers, joins them and frees everything. A
  *    worker finishes the batch it is answering first (graceful stop).
@@ -31,6 +32,7 @@
 #include "gslb_err.h"
 #include "stats.h"
 
+#include <stdatomic.h>
 #include <stdint.h>
 
 #define GSLB_DNS_DEFAULT_EDNS 1232
@@ -45,6 +47,10 @@ typedef struct gslb_dns_opts {
     uint16_t edns_payload;    /* 0 = GSLB_DNS_DEFAULT_EDNS */
     uint32_t tcp_idle_timeout_ms;
     uint32_t tcp_max_clients; /* per worker */
+    /* true while a DNSSEC zone waits for its first key (NULL = never): DO
+     * queries for a zone without an ACTIVE key then get SERVFAIL. Must outlive
+     * the service. */
+    const atomic_bool *dnssec_keys_pending;
 } gslb_dns_opts_t;
 
 typedef struct gslb_dns gslb_dns_t;

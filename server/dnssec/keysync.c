@@ -110,6 +110,8 @@ typedef struct round_result {
     size_t answered;  /* peers that returned a usable key set */
     size_t imported;  /* new keys stored */
     size_t generated; /* keys generated */
+    size_t disagree;  /* peers that answered and sign a zone with another key than we do */
+    bool changed;     /* this node's key set changed (imports, generated, convergence) */
     char error[512];  /* problems, "" = none */
 } round_result_t;
 
@@ -177,6 +179,15 @@ static int role_from_name(const char *name, uint8_t *role)
     return GSLB_EINVAL;
 }
 
+/* The state a peer exports its key in (ACTIVE signs there); RETIRED when unknown. */
+static uint8_t state_from_name(const char *name)
+{
+    for (uint8_t st = GSLB_KEY_ACTIVE; name && st <= GSLB_KEY_RETIRED; st++)
+        if (strcasecmp(name, gslb_key_state_name(st)) == 0)
+            return st;
+    return GSLB_KEY_RETIRED;
+}
+
 static int parse_key(json_t *o, gslb_dnskey_rec_t *k, gslb_errbuf_t *eb)
 {
     memset(k, 0, sizeof(*k));
@@ -196,7 +207,7 @@ static int parse_key(json_t *o, gslb_dnskey_rec_t *k, gslb_errbuf_t *eb)
     k->algorithm = (uint8_t)alg;
     k->created = json_integer_value(created);
     snprintf(k->origin_node, sizeof(k->origin_node), "%s", origin ? origin : "");
-    k->state = GSLB_KEY_RETIRED;
+    k->state = state_from_name(json_string_value(json_object_get(o, "state")));
     if (b64_decode(pub, k->pub, sizeof(k->pub), &k->pub_len) ||
         b64_decode(priv, k->priv_der, sizeof(k->priv_der), &k->priv_len))
         return gslb_errf(eb, GSLB_EINVAL, "key %u of %s: bad base64 key material", k->key_tag,
@@ -253,6 +264,8 @@ typedef struct peer_fetch {
     size_t len;
     bool too_big;
     enum peer_outcome outcome;
+    bool disagrees; /* answered, but signs a zone with another key than this node */
+    bool keyless;   /* answered without an active key for a configured zone (yet) */
     char error[256];
     gslb_dnskey_rec_t *keys;
     size_t key_count;
@@ -485,6 +498,74 @@ static int settle_zones(gslb_env_t *env, MDB_txn *txn, const settings_t *s, int6
     return GSLB_OK;
 }
 
+/* Which key signs a zone: enough of it to tell two keys apart. */
+typedef struct signer_id {
+    bool found;
+    uint16_t tag;
+    uint16_t pub_len;
+    uint8_t pub[GSLB_KEY_PUB_MAX];
+} signer_id_t;
+
+static bool same_key(const signer_id_t *id, const gslb_dnskey_rec_t *k)
+{
+    return id->found && id->tag == k->key_tag && id->pub_len == k->pub_len &&
+           memcmp(id->pub, k->pub, k->pub_len) == 0;
+}
+
+static int find_active(const gslb_dnskey_rec_t *k, void *ctx)
+{
+    signer_id_t *id = ctx;
+    if (k->state == GSLB_KEY_ACTIVE && !id->found && k->pub_len <= sizeof(id->pub)) {
+        id->found = true;
+        id->tag = k->key_tag;
+        id->pub_len = k->pub_len;
+        memcpy(id->pub, k->pub, k->pub_len);
+    }
+    return 0;
+}
+
+/* A peer that answered and signs `zone` with another key than ours disagrees;
+ * one that has no active key for it (a fresh peer) has not agreed yet. */
+static void compare_peer(const char *zone, const signer_id_t *ours, peer_fetch_t *p,
+                         round_result_t *r)
+{
+    bool has_active = false;
+    for (size_t i = 0; i < p->key_count; i++) {
+        const gslb_dnskey_rec_t *k = &p->keys[i];
+        if (k->state != GSLB_KEY_ACTIVE || strcmp(k->zone, zone) != 0)
+            continue;
+        has_active = true;
+        if (same_key(ours, k))
+            continue;
+        r->disagree += !p->disagrees;
+        p->disagrees = true;
+        if (ours->found)
+            add_error(r, "%s signs %s with key tag %u, this node with key tag %u", p->url_base,
+                      zone, k->key_tag, ours->tag);
+        else
+            add_error(r, "%s signs %s with key tag %u, this node has no active key", p->url_base,
+                      zone, k->key_tag);
+    }
+    p->keyless = p->keyless || !has_active;
+}
+
+/* After the round's changes (same txn): does every peer that answered sign
+ * every configured zone with the key this node signs it with? */
+static int check_agreement(gslb_env_t *env, MDB_txn *txn, const settings_t *s, peer_fetch_t *peers,
+                           round_result_t *r)
+{
+    for (size_t z = 0; peers && z < s->zone_count; z++) {
+        signer_id_t ours = {0};
+        int rc = gslb_store_foreach_dnskey(env, txn, s->zones[z], find_active, &ours);
+        if (rc < 0)
+            return rc;
+        for (size_t i = 0; i < s->peer_count; i++)
+            if (peers[i].outcome == PEER_OK)
+                compare_peer(s->zones[z], &ours, &peers[i], r);
+    }
+    return GSLB_OK;
+}
+
 /* One write txn for the whole round: imports, generated keys, convergence. */
 static int apply_round(gslb_env_t *env, const settings_t *s, peer_fetch_t *peers, int64_t now,
                        round_result_t *r)
@@ -505,6 +586,9 @@ static int apply_round(gslb_env_t *env, const settings_t *s, peer_fetch_t *peers
         rc = settle_zones(env, txn, s, now, r, &changed);
     else if (rc == GSLB_OK)
         rc = gslb_keys_retire_all(env, txn, &changed);
+    if (rc == GSLB_OK && s->enabled)
+        rc = check_agreement(env, txn, s, peers, r);
+    r->changed = rc == GSLB_OK && changed;
     if (rc != GSLB_OK || !changed) {
         mdb_txn_abort(txn);
         return rc;
@@ -513,9 +597,10 @@ static int apply_round(gslb_env_t *env, const settings_t *s, peer_fetch_t *peers
 }
 
 /* Fetch (when asked to and there are peers), then apply; fills r and returns
- * the store's result. */
+ * the store's result. agreed (may be NULL; peer_count entries) tells which
+ * peers answered cleanly and sign with this node's keys. */
 static int run_round(gslb_env_t *env, const settings_t *s, bool fetch, const atomic_bool *stop,
-                     round_result_t *r)
+                     round_result_t *r, bool *agreed)
 {
     memset(r, 0, sizeof(*r));
     peer_fetch_t *peers = NULL;
@@ -541,7 +626,10 @@ static int run_round(gslb_env_t *env, const settings_t *s, bool fetch, const ato
     }
     if (rc != GSLB_OK)
         add_error(r, "store update failed: %s", gslb_strerror(rc));
-    r->success = r->fetched && rc == GSLB_OK && r->answered > 0 && !peer_failed;
+    r->success = r->fetched && rc == GSLB_OK && r->answered > 0 && !peer_failed && !r->disagree;
+    for (size_t i = 0; agreed && peers && i < s->peer_count; i++)
+        agreed[i] = rc == GSLB_OK && peers[i].outcome == PEER_OK && !peers[i].disagrees &&
+                    !peers[i].keyless;
     free_fetches(peers, s->peer_count);
     return rc;
 }
@@ -550,16 +638,33 @@ static int run_round(gslb_env_t *env, const settings_t *s, bool fetch, const ato
 
 struct gslb_keysync {
     gslb_env_t *env;
-    gslb_periodic_t *poller; /* runs poll_round(): schedule, requests, stop */
+    gslb_periodic_t *poller;   /* runs poll_round(): schedule, requests, stop */
+    atomic_bool *keys_pending; /* the caller's flag (keysync.h), may be NULL */
     pthread_mutex_t lock;
-    settings_t settings; /* under lock */
-    unsigned waiters;    /* sync_now callers waiting for a round (under lock) */
+    settings_t settings;   /* under lock */
+    uint64_t settings_gen; /* bumped by every update (under lock) */
+    bool *seen;        /* per peer: answered and agreed since our keys last changed (under lock) */
+    uint64_t retry_ms; /* the next retry delay while not settled (under lock) */
+    unsigned waiters;  /* sync_now callers waiting for a round (under lock) */
     /* state shown by the API and metrics (under lock) */
     int64_t last_sync, next_sync;
     bool last_success;
     uint64_t rounds;
     char last_error[512];
 };
+
+uint64_t gslb_keysync_next_delay(uint64_t *retry_ms, bool settled, bool changed, uint64_t poll_ms)
+{
+    if (settled) {
+        *retry_ms = GSLB_KEYSYNC_RETRY_FIRST_MS;
+        return poll_ms;
+    }
+    if (changed || *retry_ms < GSLB_KEYSYNC_RETRY_FIRST_MS)
+        *retry_ms = GSLB_KEYSYNC_RETRY_FIRST_MS;
+    uint64_t delay = *retry_ms < poll_ms ? *retry_ms : poll_ms;
+    *retry_ms = delay <= poll_ms / 2 ? delay * 2 : poll_ms;
+    return delay;
+}
 
 static void log_round(const settings_t *s, const round_result_t *r)
 {
@@ -575,11 +680,78 @@ static void log_round(const settings_t *s, const round_result_t *r)
         gslb_error("dnssec: key sync failed: %s", r->error[0] ? r->error : "no peer answered");
 }
 
-/* Record a round's result (lock held). The poller schedules the next round
- * poll_interval after this one (gslb_periodic_t); next_sync shows it. */
-static void record_round(gslb_keysync_t *ks, const round_result_t *r)
+/* Does any configured zone lack a key? */
+static bool zone_without_key(gslb_env_t *env, const settings_t *s)
 {
-    int64_t now = gslb_wall_s();
+    MDB_txn *txn = NULL;
+    bool missing = false;
+    if (gslb_env_read_begin(env, &txn) != GSLB_OK)
+        return true;
+    for (size_t i = 0; i < s->zone_count && !missing; i++)
+        missing = gslb_keys_count(env, txn, s->zones[i]) <= 0;
+    mdb_txn_abort(txn);
+    return missing;
+}
+
+static void set_keys_pending(gslb_keysync_t *ks, bool pending)
+{
+    if (ks->keys_pending)
+        atomic_store(ks->keys_pending, pending);
+}
+
+/* last_sync lives in the store (meta "keysync"), so a restart keeps it. */
+static int64_t load_last_sync(gslb_env_t *env)
+{
+    MDB_txn *txn = NULL;
+    gslb_keysync_meta_rec_t m = {0};
+    if (gslb_env_read_begin(env, &txn) != GSLB_OK)
+        return 0;
+    int rc = gslb_store_keysync_meta_get(env, txn, &m);
+    mdb_txn_abort(txn);
+    if (rc != GSLB_OK && rc != GSLB_ENOENT)
+        gslb_warn("dnssec: key sync: cannot read the last sync time from the store: %s",
+                  gslb_strerror(rc));
+    return rc == GSLB_OK ? m.last_sync : 0;
+}
+
+static void save_last_sync(gslb_env_t *env, int64_t when)
+{
+    MDB_txn *txn = NULL;
+    gslb_keysync_meta_rec_t m = {.last_sync = when};
+    int rc = gslb_env_write_begin(env, &txn);
+    if (rc == GSLB_OK) {
+        rc = gslb_store_keysync_meta_put(env, txn, &m);
+        if (rc == GSLB_OK)
+            rc = gslb_env_commit(env, txn);
+        else
+            mdb_txn_abort(txn);
+    }
+    if (rc != GSLB_OK)
+        gslb_warn("dnssec: key sync: cannot store the last sync time: %s", gslb_strerror(rc));
+}
+
+/* Note which peers answered and agreed (lock held). True once every peer did
+ * so since this node's keys last changed: the sync has settled. A round run
+ * with settings replaced meanwhile tells nothing (a new round follows). */
+static bool note_peers(gslb_keysync_t *ks, uint64_t gen, const round_result_t *r,
+                       const bool *agreed, size_t n)
+{
+    if (gen != ks->settings_gen || !r->fetched || n != ks->settings.peer_count)
+        return false;
+    if (r->changed)
+        memset(ks->seen, 0, n * sizeof(*ks->seen));
+    bool all = true;
+    for (size_t i = 0; i < n; i++) {
+        ks->seen[i] = ks->seen[i] || agreed[i];
+        all = all && ks->seen[i];
+    }
+    return all;
+}
+
+/* Record a round's result (lock held); next_sync shows when the next one runs. */
+static void record_round(gslb_keysync_t *ks, const round_result_t *r, int64_t now,
+                         uint64_t delay_ms)
+{
     if (r->fetched) {
         ks->rounds++;
         ks->last_success = r->success;
@@ -589,29 +761,50 @@ static void record_round(gslb_keysync_t *ks, const round_result_t *r)
                  r->error[0] || r->success ? r->error : "no peer answered");
     }
     bool syncing = ks->settings.enabled && ks->settings.peer_count > 0;
-    ks->next_sync = syncing ? now + (int64_t)(ks->settings.poll_ms / 1000) : 0;
+    ks->next_sync = syncing ? now + (int64_t)((delay_ms + 999) / 1000) : 0;
 }
 
-/* One round of the poller thread (gslb_periodic_t: every poll_interval, and at
- * once on gslb_periodic_kick() from sync_now and update). */
+/* One round of the poller thread (gslb_periodic_t: at once after start, on
+ * gslb_periodic_kick() from sync_now and update, then after the delay chosen
+ * by gslb_keysync_next_delay()). */
 static void poll_round(gslb_periodic_t *p, void *ctx)
 {
     gslb_keysync_t *ks = ctx;
     settings_t s;
     pthread_mutex_lock(&ks->lock);
+    uint64_t gen = ks->settings_gen;
     int rc = settings_copy(&s, &ks->settings);
     pthread_mutex_unlock(&ks->lock);
-    if (rc != GSLB_OK) {
-        gslb_periodic_run_in(p, 1000); /* out of memory: retry soon */
+    bool *agreed = rc == GSLB_OK ? calloc(s.peer_count ? s.peer_count : 1, sizeof(*agreed)) : NULL;
+    if (!agreed) {
+        if (rc == GSLB_OK)
+            settings_free(&s);
+        gslb_periodic_run_in(p, GSLB_KEYSYNC_RETRY_FIRST_MS); /* out of memory: retry soon */
         return;
     }
+    /* a zone without a key does not wait long for slow peers (docs/dnssec.md) */
+    if (s.enabled && zone_without_key(ks->env, &s) && s.timeout_ms > GSLB_KEYSYNC_KEYLESS_WAIT_MS)
+        s.timeout_ms = GSLB_KEYSYNC_KEYLESS_WAIT_MS;
     round_result_t r;
-    run_round(ks->env, &s, true, gslb_periodic_stop_flag(p), &r);
-    log_round(&s, &r);
-    settings_free(&s);
+    run_round(ks->env, &s, true, gslb_periodic_stop_flag(p), &r, agreed);
+    set_keys_pending(ks, s.enabled && zone_without_key(ks->env, &s));
+    int64_t now = gslb_wall_s();
+    if (r.success)
+        save_last_sync(ks->env, now);
     pthread_mutex_lock(&ks->lock);
-    record_round(ks, &r);
+    bool settled = note_peers(ks, gen, &r, agreed, s.peer_count);
+    uint64_t delay = r.fetched
+                         ? gslb_keysync_next_delay(&ks->retry_ms, settled, r.changed, s.poll_ms)
+                         : s.poll_ms;
+    record_round(ks, &r, now, delay);
     pthread_mutex_unlock(&ks->lock);
+    log_round(&s, &r); /* after the state: the log line tells the round is visible */
+    if (r.fetched && delay != s.poll_ms)
+        gslb_debug("dnssec: key sync: not settled yet, next round in %llu ms",
+                   (unsigned long long)delay);
+    gslb_periodic_run_in(p, delay);
+    free(agreed);
+    settings_free(&s);
 }
 
 static void fill_state(gslb_keysync_t *ks, gslb_keysync_state_t *out)
@@ -666,16 +859,26 @@ int gslb_keysync_sync_now(gslb_keysync_t *ks, gslb_keysync_state_t *out)
 void gslb_keysync_update(gslb_keysync_t *ks, const gslb_keysync_settings_t *set)
 {
     settings_t s;
-    if (settings_from(&s, set) != GSLB_OK) {
+    bool *seen = NULL;
+    if (settings_from(&s, set) != GSLB_OK ||
+        !(seen = calloc(s.peer_count ? s.peer_count : 1, sizeof(*seen)))) {
         gslb_error("dnssec: key sync keeps its previous settings (out of memory)");
         return;
     }
+    /* a zone the reload added waits for its key: DO queries for it get SERVFAIL meanwhile */
+    if (s.enabled && zone_without_key(ks->env, &s))
+        set_keys_pending(ks, true);
     pthread_mutex_lock(&ks->lock);
     settings_t old = ks->settings;
+    bool *old_seen = ks->seen;
     ks->settings = s;
+    ks->seen = seen;
+    ks->settings_gen++;
+    ks->retry_ms = GSLB_KEYSYNC_RETRY_FIRST_MS;
     uint64_t poll_ms = s.poll_ms;
     pthread_mutex_unlock(&ks->lock);
     settings_free(&old);
+    free(old_seen);
     /* peers, zones or the switch may have changed: a round now */
     gslb_periodic_set_interval(ks->poller, poll_ms);
     gslb_periodic_kick(ks->poller);
@@ -695,72 +898,72 @@ uint32_t gslb_keysync_dnskey_ttl(gslb_keysync_t *ks, const char *zone)
     return ttl;
 }
 
-/* Does any configured zone lack a key? */
-static bool zone_without_key(gslb_env_t *env, const settings_t *s)
-{
-    MDB_txn *txn = NULL;
-    bool missing = false;
-    if (gslb_env_read_begin(env, &txn) != GSLB_OK)
-        return true;
-    for (size_t i = 0; i < s->zone_count && !missing; i++)
-        missing = gslb_keys_count(env, txn, s->zones[i]) <= 0;
-    mdb_txn_abort(txn);
-    return missing;
-}
-
-/* Keys at start: a synchronous round that fetches only when a zone has no key
- * and there are peers; otherwise the poller fetches at once. */
-static int startup_round(gslb_keysync_t *ks, bool *fetched, gslb_errbuf_t *eb)
+/* Keys at start, without the network: a node that syncs and lacks a key for
+ * some zone leaves everything to the poller's first round (DNS starts at once;
+ * DO queries for that zone get SERVFAIL meanwhile); any other node settles its
+ * keys here (generates without peers, converges, or retires them all). */
+static int startup_keys(gslb_keysync_t *ks, bool syncing, gslb_errbuf_t *eb)
 {
     const settings_t *s = &ks->settings;
-    bool fetch = s->enabled && s->peer_count > 0 && zone_without_key(ks->env, s);
-    if (fetch)
-        gslb_info("dnssec: a zone has no key yet: asking %zu key_sync peer(s) first (up to "
-                  "%llu ms)",
-                  s->peer_count, (unsigned long long)s->timeout_ms);
+    if (syncing && zone_without_key(ks->env, s)) {
+        set_keys_pending(ks, true);
+        gslb_info(
+            "dnssec: a zone has no key yet: asking %zu key_sync peer(s) in the background "
+            "(up to %llu ms before generating one); DO queries for it get SERVFAIL until then",
+            s->peer_count,
+            (unsigned long long)(s->timeout_ms < GSLB_KEYSYNC_KEYLESS_WAIT_MS
+                                     ? s->timeout_ms
+                                     : GSLB_KEYSYNC_KEYLESS_WAIT_MS));
+        return GSLB_OK;
+    }
     round_result_t r;
-    int rc = run_round(ks->env, s, fetch, NULL, &r);
-    log_round(s, &r);
-    *fetched = r.fetched;
+    int rc = run_round(ks->env, s, false, NULL, &r, NULL);
     if (rc != GSLB_OK)
         return gslb_errf(eb, rc, "dnssec keys: %s", r.error[0] ? r.error : gslb_strerror(rc));
-    if (r.fetched)
-        record_round(ks, &r);
+    set_keys_pending(ks, false);
     return GSLB_OK;
 }
 
 int gslb_keysync_start(gslb_keysync_t **out, gslb_env_t *env, const gslb_keysync_settings_t *set,
-                       gslb_errbuf_t *eb)
+                       atomic_bool *keys_pending, gslb_errbuf_t *eb)
 {
     *out = NULL;
     gslb_keysync_t *ks = calloc(1, sizeof(*ks));
     if (!ks)
         return gslb_errf(eb, GSLB_ENOMEM, "out of memory");
     ks->env = env;
+    ks->keys_pending = keys_pending;
+    ks->retry_ms = GSLB_KEYSYNC_RETRY_FIRST_MS;
     pthread_mutex_init(&ks->lock, NULL);
     int rc = settings_from(&ks->settings, set);
+    if (rc == GSLB_OK && !(ks->seen = calloc(ks->settings.peer_count ? ks->settings.peer_count : 1,
+                                             sizeof(*ks->seen))))
+        rc = GSLB_ENOMEM;
     for (size_t i = 0; rc == GSLB_OK && i < ks->settings.peer_count; i++)
         if (strncmp(ks->settings.peers[i], "http://", 7) == 0)
             gslb_warn("dnssec: key_sync peer %s is plain http: the API token travels in clear "
                       "(use https outside a lab)",
                       ks->settings.peers[i]);
-    bool fetched = false;
-    if (rc == GSLB_OK)
-        rc = startup_round(ks, &fetched, eb);
+    bool syncing = ks->settings.enabled && ks->settings.peer_count > 0;
     if (rc == GSLB_OK) {
-        /* a node that did not fetch at start asks its peers at once */
-        ks->next_sync = fetched ? ks->next_sync : gslb_wall_s();
+        ks->last_sync = load_last_sync(env);
+        rc = startup_keys(ks, syncing, eb);
+    }
+    if (rc == GSLB_OK) {
+        /* a node that syncs asks its peers at once, in the background */
+        ks->next_sync = syncing ? gslb_wall_s() : 0;
         gslb_periodic_opts_t po = {.name = "dnssec: key sync",
                                    .run = poll_round,
                                    .ctx = ks,
                                    .interval_ms = ks->settings.poll_ms,
-                                   .delay_first = fetched};
+                                   .delay_first = !syncing};
         if (gslb_periodic_start(&ks->poller, &po, NULL) != GSLB_OK)
             rc = gslb_errf(eb, GSLB_EIO, "dnssec: cannot start the key sync thread");
     }
     if (rc != GSLB_OK) {
         if (eb && !eb->msg[0])
             gslb_errf(eb, rc, "dnssec keys: %s", gslb_strerror(rc));
+        set_keys_pending(ks, false);
         gslb_keysync_stop(ks);
         return rc;
     }
@@ -774,6 +977,7 @@ void gslb_keysync_stop(gslb_keysync_t *ks)
         return;
     gslb_periodic_stop(ks->poller); /* aborts a running fetch, joins */
     settings_free(&ks->settings);
+    free(ks->seen);
     pthread_mutex_destroy(&ks->lock);
     free(ks);
 }

@@ -5,14 +5,20 @@
  * the state through the API's DNSSEC hooks.
  *
  * Contract:
- *  - gslb_keysync_start() runs before the DNS workers start, so the first
- *    answers already carry the final DNSKEY RRset. With overwatch.dnssec.enabled:
- *    when a configured zone has no key and key_sync peers are configured, it
- *    first runs one synchronous sync round (bounded by key_sync.timeout); any
- *    zone still without a key then gets a generated CSK. Everything is stored
- *    with gslb_env_commit_durable(). With DNSSEC disabled every stored key is
- *    retired (nothing published, nothing signed); enabling it again restores
- *    the signer chosen by the convergence rule.
+ *  - gslb_keysync_start() runs before the DNS workers start and never touches
+ *    the network: DNS is not held up by unreachable peers. With
+ *    overwatch.dnssec.enabled: a node without key_sync peers generates a CSK
+ *    for every zone without a key at once; a node with peers whose zone has no
+ *    key sets *keys_pending and leaves the zone to the poller's first round
+ *    (at once, in the background), whose fetch is bounded by
+ *    min(key_sync.timeout, GSLB_KEYSYNC_KEYLESS_WAIT_MS) and which generates a
+ *    CSK for any zone still without a key. *keys_pending is true exactly while
+ *    DNSSEC is enabled and a configured zone has no key yet: the DNS workers
+ *    then answer DO queries for a zone without an ACTIVE key with SERVFAIL
+ *    (resolvers try another overwatch) instead of unsigned (bogus under a DS).
+ *    Everything is stored with gslb_env_commit_durable(). With DNSSEC disabled
+ *    every stored key is retired (nothing published, nothing signed); enabling
+ *    it again restores the signer chosen by the convergence rule.
  *  - A round: GET <peer>/api/v1/dnssec/keys/export from every peer in parallel
  *    (libcurl multi, bearer token = the API token, TLS verified against
  *    key_sync.ca_file or the system store unless key_sync.tls_verify is false,
@@ -23,17 +29,24 @@
  *    DNSKEY answers.
  *  - Success of a round (opengslb_dnssec_sync_success = 1): at least one peer
  *    answered 200 with a usable key set, no peer that answered sent an error
- *    status, malformed JSON or a key that fails validation, and the store
- *    update committed. Peers that cannot be reached (DNS, connect, timeout) do
- *    not fail a round some other peer answered; they are named in
+ *    status, malformed JSON or a key that fails validation, every peer that
+ *    answered signs every configured zone with the key this node signs it with
+ *    (else "<peer> signs <zone> with key tag N, this node with key tag M"), and
+ *    the store update committed. Peers that cannot be reached (DNS, connect,
+ *    timeout) do not fail a round some other peer answered; they are named in
  *    last_sync_error, which is null only when every peer answered cleanly.
- *    last_sync is the time of the last successful round.
- *  - The poller thread runs a round every key_sync.poll_interval, at once after
- *    start (unless the start-up round already fetched), after a reload, and on
- *    gslb_keysync_sync_now() (POST /api/v1/dnssec/sync). Concurrent requests
- *    share one round. gslb_keysync_update() (SIGHUP) swaps peers, token, zones,
- *    timers and TLS settings; the settings (and their lists) are copied, never
- *    referenced after the call.
+ *    last_sync is the time of the last successful round; it is kept in the
+ *    store (meta "keysync") and read back at start.
+ *  - The poller thread runs a round at once after start when it has peers,
+ *    after a reload, on gslb_keysync_sync_now() (POST /api/v1/dnssec/sync),
+ *    and then after gslb_keysync_next_delay(): key_sync.poll_interval once the
+ *    sync has settled (every configured peer answered cleanly, with an active
+ *    key for every configured zone equal to ours, at least once since this
+ *    node's keys last changed, or since the last reload), else a backoff from
+ * GSLB_KEYSYNC_RETRY_FIRST_MS doubling up to poll_interval (reset to the first step when our keys
+ * changed). Concurrent requests share one round. gslb_keysync_update() (SIGHUP) swaps peers, token,
+ * zones, timers and TLS settings; the settings (and their lists) are copied, never referenced after
+ * the call.
  *  - Private keys are never logged; response buffers holding them are wiped.
  */
 #pragma once
@@ -42,6 +55,7 @@
 #include "gslb_err.h"
 #include "records.h"
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -75,9 +89,20 @@ typedef struct gslb_keysync_state {
 
 typedef struct gslb_keysync gslb_keysync_t;
 
-/** Keys at start (see above), then the poller thread. 0 or error with eb. */
+/** First retry delay of an unsettled sync (then doubling up to poll_interval). */
+#define GSLB_KEYSYNC_RETRY_FIRST_MS 1000
+/** The longest a zone without a key waits for its peers before generating one. */
+#define GSLB_KEYSYNC_KEYLESS_WAIT_MS 3000
+
+/** Keys at start (see above), then the poller thread. keys_pending (may be
+ *  NULL) must outlive the key sync: it is set while a zone waits for its first
+ *  key. 0 or error with eb. */
 int gslb_keysync_start(gslb_keysync_t **out, gslb_env_t *env, const gslb_keysync_settings_t *set,
-                       gslb_errbuf_t *eb);
+                       atomic_bool *keys_pending, gslb_errbuf_t *eb);
+/** The delay before the next round: poll_ms when settled (and *retry_ms back
+ *  to the first step); else *retry_ms capped at poll_ms, after which *retry_ms
+ *  doubles (capped). changed (our keys changed) restarts at the first step. */
+uint64_t gslb_keysync_next_delay(uint64_t *retry_ms, bool settled, bool changed, uint64_t poll_ms);
 /** New settings (reload): copied; a round follows at once. */
 void gslb_keysync_update(gslb_keysync_t *ks, const gslb_keysync_settings_t *set);
 /** Snapshot of the sync state (never blocks on a running round). */
@@ -91,7 +116,8 @@ int gslb_keysync_sync_now(gslb_keysync_t *ks, gslb_keysync_state_t *out);
 /** The DNSKEY TTL of a zone (its NS TTL from the store; 3600 when unknown). */
 uint32_t gslb_keysync_dnskey_ttl(gslb_keysync_t *ks, const char *zone);
 /** Parse a key export body ({"keys":[...]}, docs/dnssec.md) into a heap array
- *  of keys (state RETIRED; not validated yet). Caller wipes and frees *keys.
+ *  of keys (state as the peer exported it, RETIRED when absent or unknown;
+ *  gslb_keys_import() stores them RETIRED; not validated yet). Caller wipes and frees *keys.
  *  0 or GSLB_EINVAL with the reason in eb. */
 int gslb_keysync_parse_export(const char *body, size_t len, gslb_dnskey_rec_t **keys, size_t *n,
                               gslb_errbuf_t *eb);

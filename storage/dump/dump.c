@@ -752,6 +752,21 @@ static int dnskey_row(const MDB_val *k, const MDB_val *v, void *ctx)
     return 0;
 }
 
+/* The key sync's record (only when a round ever succeeded). */
+static void dump_keysync_meta(dump_t *d)
+{
+    gslb_keysync_meta_rec_t ks;
+    MDB_val k = {strlen(GSLB_META_KEYSYNC_KEY), GSLB_META_KEYSYNC_KEY}, v;
+    if (mdb_get(d->txn, d->env.dbi[GSLB_DBI_META], &k, &v) != 0)
+        return;
+    if (in_map(d, &v) && gslb_keysync_meta_decode(v.mv_data, v.mv_size, &ks) == GSLB_OK) {
+        record_columns(d, &gslb_keysync_meta_layout, &ks, NULL, 0, NULL);
+    } else {
+        col_str(d, "dnssec_last_sync", "<undecodable>");
+        d->undecodable++;
+    }
+}
+
 static void dump_meta(dump_t *d)
 {
     gslb_meta_rec_t m;
@@ -767,6 +782,7 @@ static void dump_meta(dump_t *d)
                          : GSLB_ECORRUPT;
     if (rc == GSLB_OK) {
         record_columns(d, &gslb_meta_layout, &m, NULL, 0, NULL);
+        dump_keysync_meta(d);
     } else {
         char reason[96];
         snprintf(reason, sizeof(reason), "<undecodable: %s>", gslb_strerror(rc));

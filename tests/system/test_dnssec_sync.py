@@ -11,7 +11,13 @@ Nodes run on loopback addresses with ports picked per test. Covered:
   key_sync.ca_file) syncs over https, while api.local_address serves plain HTTP on
   127.0.0.1 with the same port; without the CA the peer's certificate is refused;
 - two nodes that generated their own keys converge on the older one after a reload that
-  adds peers; keys survive a restart; ED25519 keys; an unreachable peer.
+  adds peers; keys survive a restart; ED25519 keys; an unreachable peer;
+- convergence by itself (short timers, no manual sync): three fresh nodes started together,
+  or one after the other in the guide's peer layout (node 3 first); a fresh node with a hung
+  and a dead peer answers DNS at once (DO queries SERVFAIL until it has a key, at most ~3 s),
+  then adopts the hung peer's older key once it answers; a peer without a key yet is asked
+  again; disagreement shows in opengslb_dnssec_sync_success and last_sync_error until it
+  clears; last_sync survives a restart.
 
 Every process is stopped by PID in fixture finalizers.
 """
@@ -26,11 +32,12 @@ import time
 
 import dns.message
 import dns.query
+import dns.rcode
 import dns.rdatatype
 import pytest
 import requests
 
-from harness import OVERWATCH, Overwatch, free_port, sample, wait_until
+from harness import DUMP, OVERWATCH, Overwatch, free_port, sample, wait_until
 
 ZONE = "gslb.example.com"
 TOKEN = "sync-test-token-" + os.urandom(6).hex()
@@ -47,8 +54,8 @@ overwatch:
     algorithm: {algorithm}
     key_sync:
       peers: {peers}
-      poll_interval: 1h
-      timeout: 2s
+      poll_interval: {poll}
+      timeout: {timeout}
 {key_sync_extra}  data_dir: "{data_dir}"
 storage:
   map_size: 64MiB
@@ -74,7 +81,7 @@ class Node(Overwatch):
     127.0.0.1:api (api.local_address); else plain API on 127.0.0.1:api."""
 
     def __init__(self, base, node_id, peers=(), tls=None, key_sync=(), algorithm="ECDSAP256SHA256",
-                 token=TOKEN):
+                 token=TOKEN, poll="1h", timeout="2s"):
         # the API port must be free on 127.0.0.1 (local_address) and on the TLS address
         api_hosts = ("127.0.0.1", tls[2]) if tls else ("127.0.0.1",)
         super().__init__(base / node_id, ports=("dns", "metrics", "api"),
@@ -86,6 +93,7 @@ class Node(Overwatch):
         self.algorithm = algorithm
         self.token = token
         self.enabled = True
+        self.poll, self.timeout = poll, timeout
 
     # ---- configuration -------------------------------------------------------------------
     def render_config(self):
@@ -99,7 +107,8 @@ class Node(Overwatch):
                          f"  tls_cert: {cert}\n  tls_key: {key}\n")
         extra = "".join(f"      {line}\n" for line in self.key_sync)
         return CONFIG.format(node_id=self.node_id, token=self.token, algorithm=self.algorithm,
-                             enabled=str(self.enabled).lower(),
+                             enabled=str(self.enabled).lower(), poll=self.poll,
+                             timeout=self.timeout,
                              peers=json.dumps(self.peers), key_sync_extra=extra,
                              data_dir=self.data_dir, zone=ZONE, api_host=api_host,
                              api_extra=api_extra, **self.ports)
@@ -130,6 +139,16 @@ class Node(Overwatch):
 
     def sync(self):
         return self.local("POST", "/api/v1/dnssec/sync")
+
+    def wait_round(self, timeout=10):
+        """Wait until the poller finished a round with peers since the last start (its log
+        line comes after the state the API shows)."""
+        wait_until(lambda: any(s in self.log()[self.start_mark:]
+                               for s in ("peer(s) answered", "key sync failed")),
+                   timeout, interval=0.05, what=f"a key sync round of {self.node_id}")
+
+    def sync_state(self):
+        return self.status()["sync"]
 
     def dig_dnskey(self):
         out = subprocess.run(["dig", "+short", "+norec", "+time=2", "+tries=1", "-p",
@@ -171,6 +190,7 @@ def test_first_node_generates_and_peers_fetch_its_key(tmp_path, nodes):
     n2 = start(nodes, Node(tmp_path, "node-2", peers=[n1.url], key_sync=PLAIN_LAB))
     n3 = start(nodes, Node(tmp_path, "node-3", peers=[n1.url, n2.url], key_sync=PLAIN_LAB))
     for n in (n2, n3):
+        n.wait_round()
         assert "generated key" not in n.log(), n.log()
         assert "imported key" in n.log(), n.log()
 
@@ -256,6 +276,7 @@ def test_export_requires_token_and_tls(tmp_path, nodes):
 
     # a node whose peer refuses plain-HTTP export: the round fails and says why
     client = start(nodes, Node(tmp_path, "client", peers=[strict.url], key_sync=PLAIN_LAB))
+    client.wait_round()
     assert "generated key" in client.log()  # nothing could be fetched at start
     r = client.sync()
     assert r.status_code == 502, r.text
@@ -300,6 +321,7 @@ def test_tls_cluster_syncs_over_https(tmp_path, nodes):
     n2 = start(nodes, Node(tmp_path, "tls-2", peers=[n1.url], tls=(cert, key, "127.0.0.3"),
                            key_sync=trust))
     assert n1.url.startswith("https://127.0.0.2:")
+    n2.wait_round()
     assert "imported key" in n2.log() and "generated key" not in n2.log(), n2.log()
     assert n1.key_tags() == n2.key_tags()
     assert n1.dig_dnskey() == n2.dig_dnskey()
@@ -329,6 +351,7 @@ def test_tls_cluster_syncs_over_https(tmp_path, nodes):
     # TLS verification is on by default: without the CA the peer is refused
     wait_past_creation(n1)  # n3's own key is then strictly younger
     n3 = start(nodes, Node(tmp_path, "tls-3", peers=[n1.url], tls=(cert, key, "127.0.0.4")))
+    n3.wait_round()
     r = n3.sync()
     assert r.status_code == 502, r.text
     err = r.json()["sync"]["last_sync_error"]
@@ -358,7 +381,8 @@ def test_two_nodes_with_own_keys_converge_on_the_older(tmp_path, nodes):
     a.peers, b.peers = [b.url], [a.url]
     a.reload()
     b.reload()
-    for n in (a, b):
+    # b first: a's round succeeds only once b signs with the key a signs with
+    for n in (b, a):
         r = n.sync()
         assert r.status_code == 200, r.text
     for n in (a, b):
@@ -413,6 +437,7 @@ def test_disabling_dnssec_unpublishes_and_enabling_restores_the_key(tmp_path, no
 def test_unreachable_peer_fails_the_round_but_the_node_serves(tmp_path, nodes):
     dead = f"http://127.0.0.1:{free_port()}"
     n = start(nodes, Node(tmp_path, "lonely", peers=[dead], key_sync=PLAIN_LAB))
+    n.wait_round()
     assert "generated key" in n.log()  # nothing fetched within key_sync.timeout
     assert len(n.dig_dnskey()) == 1
     sync = n.status()["sync"]
@@ -426,12 +451,13 @@ class FakePeer:
     """A plain-HTTP peer on 127.0.0.1 that serves a fixed export body (with the token check)."""
 
     def __init__(self, body):
-        payload = json.dumps(body).encode()
+        self.payload = json.dumps(body).encode()
+        peer = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
             def do_GET(self):  # noqa: N802 (http.server API)
                 ok = self.headers.get("Authorization") == f"Bearer {TOKEN}"
-                data = payload if ok else b"{}"
+                data = peer.payload if ok else b"{}"
                 self.send_response(200 if ok else 401)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(data)))
@@ -445,6 +471,10 @@ class FakePeer:
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
         self.thread.start()
+
+    def serve(self, body):
+        """Serve another export from now on."""
+        self.payload = json.dumps(body).encode()
 
     def close(self):
         self.server.shutdown()
@@ -471,6 +501,7 @@ def test_peer_sending_an_invalid_key_fails_the_round(tmp_path, nodes, tamper, re
     peer = FakePeer(export)
     try:
         client = start(nodes, Node(tmp_path, "client", peers=[peer.url]))
+        client.wait_round()
         assert "generated key" in client.log()  # the offered key was not taken
         assert key["key_tag"] not in client.key_tags() + [k["key_tag"] for k in
                                                           client.status()["retired_keys"]]
@@ -501,3 +532,259 @@ def test_key_sync_and_local_address_config_errors(tmp_path, key_sync, api, probl
     r = subprocess.run([OVERWATCH, "--check-config", str(node.config_path)], capture_output=True,
                        text=True, timeout=10)
     assert r.returncode == 1 and problem in r.stderr, r.stderr
+
+
+# ---- convergence by itself (issue 9, item 2): short timers, no manual sync -----------------
+#
+# poll_interval is 20 s in these tests: a node that waited for poll_interval after a failed
+# or partial round (the old behaviour) would not converge within the deadlines below; the
+# backoff (1 s, doubling) must.
+
+SHORT = dict(poll="20s", timeout="2s")
+
+
+def cluster(tmp_path, names, peers_of, **kw):
+    """Nodes with ports picked up front, so their peer URLs are known before any starts.
+    peers_of: {name: [names of its key_sync peers]}."""
+    made = {n: Node(tmp_path, n, key_sync=PLAIN_LAB, **kw) for n in names}
+    for n in made.values():
+        n.ports = n.pick_ports()
+    for name, n in made.items():
+        n.peers = [made[p].url for p in peers_of[name]]
+    return made
+
+
+def spawn(started, node):
+    started.append(node)
+    node.start(keep_ports=True, wait=False)
+    return node
+
+
+def converged(nodes_):
+    """The one active key tag every node signs with, with clean sync state; else None."""
+    tags = set()
+    for n in nodes_:
+        s = n.status()
+        if len(s["keys"]) != 1:
+            return None
+        tags.add(s["keys"][0]["key_tag"])
+        if s["sync"]["enabled"] and (s["sync"]["last_sync_error"] is not None
+                                     or not s["sync"]["last_sync"]):
+            return None
+    return tags.pop() if len(tags) == 1 else None
+
+
+def test_three_fresh_nodes_started_together_converge(tmp_path, nodes):
+    mesh = {"ow-1": ["ow-2", "ow-3"], "ow-2": ["ow-1", "ow-3"], "ow-3": ["ow-1", "ow-2"]}
+    made = cluster(tmp_path, list(mesh), mesh, **SHORT)
+    t0 = time.monotonic()
+    for n in made.values():
+        spawn(nodes, n)
+    for n in made.values():
+        n.wait_ready()
+    tag = wait_until(lambda: converged(made.values()), 12, interval=0.1,
+                     what="one key on all three nodes")
+    took = time.monotonic() - t0
+    print(f"three fresh nodes started together: one key ({tag}) after {took:.2f} s")
+    sets = [n.dig_dnskey() for n in made.values()]
+    assert len(sets[0]) == 1 and sets.count(sets[0]) == 3, sets
+    for n in made.values():
+        fams = n.metrics()
+        assert sample(fams, "opengslb_dnssec_sync_success") == 1
+        assert sample(fams, "opengslb_dnssec_last_sync_timestamp") >= time.time() - 30
+    # settled: the next round is poll_interval away, not a retry
+    for n in made.values():
+        wait_until(lambda: n.sync_state()["next_sync"] > n.sync_state()["last_sync"], 5,
+                   what="a scheduled round")
+        nxt = calendar.timegm(time.strptime(n.sync_state()["next_sync"], "%Y-%m-%dT%H:%M:%SZ"))
+        assert nxt >= time.time() + 10, n.sync_state()
+
+
+def test_nodes_started_in_any_order_converge(tmp_path, nodes):
+    """The guide's peers after Step 4 (node 2 lists only node 1), started 3, 2, 1: node 3's key
+    is the oldest; node 2 generates its own while node 1 is down, and must still end up on
+    node 3's key; node 2's younger key never makes the others switch."""
+    guide = {"ow-1": ["ow-2", "ow-3"], "ow-2": ["ow-1"], "ow-3": ["ow-1", "ow-2"]}
+    made = cluster(tmp_path, list(guide), guide, **SHORT)
+    n1, n2, n3 = made["ow-1"], made["ow-2"], made["ow-3"]
+    spawn(nodes, n3).wait_ready()
+    n3.wait_log("generated key", start=n3.start_mark, timeout=8)
+    oldest = wait_past_creation(n3)
+    spawn(nodes, n2).wait_ready()
+    n2.wait_log("generated key", start=n2.start_mark, timeout=8)  # its only peer is down
+    assert n2.key_tags() != [oldest["key_tag"]]
+    t0 = time.monotonic()
+    spawn(nodes, n1).wait_ready()
+    tag = wait_until(lambda: converged(made.values()), 12, interval=0.1,
+                     what="one key on all three nodes")
+    print(f"started 3, 2, 1: one key after {time.monotonic() - t0:.2f} s from node 1's start")
+    assert tag == oldest["key_tag"]
+    assert [k["origin_node"] for k in n2.status()["retired_keys"]] == ["ow-2"]
+    for n in (n1, n3):
+        assert "active -> retired" not in n.log(), n.log()
+    assert n1.dig_dnskey() == n2.dig_dnskey() == n3.dig_dnskey()
+
+
+class HeldPeer:
+    """A peer on 127.0.0.1 that accepts connections but holds every request until release()
+    (a slow or hung overwatch), then serves a fixed export body."""
+
+    def __init__(self, body):
+        payload = json.dumps(body).encode()
+        self.released = threading.Event()
+        released = self.released
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self):  # noqa: N802 (http.server API)
+                if not released.wait(30):
+                    return
+                try:
+                    self.send_response(200)
+                    self.send_header("Content-Type", "application/json")
+                    self.send_header("Content-Length", str(len(payload)))
+                    self.end_headers()
+                    self.wfile.write(payload)
+                except (BrokenPipeError, ConnectionResetError):
+                    pass  # a request the client gave up on while it was held
+
+            def log_message(self, *args):
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def release(self):
+        self.released.set()
+
+    def close(self):
+        self.released.set()
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def do_query(node, name):
+    """SOA query with DO (an apex RRset: signed in the answer section when signed)."""
+    q = dns.message.make_query(name, "SOA", want_dnssec=True)
+    return dns.query.udp(q, "127.0.0.1", port=node.ports["dns"], timeout=1)
+
+
+def test_fresh_node_serves_dns_at_once_and_adopts_a_slow_peers_older_key(tmp_path, nodes):
+    # the cluster's key: made (and exported) by a node that is older than the fresh one
+    source = start(nodes, Node(tmp_path, "source", key_sync=PLAIN_LAB))
+    cluster_key = wait_past_creation(source)
+    export = source.local("GET", "/api/v1/dnssec/keys/export", token=TOKEN).json()
+    held = HeldPeer(export)
+    dead = f"http://127.0.0.1:{free_port()}"  # nobody listens
+    try:
+        fresh = Node(tmp_path, "fresh", peers=[held.url, dead], key_sync=PLAIN_LAB,
+                     poll="20s", timeout="10s")
+        nodes.append(fresh)
+        t0 = time.monotonic()
+        fresh.start(wait=False)
+        wait_until(fresh.answers_dns, 3, interval=0.01, what="a DNS answer")
+        took = time.monotonic() - t0
+        print(f"fresh node with a hung and a dead peer: DNS answers after {took:.2f} s")
+        assert took < 1.5, took  # not key_sync.timeout (10 s)
+        # while the zone waits for its key: DO queries SERVFAIL (not unsigned), others answer
+        r = do_query(fresh, ZONE)
+        if time.monotonic() - t0 < 2.5:  # the key comes after 3 s at the latest
+            assert r.rcode() == dns.rcode.SERVFAIL, r
+            assert "generated key" not in fresh.log()
+        plain = fresh.query(ZONE, "SOA")
+        assert plain.rcode() == dns.rcode.NOERROR and plain.answer
+        # after the bounded wait it signs with a key of its own ...
+        fresh.wait_log("generated key", start=fresh.start_mark, timeout=8)
+        took = time.monotonic() - t0
+        assert 2.5 <= took < 6, took
+        (own,) = fresh.status()["keys"]
+        assert own["origin_node"] == "fresh" and own["created"] > cluster_key["created"]
+        r = do_query(fresh, ZONE)
+        assert r.rcode() == dns.rcode.NOERROR
+        assert any(rrset.rdtype == dns.rdatatype.RRSIG for rrset in r.answer), r
+        # ... until the slow peer answers with the older key: adopted without a manual sync
+        held.release()
+        wait_until(lambda: fresh.key_tags() == [cluster_key["key_tag"]], 15, interval=0.1,
+                   what="the slow peer's older key")
+        assert [k["key_tag"] for k in fresh.status()["retired_keys"]] == [own["key_tag"]]
+        sync = fresh.sync_state()
+        assert dead in sync["last_sync_error"] and sync["last_sync"], sync
+    finally:
+        held.close()
+
+
+def test_disagreement_shows_until_the_peer_adopts_the_key(tmp_path, nodes):
+    old = start(nodes, Node(tmp_path, "old", key_sync=PLAIN_LAB, poll="3s"))
+    old_key = wait_past_creation(old)
+    young = start(nodes, Node(tmp_path, "young", key_sync=PLAIN_LAB, poll="3s"))
+    (young_key,) = young.status()["keys"]
+    old.peers = [young.url]
+    old.reload()
+    want = (f"{young.url} signs {ZONE} with key tag {young_key['key_tag']}, "
+            f"this node with key tag {old_key['key_tag']}")
+    old.wait_round()
+    wait_until(lambda: want in (old.sync_state()["last_sync_error"] or ""), 5,
+               what="the disagreement in last_sync_error")
+    assert sample(old.metrics(), "opengslb_dnssec_sync_success") == 0
+    assert old.sync_state()["last_sync"] is None
+    r = old.sync()
+    assert r.status_code == 502 and want in r.json()["error"], r.text
+    # the younger key never wins
+    assert old.key_tags() == [old_key["key_tag"]]
+    # once young polls old it adopts the older key, and old's next round (a retry, at most
+    # poll_interval away) reports agreement
+    young.peers = [old.url]
+    young.reload()
+    wait_until(lambda: young.key_tags() == [old_key["key_tag"]], 5, what="young adopts")
+    wait_until(lambda: sample(old.metrics(), "opengslb_dnssec_sync_success") == 1, 6,
+               interval=0.1, what="agreement on old")
+    assert old.sync_state()["last_sync_error"] is None
+
+
+def test_last_sync_survives_a_restart(tmp_path, nodes):
+    peer = start(nodes, Node(tmp_path, "peer", key_sync=PLAIN_LAB))
+    n = start(nodes, Node(tmp_path, "n", peers=[peer.url], key_sync=PLAIN_LAB))
+    n.wait_round()
+    before = n.sync_state()["last_sync"]
+    stamp = sample(n.metrics(), "opengslb_dnssec_last_sync_timestamp")
+    assert before and stamp > 0
+    # restart while the peer is down: the round after the restart fails, the time stays
+    assert peer.stop() == 0
+    assert n.stop() == 0
+    n.start(keep_ports=True)
+    assert n.sync_state()["last_sync"] == before
+    n.wait_round()
+    sync = n.sync_state()
+    assert sync["last_sync"] == before and peer.url in sync["last_sync_error"], sync
+    fams = n.metrics()
+    assert sample(fams, "opengslb_dnssec_last_sync_timestamp") == stamp
+    assert sample(fams, "opengslb_dnssec_sync_success") == 0
+    out = subprocess.run([DUMP, "--data-dir", str(n.data_dir), "meta"],
+                         capture_output=True, text=True, timeout=10)
+    assert "dnssec_last_sync" in out.stdout and before in out.stdout, out.stdout + out.stderr
+
+
+def test_a_peer_without_a_key_yet_is_asked_again(tmp_path, nodes):
+    """Fresh nodes started together may answer each other before they have a key: an answer
+    without a key does not settle the sync, so the node asks again (backoff), not an
+    poll_interval later, and adopts the older key the peer has by then."""
+    source = start(nodes, Node(tmp_path, "source", key_sync=PLAIN_LAB))
+    older = wait_past_creation(source)
+    export = source.local("GET", "/api/v1/dnssec/keys/export", token=TOKEN).json()
+    peer = FakePeer({"version": 1, "node_id": "fresh-peer", "keys": []})
+    try:
+        n = start(nodes, Node(tmp_path, "n", peers=[peer.url], **SHORT))
+        n.wait_round()
+        assert "generated key" in n.log()
+        sync = n.sync_state()
+        assert sync["last_sync_error"] is None and sync["last_sync"], sync  # answered cleanly
+        assert sample(n.metrics(), "opengslb_dnssec_sync_success") == 1
+        nxt = calendar.timegm(time.strptime(sync["next_sync"], "%Y-%m-%dT%H:%M:%SZ"))
+        assert nxt <= time.time() + 5, sync  # a retry, not poll_interval (20 s)
+        peer.serve(export)
+        wait_until(lambda: n.key_tags() == [older["key_tag"]], 8, interval=0.1,
+                   what="the peer's older key")
+    finally:
+        peer.close()

@@ -498,6 +498,7 @@ static void test_parse_export_round_trip_and_garbage(void **state)
     assert_int_equal(keys[0].priv_len, k.priv_len);
     assert_int_equal(keys[0].created, T0);
     assert_string_equal(keys[0].origin_node, "node-a");
+    assert_int_equal(keys[0].state, GSLB_KEY_ACTIVE); /* as exported: tells the peer's signer */
     free(keys);
 
     static const char *const bad[] = {
@@ -539,6 +540,33 @@ static void test_parse_export_round_trip_and_garbage(void **state)
 }
 
 /* ---- signing key -------------------------------------------------------------------------- */
+
+/* Key sync schedule: 1 s doubling up to poll_interval while not settled. */
+static void test_keysync_backoff(void **state)
+{
+    (void)state;
+    const uint64_t poll = 10000;
+    uint64_t retry = 0;
+    const uint64_t want[] = {1000, 2000, 4000, 8000, 10000, 10000};
+    for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++)
+        assert_int_equal(gslb_keysync_next_delay(&retry, false, false, poll), want[i]);
+    /* our keys changed: back to the first step */
+    assert_int_equal(gslb_keysync_next_delay(&retry, false, true, poll), 1000);
+    assert_int_equal(gslb_keysync_next_delay(&retry, false, false, poll), 2000);
+    /* settled: poll_interval, and the next unsettled round starts over */
+    assert_int_equal(gslb_keysync_next_delay(&retry, true, true, poll), poll);
+    assert_int_equal(gslb_keysync_next_delay(&retry, false, false, poll), 1000);
+    /* a poll_interval below the first step caps every delay */
+    retry = 0;
+    assert_int_equal(gslb_keysync_next_delay(&retry, false, false, 400), 400);
+    assert_int_equal(gslb_keysync_next_delay(&retry, false, false, 400), 400);
+    /* the default hour: 1, 2, 4 ... 2048 s, then the hour */
+    retry = 0;
+    uint64_t d = 0, n = 0;
+    while ((d = gslb_keysync_next_delay(&retry, false, false, 3600000)) < 3600000)
+        n++;
+    assert_int_equal(n, 12);
+}
 
 static void test_loaded_signing_key_verifies_with_the_dnskey(void **state)
 {
@@ -582,6 +610,7 @@ int main(void)
         cmocka_unit_test(test_ds_is_sha256_of_owner_and_rdata),
         cmocka_unit_test(test_compare_breaks_full_ties_by_public_key),
         cmocka_unit_test(test_parse_export_round_trip_and_garbage),
+        cmocka_unit_test(test_keysync_backoff),
         T(test_converge_picks_oldest_then_lowest_tag),
         T(test_two_nodes_converge_on_the_older_key),
         T(test_retired_keys_are_purged_after_seven_days),

@@ -43,6 +43,8 @@ typedef struct codec {
     }
 
 CODEC_WRAP(meta, gslb_meta_rec_t, sample_meta())
+CODEC_WRAP(keysync_meta, gslb_keysync_meta_rec_t,
+           (gslb_keysync_meta_rec_t){.last_sync = 1767225600})
 CODEC_WRAP(zone, gslb_zone_rec_t, sample_zone("gslb.example.com"))
 CODEC_WRAP(domain, gslb_domain_rec_t, sample_domain("webapp.gslb.example.com", "gslb.example.com"))
 CODEC_WRAP(backend, gslb_backend_rec_t,
@@ -58,10 +60,15 @@ CODEC_WRAP(audit, gslb_audit_rec_t, sample_audit(1767225800123, 7))
 #kind, sizeof(type), kind##_enc, kind##_dec, kind##_sample                                 \
     }
 static const codec_t codecs[] = {
-    ROW(meta, gslb_meta_rec_t),         ROW(zone, gslb_zone_rec_t),
-    ROW(domain, gslb_domain_rec_t),     ROW(backend, gslb_backend_rec_t),
-    ROW(agent, gslb_agent_rec_t),       ROW(dnskey, gslb_dnskey_rec_t),
-    ROW(override, gslb_override_rec_t), ROW(audit, gslb_audit_rec_t),
+    ROW(meta, gslb_meta_rec_t),
+    ROW(zone, gslb_zone_rec_t),
+    ROW(domain, gslb_domain_rec_t),
+    ROW(backend, gslb_backend_rec_t),
+    ROW(agent, gslb_agent_rec_t),
+    ROW(dnskey, gslb_dnskey_rec_t),
+    ROW(override, gslb_override_rec_t),
+    ROW(audit, gslb_audit_rec_t),
+    ROW(keysync_meta, gslb_keysync_meta_rec_t),
 };
 #define NCODECS (sizeof(codecs) / sizeof(codecs[0]))
 
@@ -169,14 +176,22 @@ static const uint8_t PIN_audit[] = {
     0x74, 0x65, 0x22, 0x3a, 0x22, 0x64, 0x6f, 0x77, 0x6e, 0x22, 0x7d,
 };
 
+/* meta/keysync: version byte, then last_sync as a little-endian int64. */
+static const uint8_t PIN_keysync_meta[] = {0x01, 0x00, 0xb9, 0x55, 0x69, 0x00, 0x00, 0x00, 0x00};
+
 static const struct {
     const uint8_t *bytes;
     size_t len;
 } pins[] = {
-    {PIN_meta, sizeof(PIN_meta)},         {PIN_zone, sizeof(PIN_zone)},
-    {PIN_domain, sizeof(PIN_domain)},     {PIN_backend, sizeof(PIN_backend)},
-    {PIN_agent, sizeof(PIN_agent)},       {PIN_dnskey, sizeof(PIN_dnskey)},
-    {PIN_override, sizeof(PIN_override)}, {PIN_audit, sizeof(PIN_audit)},
+    {PIN_meta, sizeof(PIN_meta)},
+    {PIN_zone, sizeof(PIN_zone)},
+    {PIN_domain, sizeof(PIN_domain)},
+    {PIN_backend, sizeof(PIN_backend)},
+    {PIN_agent, sizeof(PIN_agent)},
+    {PIN_dnskey, sizeof(PIN_dnskey)},
+    {PIN_override, sizeof(PIN_override)},
+    {PIN_audit, sizeof(PIN_audit)},
+    {PIN_keysync_meta, sizeof(PIN_keysync_meta)},
 };
 
 static void test_encodings_are_pinned(void **state)
@@ -202,8 +217,9 @@ static void test_encodings_are_pinned(void **state)
 /* ---- layout tables ------------------------------------------------------------- */
 
 static const gslb_rec_layout_t *const layouts[] = {
-    &gslb_meta_layout,  &gslb_zone_layout,   &gslb_domain_layout,   &gslb_backend_layout,
-    &gslb_agent_layout, &gslb_dnskey_layout, &gslb_override_layout, &gslb_audit_layout,
+    &gslb_meta_layout,     &gslb_zone_layout,  &gslb_domain_layout,
+    &gslb_backend_layout,  &gslb_agent_layout, &gslb_dnskey_layout,
+    &gslb_override_layout, &gslb_audit_layout, &gslb_keysync_meta_layout,
 };
 
 /* Every field lies inside its struct (LIST elements up to the maximum count),
@@ -314,6 +330,10 @@ static void test_garbage_is_rejected(void **state)
     uint8_t buf[600];
     unsigned seed = 12345;
     for (size_t i = 0; i < NCODECS; i++) {
+        /* every 9-byte value is a keysync_meta record (version + int64): only its
+         * length can be wrong, which the truncation tests cover */
+        if (strcmp(codecs[i].name, "keysync_meta") == 0)
+            continue;
         void *rec = calloc(1, codecs[i].size);
         for (int round = 0; round < 2000; round++) {
             size_t len = (size_t)(rand_r(&seed) % (int)sizeof(buf));

@@ -742,6 +742,35 @@ static void test_unsigned_zone_and_bad_key(void **state)
     gslb_signer_destroy(&s);
 }
 
+/* A zone waiting for its first key (key sync start-up): DO queries get SERVFAIL
+ * instead of an unsigned (bogus) answer; signed zones and plain queries are
+ * unaffected, and once the flag clears the zone is answered unsigned again. */
+static void test_keys_pending_servfails_do_queries_of_keyless_zones(void **state)
+{
+    (void)state;
+    atomic_bool pending = true;
+    F->ctx.keys_pending = &pending;
+    ldns_pkt *p = ask("www." PLAIN, GSLB_RR_A, &DO);
+    assert_int_equal(ldns_pkt_get_rcode(p), LDNS_RCODE_SERVFAIL);
+    assert_int_equal(ldns_pkt_ancount(p), 0);
+    ldns_pkt_free(p);
+    p = ask("www." ZONE, GSLB_RR_A, &DO); /* has its key: signed as usual */
+    assert_int_equal(ldns_pkt_get_rcode(p), LDNS_RCODE_NOERROR);
+    assert_true(count_type(ldns_pkt_answer(p), LDNS_RR_TYPE_RRSIG) > 0);
+    ldns_pkt_free(p);
+    const qopt_t plain_edns = {1232, 0};
+    p = ask("www." PLAIN, GSLB_RR_A, &plain_edns); /* no DO: the unsigned answer */
+    assert_int_equal(ldns_pkt_get_rcode(p), LDNS_RCODE_NOERROR);
+    assert_int_equal(ldns_pkt_ancount(p), 1);
+    ldns_pkt_free(p);
+    atomic_store(&pending, false);
+    p = ask("www." PLAIN, GSLB_RR_A, &DO);
+    assert_int_equal(ldns_pkt_get_rcode(p), LDNS_RCODE_NOERROR);
+    assert_int_equal(ldns_pkt_ancount(p), 1);
+    ldns_pkt_free(p);
+    F->ctx.keys_pending = NULL;
+}
+
 static void test_cache_hit_miss_and_invalidation(void **state)
 {
     (void)state;
@@ -1294,6 +1323,7 @@ int main(void)
         cmocka_unit_test(test_repeated_answers_hit_the_cache),
         cmocka_unit_test(test_cache_hit_miss_and_invalidation),
         cmocka_unit_test(test_key_change_no_stale_signature),
+        cmocka_unit_test(test_keys_pending_servfails_do_queries_of_keyless_zones),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }

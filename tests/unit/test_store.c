@@ -441,6 +441,34 @@ static void test_unknown_meta_encoding_is_refused(void **state)
     assert_non_null(strstr(eb.msg, "version"));
 }
 
+/* The key sync's record sits beside the schema record and survives a reopen. */
+static void test_keysync_meta_record(void **state)
+{
+    fixture_t *f = *state;
+    MDB_txn *txn;
+    gslb_errbuf_t eb = {{0}};
+    assert_int_equal(open_env(f, 0, 0, false), GSLB_OK);
+    gslb_keysync_meta_rec_t k = {.last_sync = 42};
+    assert_int_equal(gslb_env_read_begin(&f->env, &txn), GSLB_OK);
+    assert_int_equal(gslb_store_keysync_meta_get(&f->env, txn, &k), GSLB_ENOENT);
+    mdb_txn_abort(txn);
+    assert_int_equal(gslb_env_write_begin(&f->env, &txn), GSLB_OK);
+    k.last_sync = 1767225600;
+    assert_int_equal(gslb_store_keysync_meta_put(&f->env, txn, &k), GSLB_OK);
+    assert_int_equal(gslb_env_commit(&f->env, txn), GSLB_OK);
+    gslb_env_close(&f->env);
+    gslb_env_opts_t o = {.data_dir = f->dir};
+    assert_int_equal(gslb_env_open(&f->env, &o, &eb), GSLB_OK);
+    gslb_keysync_meta_rec_t got = {0};
+    gslb_meta_rec_t m;
+    assert_int_equal(gslb_env_read_begin(&f->env, &txn), GSLB_OK);
+    assert_int_equal(gslb_store_keysync_meta_get(&f->env, txn, &got), GSLB_OK);
+    assert_int_equal(gslb_store_meta_get(&f->env, txn, &m), GSLB_OK);
+    mdb_txn_abort(txn);
+    assert_int_equal(got.last_sync, 1767225600);
+    assert_int_equal(m.schema_version, GSLB_SCHEMA_VERSION);
+}
+
 static void test_readonly_mode(void **state)
 {
     fixture_t *f = *state;
@@ -565,6 +593,7 @@ int main(void)
         T(test_map_full_is_reported),
         T(test_newer_schema_is_refused),
         T(test_unknown_meta_encoding_is_refused),
+        T(test_keysync_meta_record),
         T(test_readonly_mode),
         T(test_readers_full_is_busy),
         T(test_dump_engine_text_json_and_errors),

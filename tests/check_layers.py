@@ -9,7 +9,8 @@ way, from the program's main down to base. This check fails, naming the file and
   - a CMake `gslb_module(...)` or `target_link_libraries(...)` line of a module links a
     `gslb_*` library it may not use;
   - a header name is defined by two modules (includes are resolved by name);
-  - the allowed map itself has a cycle, or a product folder is in no module.
+  - the allowed map itself has a cycle, or a product folder is in no module;
+  - a unit test is not in tests/unit/<module folder>/ (the tests mirror the source tree).
 
 Tests, fuzz targets and test tools may use every module and are not checked.
 """
@@ -163,6 +164,7 @@ def find_problems(root):
     index = header_index(root, problems)
     check_includes(root, index, problems)
     check_cmake(root, problems)
+    check_unit_tests_mirror(root, problems)
     return problems
 
 
@@ -190,6 +192,21 @@ def self_test(root):
         return 1
     print("check_layers self-test: an upward include and an upward link are reported")
     return 0
+
+
+def check_unit_tests_mirror(root, problems):
+    """Unit tests live in tests/unit/<module folder>/, like the code they test."""
+    base = os.path.join(root, "tests", "unit")
+    if not os.path.isdir(base):
+        return
+    for dirpath, _, filenames in os.walk(base):
+        rel = os.path.relpath(dirpath, base)
+        for f in filenames:
+            if f.startswith("test_") and f.endswith(".c") and rel not in MODULES:
+                problems.append(
+                    f"tests/unit/{'' if rel == '.' else rel + '/'}{f}: unit tests go in "
+                    "tests/unit/<module folder>/ (the folder of the code they test)"
+                )
 
 
 def main():

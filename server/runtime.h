@@ -45,7 +45,9 @@ typedef struct gslb_runtime {
     gslb_env_t env;
     bool env_open;
     gslb_dns_t *dns;
-    atomic_bool ready; /* DNS workers serve and the store is open */
+    atomic_bool ready;     /* DNS workers serve and the store is open */
+    bool pidfile;          /* <data_dir>/overwatch.pid written (takeover.h) */
+    bool takeover_waiting; /* --takeover: waiting for the predecessor's ports */
     /* reload bookkeeping (SIGHUP / API) */
     uint64_t reloads_ok, reloads_failed;
     int64_t last_reload; /* unix s, 0 = never */

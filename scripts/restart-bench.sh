@@ -103,7 +103,7 @@ def answers(port):
     q = bytes.fromhex("abcd01000001000000000000") + b"".join(
         bytes([len(p)]) + p.encode() for p in ("webapp." + ZONE).split(".")) + b"\0\0\1\0\1"
     with socket.socket(type=socket.SOCK_DGRAM) as s:
-        s.settimeout(0.2)
+        s.settimeout(0.02)
         try:
             s.sendto(q, ("127.0.0.1", port))
             return s.recv(512)[:2] == q[:2]

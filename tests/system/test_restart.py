@@ -146,6 +146,39 @@ def test_takeover_loses_no_query(tmp_path):
     assert not pid_file(old).exists()
 
 
+def test_takeover_answers_what_waits_in_the_old_sockets(tmp_path):
+    """The old process is frozen (SIGSTOP) while the new one binds beside it and queries from
+    many source ports arrive: about half wait in the old process's sockets. Once it runs again
+    it hands over, and every query is answered."""
+    old = default_overwatch(tmp_path).start()
+    new = successor(tmp_path, old)
+    clients = []
+    try:
+        os.kill(old.pid, signal.SIGSTOP)
+        mark = len(new.log())
+        new.spawn(["--config", str(new.config_path), "--takeover"])
+        new.wait_log("hand over (SIGUSR2)", start=mark, timeout=20)
+        for qid in range(400):
+            s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+            q = dns.message.make_query(WEB, "A")
+            q.id = qid
+            s.sendto(q.to_wire(), ("127.0.0.1", old.port))
+            clients.append((qid, s))
+        os.kill(old.pid, signal.SIGCONT)
+        wait_until(lambda: not old.alive(), 10, what="the old overwatch exiting")
+        assert old.stop() == 0, old.log()[-3000:]
+        for qid, s in clients:
+            r = recv_answer(s)
+            assert r.id == qid and r.rcode() == 0 and r.answer, r
+        new.wait_log("takeover: complete", start=mark, timeout=20)
+    finally:
+        for _, s in clients:
+            s.close()
+        if old.alive():
+            os.kill(old.pid, signal.SIGCONT)
+    new.stop_clean()
+
+
 def test_second_start_without_takeover_refuses(tmp_path):
     first = default_overwatch(tmp_path).start()
     second = successor(tmp_path, first, "second")
@@ -250,14 +283,25 @@ def test_socket_activation_serves_passed_sockets_and_keeps_the_queue(tmp_path):
 
 # ---- stopping --------------------------------------------------------------------------------
 
-def socket_fds(pid):
-    n = 0
+def accepted_by(pid, client):
+    """Whether process pid holds the server side of TCP connection client (its socket's inode
+    in /proc/net/tcp, with our port as the remote port, among the process's fds)."""
+    local_port = client.getsockname()[1]
+    peer_port = client.getpeername()[1]
+    inodes = set()
+    with open("/proc/net/tcp") as f:
+        for line in f.readlines()[1:]:
+            fields = line.split()
+            lport, rport = (int(a.split(":")[1], 16) for a in fields[1:3])
+            if lport == peer_port and rport == local_port:
+                inodes.add(f"socket:[{fields[9]}]")
     for fd in os.listdir(f"/proc/{pid}/fd"):
         try:
-            n += os.readlink(f"/proc/{pid}/fd/{fd}").startswith("socket:")
+            if os.readlink(f"/proc/{pid}/fd/{fd}") in inodes:
+                return True
         except OSError:
             pass
-    return n
+    return False
 
 
 def timed_stop(ow):
@@ -277,12 +321,11 @@ def test_stop_is_quick_when_idle(tmp_path):
 
 def test_stop_is_quick_with_idle_http_clients(tmp_path):
     ow = default_overwatch(tmp_path).start()
-    before = socket_fds(ow.pid)
     held = [socket.create_connection(("127.0.0.1", ow.ports[p])) for p in ("api", "metrics")]
     held.append(socket.create_connection(("127.0.0.1", ow.ports["api"])))
     held[-1].sendall(b"GET /api/v1/ready HTTP/1.1\r\n")  # a request that never ends
     try:
-        wait_until(lambda: socket_fds(ow.pid) >= before + len(held), 5,
+        wait_until(lambda: all(accepted_by(ow.pid, c) for c in held), 5,
                    what="the connections accepted")
         elapsed = timed_stop(ow)
     finally:

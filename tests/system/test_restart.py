@@ -5,7 +5,8 @@ and "Restart without losing queries".
   beside the running one, serves the DNS port with it (SO_REUSEPORT), then the old one drains
   its sockets and exits and the new one takes the gossip and API ports. A steady stream of UDP
   queries from several source ports (so the kernel spreads them over the old and the new
-  sockets) loses none.
+  sockets) loses none; so do queries that wait in the old process's sockets while it is frozen
+  (SIGSTOP) during the takeover.
 - Without --takeover the second start still fails ("already in use") and the first keeps
   serving.
 - Socket activation (systemd's protocol emulated: LISTEN_FDS/LISTEN_PID, fds 3..): the

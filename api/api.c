@@ -9,6 +9,8 @@
 
 #include <arpa/inet.h>
 #include <civetweb.h>
+#include <dirent.h>
+#include <errno.h>
 #include <netinet/in.h>
 #include <openssl/crypto.h>
 #include <stdio.h>
@@ -177,8 +179,51 @@ static void poke(const stopper_t *s)
     close(fd);
 }
 
+static bool port_in(uint16_t port, const uint16_t *ports, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (port && ports[i] == port)
+            return true;
+    }
+    return false;
+}
+
+/* A CivetWeb worker waiting for a request on an open connection notices the
+ * stop only at its next poll timeout (up to 2 s): an idle keep-alive or
+ * half-sent request from a client, a load balancer's check or a scraper held
+ * every stop for that long. Shutting down the read side of our accepted
+ * connections (local port one of ours, connected) ends that wait at once; an
+ * answer being written still goes out. */
+static void wake_connections(const uint16_t *ports, size_t n)
+{
+    DIR *dir = opendir("/proc/self/fd");
+    if (!dir)
+        return;
+    struct dirent *de;
+    while ((de = readdir(dir)) != NULL) {
+        char *end = NULL;
+        long fd = strtol(de->d_name, &end, 10);
+        if (!end || *end || end == de->d_name || fd == dirfd(dir))
+            continue;
+        struct sockaddr_storage local, peer;
+        socklen_t llen = sizeof(local), plen = sizeof(peer);
+        if (getsockname((int)fd, (struct sockaddr *)&local, &llen) != 0 ||
+            (local.ss_family != AF_INET && local.ss_family != AF_INET6) ||
+            getpeername((int)fd, (struct sockaddr *)&peer, &plen) != 0)
+            continue; /* not a socket, not IP, or not connected (a listener) */
+        uint16_t port =
+            ntohs(local.ss_family == AF_INET ? ((struct sockaddr_in *)&local)->sin_port
+                                             : ((struct sockaddr_in6 *)&local)->sin6_port);
+        if (port_in(port, ports, n))
+            (void)shutdown((int)fd, SHUT_RD);
+    }
+    closedir(dir);
+}
+
 static void stop_listeners(gslb_api_t *api)
 {
+    const uint16_t ports[] = {api->http_port, api->metrics_port,
+                              api->local_enabled ? api->local_addr.port : 0};
     stopper_t s[2] = {{.ctx = api->http, .port = api->http_port, .addr = &api->api_addr},
                       {.ctx = api->metrics, .port = api->metrics_port, .addr = &api->metrics_addr}};
     for (size_t i = 0; i < 2; i++) {
@@ -194,7 +239,8 @@ static void stop_listeners(gslb_api_t *api)
             if (!atomic_load(&s[i].done) && s[i].port)
                 poke(&s[i]);
         }
-        usleep(20 * 1000);
+        wake_connections(ports, sizeof(ports) / sizeof(ports[0]));
+        usleep(round == 0 ? 2000 : 20 * 1000);
     }
     for (size_t i = 0; i < 2; i++) {
         if (s[i].started)

@@ -2,8 +2,11 @@
  * main.c - gslb-overwatch: the authoritative GSLB DNS server process.
  *
  * Start-up: configuration -> logging -> store -> configuration applied to the
- * store -> DNS workers -> other services -> systemd READY=1 -> signal loop.
- * SIGTERM/SIGINT stop gracefully (reverse order); SIGHUP reloads.
+ * store -> DNS workers (on sockets passed by systemd when there are) -> pid
+ * file (-> with --takeover, SIGUSR2 to the previous overwatch) -> other
+ * services -> systemd READY=1 -> signal loop.
+ * SIGTERM/SIGINT stop gracefully (reverse order); SIGHUP reloads; SIGUSR2 hands
+ * DNS over to a successor, then stops (takeover.h).
  * docs/operations.md describes the command line and the signals.
  */
 #include "api_hooks.h"
@@ -13,10 +16,12 @@
 #include "gslb_err.h"
 #include "gossip_services.h"
 #include "gslb_log.h"
+#include "gslb_time.h"
 #include "keysync_glue.h"
 #include "reload.h"
 #include "runtime.h"
 #include "store.h"
+#include "takeover.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -37,37 +42,57 @@ typedef struct cli {
     const char *data_dir;
     long port;
     bool demo;
+    bool takeover;
 } cli_t;
 
 static void usage(FILE *out)
 {
     fprintf(out,
-            "Usage: gslb-overwatch [--config FILE]\n"
+            "Usage: gslb-overwatch [--config FILE] [--takeover]\n"
             "       gslb-overwatch --check-config FILE\n"
             "       gslb-overwatch --demo [--data-dir DIR] [--port N]\n"
             "\n"
             "  --config FILE        configuration file (default %s)\n"
             "  --check-config FILE  validate FILE, print \"config OK\" or the error, and exit\n"
+            "  --takeover           start beside the running overwatch of the same data_dir\n"
+            "                       and ports (binary upgrade): serve DNS on the same port,\n"
+            "                       then tell the old one (pid in <data_dir>/overwatch.pid)\n"
+            "                       to drain its sockets and exit, and take over its gossip\n"
+            "                       and API ports; no query is lost. Without it a second\n"
+            "                       start on the same ports fails (\"already in use\").\n"
             "  --demo               serve the embedded demo configuration on 127.0.0.1\n"
             "  --data-dir DIR       demo store directory (default /tmp/opengslb-demo-<uid>)\n"
             "  --port N             demo DNS port (default %d; gossip, API and metrics use\n"
             "                       the next three ports)\n"
             "  --help, --version\n"
             "\n"
-            "Signals: SIGTERM/SIGINT stop gracefully, SIGHUP reloads the configuration.\n",
+            "Signals: SIGTERM/SIGINT stop gracefully, SIGHUP reloads the configuration,\n"
+            "SIGUSR2 hands DNS over to a --takeover successor and stops.\n"
+            "Socket activation: DNS sockets passed by systemd (opengslb-overwatch.socket;\n"
+            "LISTEN_FDS) that match dns.listen_address are served instead of binding; they\n"
+            "and the queries queued in them outlive a restart.\n",
             GSLB_DEFAULT_CONFIG, DEMO_DEFAULT_PORT);
 }
 
 /* Returns -1 to continue, else an exit status. */
 static int parse_cli(int argc, char **argv, cli_t *cli)
 {
-    enum { OPT_CHECK = 1000, OPT_DEMO, OPT_DATA_DIR, OPT_PORT, OPT_HELP, OPT_VERSION };
+    enum {
+        OPT_CHECK = 1000,
+        OPT_DEMO,
+        OPT_DATA_DIR,
+        OPT_PORT,
+        OPT_TAKEOVER,
+        OPT_HELP,
+        OPT_VERSION
+    };
     static const struct option opts[] = {
         {"config", required_argument, NULL, 'c'},
         {"check-config", required_argument, NULL, OPT_CHECK},
         {"demo", no_argument, NULL, OPT_DEMO},
         {"data-dir", required_argument, NULL, OPT_DATA_DIR},
         {"port", required_argument, NULL, OPT_PORT},
+        {"takeover", no_argument, NULL, OPT_TAKEOVER},
         {"help", no_argument, NULL, OPT_HELP},
         {"version", no_argument, NULL, OPT_VERSION},
         {NULL, 0, NULL, 0},
@@ -88,6 +113,9 @@ static int parse_cli(int argc, char **argv, cli_t *cli)
             break;
         case OPT_DEMO:
             cli->demo = true;
+            break;
+        case OPT_TAKEOVER:
+            cli->takeover = true;
             break;
         case OPT_DATA_DIR:
             cli->data_dir = optarg;
@@ -191,6 +219,27 @@ static void overwatch_stop_services(gslb_runtime_t *rt)
     gslb_runtime_stop_gossip(rt);
 }
 
+/* After a takeover signal the predecessor releases the gossip and API ports
+ * while it stops: retry while a port is in use, bounded (takeover.h). */
+static int start_services_after(gslb_runtime_t *rt, pid_t predecessor, gslb_errbuf_t *eb)
+{
+    int64_t start = gslb_mono_ms(), waited = 0;
+    for (;;) {
+        int rc = overwatch_start_services(rt, eb);
+        waited = gslb_mono_ms() - start;
+        if (rc == GSLB_OK || predecessor == 0 || !gslb_takeover_bind_busy(rc, eb) ||
+            waited >= GSLB_TAKEOVER_WAIT_MS)
+            return rc;
+        overwatch_stop_services(rt);
+        if (!rt->takeover_waiting)
+            gslb_info("takeover: %s; waiting for pid %ld to release it", eb->msg,
+                      (long)predecessor);
+        rt->takeover_waiting = true;
+        memset(eb, 0, sizeof(*eb));
+        usleep(GSLB_TAKEOVER_RETRY_MS * 1000);
+    }
+}
+
 /* SIGHUP (and POST /api/v1/reload): server/reload.c reloads the file, applies
  * it to the store (answers change atomically) and hands it to every service;
  * it logs and counts the result and keeps the running config on any error. */
@@ -207,7 +256,8 @@ static void handle_reload(gslb_runtime_t *rt)
     overwatch_reload(rt, &eb); /* logged, counted and told to systemd by reload.c */
 }
 
-static void wait_for_stop(gslb_runtime_t *rt, const sigset_t *set)
+/* Returns the signal that ends the loop (SIGTERM, SIGINT, GSLB_TAKEOVER_SIGNAL). */
+static int wait_for_stop(gslb_runtime_t *rt, const sigset_t *set)
 {
     for (;;) {
         siginfo_t si;
@@ -216,14 +266,19 @@ static void wait_for_stop(gslb_runtime_t *rt, const sigset_t *set)
             if (errno == EINTR)
                 continue;
             gslb_error("sigwaitinfo: %s", strerror(errno));
-            return;
+            return SIGTERM;
         }
         if (sig == SIGHUP) {
             handle_reload(rt);
             continue;
         }
+        if (sig == GSLB_TAKEOVER_SIGNAL) {
+            gslb_info("received SIGUSR2 from pid %ld: handing DNS over, then stopping",
+                      (long)si.si_pid);
+            return sig;
+        }
         gslb_info("received %s, stopping", sig == SIGTERM ? "SIGTERM" : "SIGINT");
-        return;
+        return sig;
     }
 }
 
@@ -236,6 +291,15 @@ static void print_demo_banner(const gslb_runtime_t *rt)
     fflush(stdout);
 }
 
+/* Hand-over (SIGUSR2): the successor already serves DNS, so DNS goes first
+ * (drained, dns.h), then the services release the gossip and API ports. */
+static void hand_over_dns(gslb_runtime_t *rt)
+{
+    atomic_store(&rt->ready, false);
+    gslb_dns_hand_over(rt->dns);
+    rt->dns = NULL;
+}
+
 static void shutdown_all(gslb_runtime_t *rt)
 {
     atomic_store(&rt->ready, false);
@@ -246,11 +310,55 @@ static void shutdown_all(gslb_runtime_t *rt)
     if (rt->env_open)
         gslb_env_close(&rt->env);
     rt->env_open = false;
+    if (rt->cfg && rt->pidfile)
+        gslb_pidfile_remove(rt->cfg->restart.data_dir);
+    rt->pidfile = false;
     if (rt->cfg) {
         gslb_config_free(rt->cfg);
         free(rt->cfg);
         rt->cfg = NULL;
     }
+}
+
+/* --takeover: the running overwatch of this data_dir, or 0 (start as usual). */
+static pid_t find_predecessor(const gslb_runtime_t *rt)
+{
+    pid_t pid = gslb_takeover_find(rt->cfg->restart.data_dir);
+    if (pid)
+        gslb_info("takeover: taking over from pid %ld (%s/%s)", (long)pid,
+                  rt->cfg->restart.data_dir, GSLB_PIDFILE_NAME);
+    else
+        gslb_info("takeover: no running gslb-overwatch for %s: starting as usual",
+                  rt->cfg->restart.data_dir);
+    return pid;
+}
+
+static void signal_predecessor(pid_t pid)
+{
+    if (kill(pid, GSLB_TAKEOVER_SIGNAL) == 0)
+        gslb_info("takeover: serving DNS; told pid %ld to hand over (SIGUSR2)", (long)pid);
+    else
+        gslb_error("takeover: cannot signal pid %ld: %s", (long)pid, strerror(errno));
+}
+
+/* DNS workers on the sockets systemd passed (if any match), beside a
+ * predecessor (takeover), or on sockets of their own. */
+static int start_dns(gslb_runtime_t *rt, int passed, bool takeover, gslb_errbuf_t *eb)
+{
+    gslb_dns_opts_t dopts;
+    gslb_dns_opts_from_config(rt->cfg, &dopts);
+    dopts.takeover = takeover;
+    dopts.dnssec_keys_pending = &rt->dnssec_keys_pending;
+    if (passed > 0)
+        gslb_info("systemd: %d socket(s) passed (socket activation)", passed);
+    for (int i = 0; i < passed; i++) {
+        int fd = GSLB_SD_LISTEN_FDS_START + i;
+        if (dopts.passed_count < GSLB_DNS_MAX_PASSED)
+            dopts.passed[dopts.passed_count++] = fd;
+        else
+            close(fd);
+    }
+    return gslb_dns_start(&rt->env, &dopts, &rt->dns, eb);
 }
 
 static int fail(gslb_runtime_t *rt, const char *what, const gslb_errbuf_t *eb, int rc)
@@ -275,11 +383,13 @@ int main(int argc, char **argv)
     sigaddset(&set, SIGTERM);
     sigaddset(&set, SIGINT);
     sigaddset(&set, SIGHUP);
+    sigaddset(&set, GSLB_TAKEOVER_SIGNAL);
     pthread_sigmask(SIG_BLOCK, &set, NULL);
     signal(SIGPIPE, SIG_IGN);
 
     static gslb_runtime_t rt;
     gslb_errbuf_t eb = {{0}};
+    int passed = gslb_sd_listen_fds(); /* before any thread: it edits the environment */
     int rc = load_config(&rt, &cli, &eb);
     if (rc)
         return fail(&rt, "configuration", &eb, rc);
@@ -293,13 +403,17 @@ int main(int argc, char **argv)
     rc = gslb_runtime_start_keysync(&rt, &eb);
     if (rc)
         return fail(&rt, "dnssec keys", &eb, rc);
-    gslb_dns_opts_t dopts;
-    gslb_dns_opts_from_config(rt.cfg, &dopts);
-    dopts.dnssec_keys_pending = &rt.dnssec_keys_pending;
-    rc = gslb_dns_start(&rt.env, &dopts, &rt.dns, &eb);
+    pid_t predecessor = cli.takeover ? find_predecessor(&rt) : 0;
+    rc = start_dns(&rt, passed, predecessor != 0, &eb);
     if (rc)
         return fail(&rt, "dns", &eb, rc);
-    rc = overwatch_start_services(&rt, &eb);
+    rc = gslb_pidfile_write(rt.cfg->restart.data_dir, &eb);
+    if (rc)
+        return fail(&rt, "pid file", &eb, rc);
+    rt.pidfile = true;
+    if (predecessor)
+        signal_predecessor(predecessor);
+    rc = start_services_after(&rt, predecessor, &eb);
     if (rc)
         return fail(&rt, "services", &eb, rc);
     atomic_store(&rt.ready, true);
@@ -307,9 +421,13 @@ int main(int argc, char **argv)
               rt.config_path);
     if (rt.demo)
         print_demo_banner(&rt);
+    if (predecessor)
+        gslb_info("takeover: complete (pid %ld handed over)", (long)predecessor);
     gslb_sd_notify("READY=1");
-    wait_for_stop(&rt, &set);
+    int sig = wait_for_stop(&rt, &set);
     gslb_sd_notify("STOPPING=1");
+    if (sig == GSLB_TAKEOVER_SIGNAL)
+        hand_over_dns(&rt);
     shutdown_all(&rt);
     gslb_info("gslb-overwatch stopped");
     return 0;

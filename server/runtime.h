@@ -45,7 +45,9 @@ typedef struct gslb_runtime {
     gslb_env_t env;
     bool env_open;
     gslb_dns_t *dns;
-    atomic_bool ready; /* DNS workers serve and the store is open */
+    atomic_bool ready;     /* DNS workers serve and the store is open */
+    bool pidfile;          /* <data_dir>/overwatch.pid written (takeover.h) */
+    bool takeover_waiting; /* --takeover: waiting for the predecessor's ports */
     /* a DNSSEC zone waits for its first key: DO queries for it get SERVFAIL
      * (set by the key sync, read by the DNS workers; keysync.h) */
     atomic_bool dnssec_keys_pending;

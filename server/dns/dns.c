@@ -10,6 +10,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <pthread.h>
 #include <signal.h>
@@ -56,6 +57,8 @@ struct gslb_dns {
     worker_t **workers;
     int stop_fd;
     atomic_bool stopping;
+    atomic_bool handover;       /* gslb_dns_hand_over(): drain before exiting */
+    int passed_udp, passed_tcp; /* passed sockets in use (-1: none) */
     uint16_t port;
 };
 
@@ -148,6 +151,96 @@ static int probe_port_free(const listen_addr_t *a, int type, uint16_t port, gslb
     return rc;
 }
 
+/* ---- passed sockets (socket activation) ------------------------------------- */
+
+static int socket_type(int fd)
+{
+    int type = -1;
+    socklen_t len = sizeof(type);
+    if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) != 0)
+        return -1;
+    if (type == SOCK_STREAM) {
+        int listening = 0;
+        len = sizeof(listening);
+        if (getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &len) != 0 || !listening)
+            return -1;
+    }
+    return type;
+}
+
+static bool same_address(const listen_addr_t *a, int fd)
+{
+    struct sockaddr_storage ss;
+    socklen_t len = sizeof(ss);
+    if (getsockname(fd, (struct sockaddr *)&ss, &len) != 0 || ss.ss_family != a->ss.ss_family)
+        return false;
+    if (ss.ss_family == AF_INET) {
+        const struct sockaddr_in *x = (const void *)&ss, *y = (const void *)&a->ss;
+        return x->sin_port == y->sin_port && x->sin_addr.s_addr == y->sin_addr.s_addr;
+    }
+    const struct sockaddr_in6 *x = (const void *)&ss, *y = (const void *)&a->ss;
+    return x->sin6_port == y->sin6_port && IN6_ARE_ADDR_EQUAL(&x->sin6_addr, &y->sin6_addr);
+}
+
+static void describe_socket(int fd, char *buf, size_t cap)
+{
+    struct sockaddr_storage ss;
+    socklen_t len = sizeof(ss);
+    char host[INET6_ADDRSTRLEN] = "?";
+    unsigned port = 0;
+    if (getsockname(fd, (struct sockaddr *)&ss, &len) == 0 &&
+        (ss.ss_family == AF_INET || ss.ss_family == AF_INET6)) {
+        const void *addr = ss.ss_family == AF_INET
+                               ? (const void *)&((struct sockaddr_in *)&ss)->sin_addr
+                               : (const void *)&((struct sockaddr_in6 *)&ss)->sin6_addr;
+        inet_ntop(ss.ss_family, addr, host, sizeof(host));
+        port = bound_port(fd);
+    }
+    int type = socket_type(fd);
+    snprintf(buf, cap, "fd %d (%s %s port %u)", fd,
+             type == SOCK_DGRAM    ? "udp"
+             : type == SOCK_STREAM ? "tcp listener"
+                                   : "other",
+             host, port);
+}
+
+/* Keep the first passed UDP and TCP sockets on the listen address, close the
+ * rest (dns.h). */
+static int take_passed(gslb_dns_t *d, const listen_addr_t *a, gslb_errbuf_t *eb)
+{
+    int rc = GSLB_OK;
+    for (unsigned i = 0; i < d->opts.passed_count && i < GSLB_DNS_MAX_PASSED; i++) {
+        int fd = d->opts.passed[i], type = socket_type(fd);
+        int *slot = type == SOCK_DGRAM    ? &d->passed_udp
+                    : type == SOCK_STREAM ? &d->passed_tcp
+                                          : NULL;
+        if (slot && *slot < 0 && same_address(a, fd)) {
+            *slot = fd;
+            continue;
+        }
+        char what[128];
+        describe_socket(fd, what, sizeof(what));
+        gslb_warn("dns: passed socket %s is not dns.listen_address %s port %u: closed", what,
+                  a->text, (unsigned)d->opts.port);
+        close(fd);
+    }
+    d->opts.passed_count = 0;
+    if (d->passed_udp >= 0)
+        rc = gslb_udp_adopt(d->passed_udp, a->wildcard, eb);
+    if (!rc && d->passed_tcp >= 0)
+        rc = gslb_tcp_adopt(d->passed_tcp, eb);
+    return rc;
+}
+
+static void close_passed(gslb_dns_t *d)
+{
+    if (d->passed_udp >= 0)
+        close(d->passed_udp);
+    if (d->passed_tcp >= 0)
+        close(d->passed_tcp);
+    /* the flags stay: workers already hold duplicates (in_events, hand-over) */
+}
+
 /* ---- workers ---------------------------------------------------------------- */
 
 /* Serve UDP batches while they come back full; returns the size of the last one. */
@@ -198,10 +291,16 @@ static bool drain_tcp_epoll(worker_t *w, struct epoll_event *ev)
 
 /* Put the UDP socket in the blocking epoll set or take it out; returns whether
  * it is in the set now (unchanged if epoll_ctl fails). */
+static uint32_t in_events(bool shared)
+{
+    /* a socket every worker watches wakes one of them, not all */
+    return EPOLLIN | (shared ? (uint32_t)EPOLLEXCLUSIVE : 0);
+}
+
 static bool set_udp_watched(worker_t *w, bool on)
 {
     if (w->udp_watched != on) {
-        struct epoll_event ev = {.events = EPOLLIN, .data.u64 = TAG_UDP};
+        struct epoll_event ev = {.events = in_events(w->dns->passed_udp >= 0), .data.u64 = TAG_UDP};
         if (epoll_ctl(w->epoll_fd, on ? EPOLL_CTL_ADD : EPOLL_CTL_DEL, w->udp.fd, &ev) == 0)
             w->udp_watched = on;
     }
@@ -218,9 +317,10 @@ static bool set_udp_watched(worker_t *w, bool on)
  * datagram received and for every answer sent (write space), about 4% of the
  * worker's CPU under load. Adding it back reports a socket that is already
  * readable, so nothing is missed; if that fails the worker keeps polling. */
-static void *worker_main(void *arg)
+static void worker_hand_over(worker_t *w);
+
+static void *worker_loop(worker_t *w)
 {
-    worker_t *w = arg;
     struct epoll_event ev[EPOLL_EVENTS];
     prctl(PR_SET_TIMERSLACK, COALESCE_SLACK_NS, 0, 0, 0);
     int last = 0; /* size of the last UDP batch */
@@ -261,10 +361,63 @@ static void *worker_main(void *arg)
     return NULL;
 }
 
+static void *worker_main(void *arg)
+{
+    worker_t *w = arg;
+    worker_loop(w);
+    if (atomic_load(&w->dns->handover))
+        worker_hand_over(w);
+    return NULL;
+}
+
+/* ---- hand-over (dns.h) ---------------------------------------------------- */
+
+/* Serve TCP events (no stop event in the set any more) for up to ms. */
+static void serve_tcp_for(worker_t *w, struct epoll_event *ev, int ms)
+{
+    int n = epoll_wait(w->tcp_epoll_fd, ev, EPOLL_EVENTS, ms);
+    handle_tcp_events(w, ev, n > 0 ? n : 0);
+}
+
+/* Answer every queued datagram; look again after GSLB_DNS_SETTLE_MS for one
+ * that was on its way into the queue when the socket left the group. */
+static void drain_udp(worker_t *w, struct epoll_event *ev)
+{
+    for (int quiet = 0; quiet < 2;) {
+        if (serve_udp(w) > 0) {
+            quiet = 0;
+            continue;
+        }
+        if (++quiet < 2)
+            serve_tcp_for(w, ev, GSLB_DNS_SETTLE_MS);
+    }
+}
+
+static void worker_hand_over(worker_t *w)
+{
+    struct epoll_event ev[EPOLL_EVENTS];
+    epoll_ctl(w->tcp_epoll_fd, EPOLL_CTL_DEL, w->dns->stop_fd, NULL);
+    if (gslb_udp_detach(&w->udp) != GSLB_OK)
+        gslb_warn("dns: worker %u: cannot take the UDP socket out of the port's group: %s",
+                  w->index, strerror(errno));
+    uint64_t now = (uint64_t)gslb_mono_coarse_ms();
+    gslb_tcp_accept(&w->tcp, now, &w->stats);
+    gslb_tcp_close_listener(&w->tcp);
+    drain_udp(w, ev);
+    uint64_t deadline = now + GSLB_DNS_HANDOVER_TCP_MS;
+    while (w->tcp.open && (now = (uint64_t)gslb_mono_coarse_ms()) < deadline)
+        serve_tcp_for(w, ev, (int)(deadline - now));
+}
+
+static int watch_shared(int epoll_fd, int fd, uint64_t tag, bool shared)
+{
+    struct epoll_event ev = {.events = in_events(shared), .data.u64 = tag};
+    return epoll_ctl(epoll_fd, EPOLL_CTL_ADD, fd, &ev);
+}
+
 static int watch(int epoll_fd, int fd, uint64_t tag)
 {
-    struct epoll_event ev = {.events = EPOLLIN, .data.u64 = tag};
-    return epoll_ctl(epoll_fd, EPOLL_CTL_ADD, fd, &ev);
+    return watch_shared(epoll_fd, fd, tag, false);
 }
 
 static void worker_free(worker_t *w)
@@ -286,18 +439,31 @@ static void worker_free(worker_t *w)
     free(w);
 }
 
-/* Sockets of worker i: UDP and TCP on the same port. */
+static int dup_socket(int fd, gslb_errbuf_t *eb)
+{
+    int copy = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+    if (copy < 0)
+        return gslb_errf(eb, GSLB_EIO, "dns: dup of passed socket %d: %s", fd, strerror(errno));
+    return copy;
+}
+
+/* Sockets of worker i: UDP and TCP on the same port (duplicates of the passed
+ * sockets when there are). */
 static int worker_sockets(gslb_dns_t *d, worker_t *w, listen_addr_t *a, uint16_t *port,
                           gslb_errbuf_t *eb)
 {
     set_port(a, *port);
-    int ufd = gslb_udp_open((struct sockaddr *)&a->ss, a->len, a->wildcard, eb);
+    int ufd = d->passed_udp >= 0
+                  ? dup_socket(d->passed_udp, eb)
+                  : gslb_udp_open((struct sockaddr *)&a->ss, a->len, a->wildcard, eb);
     if (ufd < 0)
         return ufd;
     if (*port == 0)
         *port = bound_port(ufd);
     set_port(a, *port);
-    int tfd = gslb_tcp_open((struct sockaddr *)&a->ss, a->len, a->wildcard, eb);
+    int tfd = d->passed_tcp >= 0
+                  ? dup_socket(d->passed_tcp, eb)
+                  : gslb_tcp_open((struct sockaddr *)&a->ss, a->len, a->wildcard, eb);
     if (tfd < 0) {
         close(ufd);
         return tfd;
@@ -313,9 +479,9 @@ static int worker_sockets(gslb_dns_t *d, worker_t *w, listen_addr_t *a, uint16_t
     if (rc)
         return gslb_errf(eb, rc, "dns: out of memory for TCP connections");
     w->udp_watched = true;
-    if (watch(w->epoll_fd, w->udp.fd, TAG_UDP) || watch(w->epoll_fd, w->tcp_epoll_fd, TAG_TCP) ||
-        watch(w->epoll_fd, d->stop_fd, TAG_STOP) ||
-        watch(w->tcp_epoll_fd, w->tcp.listen_fd, TAG_LISTEN) ||
+    if (watch_shared(w->epoll_fd, w->udp.fd, TAG_UDP, d->passed_udp >= 0) ||
+        watch(w->epoll_fd, w->tcp_epoll_fd, TAG_TCP) || watch(w->epoll_fd, d->stop_fd, TAG_STOP) ||
+        watch_shared(w->tcp_epoll_fd, w->tcp.listen_fd, TAG_LISTEN, d->passed_tcp >= 0) ||
         watch(w->tcp_epoll_fd, d->stop_fd, TAG_STOP))
         return gslb_errf(eb, GSLB_EIO, "dns: epoll_ctl: %s", strerror(errno));
     return GSLB_OK;
@@ -376,11 +542,14 @@ static int bind_workers(gslb_dns_t *d, unsigned n, gslb_errbuf_t *eb)
 {
     listen_addr_t a;
     int rc = parse_listen(d->opts.host, d->opts.port, &a, eb);
+    if (!rc)
+        rc = take_passed(d, &a, eb);
     if (rc)
         return rc;
-    if (d->opts.port != 0) {
-        rc = probe_port_free(&a, SOCK_DGRAM, d->opts.port, eb);
-        if (!rc)
+    if (d->opts.port != 0 && !d->opts.takeover) {
+        if (d->passed_udp < 0)
+            rc = probe_port_free(&a, SOCK_DGRAM, d->opts.port, eb);
+        if (!rc && d->passed_tcp < 0)
             rc = probe_port_free(&a, SOCK_STREAM, d->opts.port, eb);
         if (rc)
             return rc;
@@ -449,6 +618,7 @@ int gslb_dns_start(gslb_env_t *env, const gslb_dns_opts_t *opts, gslb_dns_t **ou
         return gslb_errf(eb, GSLB_ENOMEM, "dns: out of memory");
     d->env = env;
     d->opts = *opts;
+    d->passed_udp = d->passed_tcp = -1;
     apply_defaults(&d->opts);
     d->stop_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     d->workers = calloc(d->opts.workers, sizeof(*d->workers));
@@ -460,11 +630,16 @@ int gslb_dns_start(gslb_env_t *env, const gslb_dns_opts_t *opts, gslb_dns_t **ou
     if (!rc)
         rc = start_threads(d, eb);
     if (rc) {
+        for (unsigned i = 0; i < d->opts.passed_count && i < GSLB_DNS_MAX_PASSED; i++)
+            close(d->opts.passed[i]); /* when take_passed() did not run */
         gslb_dns_stop(d);
         return rc;
     }
-    gslb_info("dns: serving on %s port %u (udp+tcp) with %u workers, edns payload %u",
-              d->opts.host[0] ? d->opts.host : "::", d->port, d->count, d->opts.edns_payload);
+    gslb_info("dns: serving on %s port %u (udp+tcp) with %u workers, edns payload %u%s%s%s",
+              d->opts.host[0] ? d->opts.host : "::", d->port, d->count, d->opts.edns_payload,
+              d->passed_udp >= 0 ? ", udp socket passed by systemd" : "",
+              d->passed_tcp >= 0 ? ", tcp socket passed by systemd" : "",
+              d->opts.takeover ? ", beside the overwatch it takes over from" : "");
     *out = d;
     return GSLB_OK;
 }
@@ -486,10 +661,13 @@ void gslb_dns_stats(const gslb_dns_t *d, gslb_stats_t *sum)
         gslb_stats_accumulate(sum, &d->workers[i]->stats);
 }
 
-void gslb_dns_stop(gslb_dns_t *d)
+bool gslb_dns_uses_passed(const gslb_dns_t *d)
 {
-    if (!d)
-        return;
+    return d && (d->passed_udp >= 0 || d->passed_tcp >= 0);
+}
+
+static void join_workers(gslb_dns_t *d)
+{
     atomic_store(&d->stopping, true);
     if (d->stop_fd >= 0) {
         uint64_t one = 1;
@@ -499,8 +677,41 @@ void gslb_dns_stop(gslb_dns_t *d)
     for (unsigned i = 0; i < d->count; i++) {
         if (d->workers[i]->started)
             pthread_join(d->workers[i]->thread, NULL);
+        d->workers[i]->started = false;
     }
+}
+
+static uint64_t queries_so_far(const gslb_dns_t *d)
+{
+    gslb_stats_t sum;
+    gslb_dns_stats(d, &sum);
+    return sum.field[GSLB_ST_UDP_QUERIES] + sum.field[GSLB_ST_TCP_QUERIES];
+}
+
+void gslb_dns_hand_over(gslb_dns_t *d)
+{
+    if (!d)
+        return;
+    /* passed sockets stay with whoever passed them: nothing to hand over */
+    if (!gslb_dns_uses_passed(d)) {
+        uint64_t before = queries_so_far(d);
+        int64_t t0 = gslb_mono_us();
+        atomic_store(&d->handover, true);
+        join_workers(d);
+        gslb_info("dns: handed over in %.1f ms: %llu queries answered while draining",
+                  (double)(gslb_mono_us() - t0) / 1000.0,
+                  (unsigned long long)(queries_so_far(d) - before));
+    }
+    gslb_dns_stop(d);
+}
+
+void gslb_dns_stop(gslb_dns_t *d)
+{
+    if (!d)
+        return;
+    join_workers(d);
     free_workers(d);
+    close_passed(d);
     if (d->stop_fd >= 0)
         close(d->stop_fd);
     free(d->workers);

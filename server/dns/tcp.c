@@ -6,6 +6,7 @@
 #include "gslb_log.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <stdlib.h>
@@ -52,6 +53,23 @@ int gslb_tcp_open(const struct sockaddr *addr, socklen_t len, bool wildcard, gsl
         return rc;
     }
     return fd;
+}
+
+int gslb_tcp_adopt(int fd, gslb_errbuf_t *eb)
+{
+    int flags = fcntl(fd, F_GETFL);
+    if (flags < 0 || fcntl(fd, F_SETFL, flags | O_NONBLOCK) != 0)
+        return gslb_errf(eb, GSLB_EIO, "dns: passed TCP socket %d: %s", fd, strerror(errno));
+    return GSLB_OK;
+}
+
+void gslb_tcp_close_listener(gslb_tcp_t *t)
+{
+    if (t->listen_fd < 0)
+        return;
+    epoll_ctl(t->epoll_fd, EPOLL_CTL_DEL, t->listen_fd, NULL);
+    close(t->listen_fd);
+    t->listen_fd = -1;
 }
 
 int gslb_tcp_init(gslb_tcp_t *t, int listen_fd, int epoll_fd, uint32_t max_clients,

@@ -49,6 +49,13 @@ typedef struct gslb_tcp {
 /** A bound, listening, non-blocking TCP socket (SO_REUSEPORT), or an error. */
 int gslb_tcp_open(const struct sockaddr *addr, socklen_t len, bool wildcard, gslb_errbuf_t *eb);
 
+/** Make a listening socket passed in by the caller non-blocking (fd stays theirs). */
+int gslb_tcp_adopt(int fd, gslb_errbuf_t *eb);
+
+/** Stop listening: take the listener out of the epoll set and close it
+ *  (open connections stay). */
+void gslb_tcp_close_listener(gslb_tcp_t *t);
+
 /** Set up connection slots; registers nothing yet. Takes ownership of listen_fd. */
 int gslb_tcp_init(gslb_tcp_t *t, int listen_fd, int epoll_fd, uint32_t max_clients,
                   uint32_t idle_timeout_ms);

@@ -4,7 +4,9 @@
 #include "udp.h"
 #include "gslb_log.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -86,6 +88,45 @@ int gslb_udp_open(const struct sockaddr *addr, socklen_t len, bool wildcard, gsl
     }
     tune_udp_socket(fd, addr->sa_family, wildcard);
     return fd;
+}
+
+int gslb_udp_adopt(int fd, bool wildcard, gslb_errbuf_t *eb)
+{
+    struct sockaddr_storage ss;
+    socklen_t len = sizeof(ss);
+    int flags = fcntl(fd, F_GETFL);
+    if (getsockname(fd, (struct sockaddr *)&ss, &len) != 0 || flags < 0 ||
+        fcntl(fd, F_SETFL, flags | O_NONBLOCK) != 0)
+        return gslb_errf(eb, GSLB_EIO, "dns: passed UDP socket %d: %s", fd, strerror(errno));
+    int rc = wildcard ? enable_pktinfo(fd, ss.ss_family, eb) : GSLB_OK;
+    if (rc == GSLB_OK)
+        tune_udp_socket(fd, ss.ss_family, wildcard);
+    return rc;
+}
+
+/* The address a datagram to this socket can only come from itself: its own
+ * address, or loopback for a wildcard bind. */
+static void self_address(struct sockaddr_storage *ss)
+{
+    if (ss->ss_family == AF_INET) {
+        struct sockaddr_in *s4 = (struct sockaddr_in *)ss;
+        if (s4->sin_addr.s_addr == htonl(INADDR_ANY))
+            s4->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    } else if (ss->ss_family == AF_INET6) {
+        struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)ss;
+        if (IN6_IS_ADDR_UNSPECIFIED(&s6->sin6_addr))
+            s6->sin6_addr = in6addr_loopback;
+    }
+}
+
+int gslb_udp_detach(gslb_udp_t *u)
+{
+    struct sockaddr_storage ss;
+    socklen_t len = sizeof(ss);
+    if (getsockname(u->fd, (struct sockaddr *)&ss, &len) != 0)
+        return GSLB_EIO;
+    self_address(&ss);
+    return connect(u->fd, (struct sockaddr *)&ss, len) == 0 ? GSLB_OK : GSLB_EIO;
 }
 
 int gslb_udp_init(gslb_udp_t *u, int fd, bool pktinfo, size_t tx_size)

@@ -15,6 +15,14 @@
  *    sendmmsg. No allocation, lock or extra syscall per query.
  *  - Datagrams larger than the receive buffer (GSLB_UDP_RX_SIZE) are dropped
  *    and counted.
+ *  - gslb_udp_adopt() prepares a socket bound by someone else (systemd socket
+ *    activation): non-blocking, the same tuning and, on a wildcard address,
+ *    destination addresses, as gslb_udp_open() would have set.
+ *  - gslb_udp_detach() takes the socket out of its SO_REUSEPORT group for
+ *    every new datagram (it connects the socket to its own address: the kernel
+ *    delivers no unrelated datagram to a connected socket and skips it when it
+ *    spreads flows) while what is already queued stays readable: a successor
+ *    on the same port gets all new queries, this socket can be drained.
  */
 #pragma once
 
@@ -42,6 +50,12 @@ typedef struct gslb_udp {
 
 /** A bound UDP socket, or a negative GSLB_E* code with a message. */
 int gslb_udp_open(const struct sockaddr *addr, socklen_t len, bool wildcard, gslb_errbuf_t *eb);
+
+/** Prepare a bound UDP socket passed in by the caller (fd stays the caller's). */
+int gslb_udp_adopt(int fd, bool wildcard, gslb_errbuf_t *eb);
+
+/** Stop receiving new datagrams (see the contract); 0 or a negative GSLB_E* code. */
+int gslb_udp_detach(gslb_udp_t *u);
 
 /** Attach the batch buffers to a bound socket (takes ownership of fd). */
 int gslb_udp_init(gslb_udp_t *u, int fd, bool pktinfo, size_t tx_size);

@@ -182,9 +182,10 @@ class Daemon:
         self.log_path = self.dir / log_name
         self.proc = None
 
-    def spawn(self, argv, env=None):
+    def spawn(self, argv, env=None, pass_fds=()):
         with open(self.log_path, "ab") as log:
-            self.proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, env=env)
+            self.proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, env=env,
+                                         pass_fds=pass_fds)
         _register(self.proc, self.log_path, f"{self.name}: {self.log_path}")
         return self.proc
 
@@ -221,6 +222,25 @@ class Daemon:
 
 # ---- gslb-overwatch --------------------------------------------------------------------------
 
+# systemd's socket activation, emulated: the sockets become fds 3, 4, ... of the program,
+# LISTEN_FDS counts them and LISTEN_PID is the program's own pid (sd_listen_fds(3)).
+_ACTIVATE = """import os, sys
+n = int(sys.argv[1]); fds = [int(x) for x in sys.argv[2:2 + n]]
+high = [os.dup2(fd, 100 + i) for i, fd in enumerate(fds)]
+for i, fd in enumerate(high):
+    os.dup2(fd, 3 + i)
+for fd in set(fds + high) - set(range(3, 3 + n)):
+    os.close(fd)
+os.environ.update(LISTEN_PID=str(os.getpid()), LISTEN_FDS=str(n))
+os.execv(sys.argv[2 + n], sys.argv[2 + n:])
+"""
+
+
+def socket_activation_argv(fds, argv):
+    """argv run with the sockets fds passed as systemd passes them (pass fds to Popen too)."""
+    return [sys.executable, "-c", _ACTIVATE, str(len(fds)), *map(str, fds), *argv]
+
+
 class Overwatch(Daemon):
     """One gslb-overwatch with its configuration, store (data_dir) and log in directory base.
 
@@ -231,6 +251,8 @@ class Overwatch(Daemon):
     (GET /api/v1/ready is 200), "dns" (any DNS answer), "metrics" (GET /metrics is 200);
     default "api" when there is an API port, else "dns". env: extra environment variables.
     tls_ca: the API speaks HTTPS, verified with this CA file.
+    listen_sockets: sockets (socket objects) passed to every start as systemd's socket
+    activation passes them (socket_activation_argv); the test owns and closes them.
     """
 
     def __init__(self, base, config=None, *, name=None, host="127.0.0.1", ports=("dns",),
@@ -251,6 +273,7 @@ class Overwatch(Daemon):
         self.env.update(env or {})
         self.tls_ca = tls_ca
         self.start_mark = 0
+        self.listen_sockets = []
 
     # ---- configuration -------------------------------------------------------------------
     @property
@@ -295,7 +318,10 @@ class Overwatch(Daemon):
         """Start the process (args: instead of --config <config_path>) without waiting."""
         self.start_mark = len(self.log())
         args = args if args is not None else ["--config", str(self.config_path)]
-        return super().spawn([OVERWATCH] + args, env=self.env)
+        argv, fds = [OVERWATCH] + args, tuple(s.fileno() for s in self.listen_sockets)
+        if fds:
+            argv = socket_activation_argv(fds, argv)
+        return super().spawn(argv, env=self.env, pass_fds=fds)
 
     def wait_ready(self, timeout=15):
         probes = {"api": self.api_ready, "dns": self.answers_dns, "metrics": self.metrics_up}

@@ -18,10 +18,12 @@
 #include "dns.h"
 #include "env.h"
 #include "store.h"
+#include "udp.h"
 #include "wire.h"
 
 #include <arpa/inet.h>
 #include <ldns/ldns.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -757,6 +759,155 @@ static void test_workers_see_store_writes(void **state)
     gslb_dns_stop(dns);
 }
 
+static struct sockaddr_in loopback(uint16_t port)
+{
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(port)};
+    inet_pton(AF_INET, "127.0.0.1", &a.sin_addr);
+    return a;
+}
+
+/* Datagrams waiting in fd (read without blocking until EAGAIN). */
+static int drain_count(int fd)
+{
+    uint8_t buf[512];
+    int n = 0;
+    while (recv(fd, buf, sizeof(buf), MSG_DONTWAIT) >= 0)
+        n++;
+    return n;
+}
+
+/* One datagram from each of n fresh source ports (the kernel spreads them). */
+static void send_from_many(uint16_t port, int n)
+{
+    struct sockaddr_in a = loopback(port);
+    for (int i = 0; i < n; i++) {
+        int c = socket(AF_INET, SOCK_DGRAM, 0);
+        assert_int_equal(sendto(c, "x", 1, 0, (struct sockaddr *)&a, sizeof(a)), 1);
+        close(c);
+    }
+}
+
+/* What the hand-over relies on: a detached socket keeps its queue and gets no
+ * new datagram; the other socket of the group gets them all. */
+static void test_udp_detach_keeps_queue_leaves_group(void **state)
+{
+    (void)state;
+    gslb_errbuf_t eb = {{0}};
+    struct sockaddr_in a = loopback(0);
+    int fa = gslb_udp_open((struct sockaddr *)&a, sizeof(a), false, &eb);
+    assert_true(fa >= 0);
+    socklen_t len = sizeof(a);
+    assert_int_equal(getsockname(fa, (struct sockaddr *)&a, &len), 0);
+    uint16_t port = ntohs(a.sin_port);
+    int fb = gslb_udp_open((struct sockaddr *)&a, sizeof(a), false, &eb);
+    assert_true(fb >= 0);
+
+    send_from_many(port, 64);
+    gslb_udp_t u = {.fd = fa};
+    assert_int_equal(gslb_udp_detach(&u), GSLB_OK);
+    int queued_a = drain_count(fa);
+    assert_true(queued_a > 0 && queued_a < 64); /* both had a share, a kept its own */
+    send_from_many(port, 64);
+    assert_int_equal(drain_count(fa), 0);
+    assert_int_equal(drain_count(fb), 64 - queued_a + 64);
+    close(fa);
+    close(fb);
+}
+
+static gslb_dns_opts_t loopback_opts(uint16_t port)
+{
+    gslb_dns_opts_t o = {.port = port, .workers = 2, .edns_payload = 1232};
+    strcpy(o.host, "127.0.0.1");
+    return o;
+}
+
+/* --takeover: a second server binds beside the first; after the first hands
+ * over, every source is answered by the second. */
+static void test_takeover_and_hand_over(void **state)
+{
+    (void)state;
+    gslb_errbuf_t eb = {{0}};
+    gslb_dns_opts_t o = loopback_opts(0);
+    gslb_dns_t *old = NULL, *new = NULL;
+    assert_int_equal(gslb_dns_start(&F->env, &o, &old, &eb), 0);
+    gslb_dns_opts_t o2 = loopback_opts(gslb_dns_port(old));
+    o2.takeover = true;
+    assert_int_equal(gslb_dns_start(&F->env, &o2, &new, &eb), 0);
+    for (int i = 0; i < 16; i++)
+        assert_true(udp_answer_has(o2.port, "rr." ZONE, "10.0.0.1"));
+    gslb_dns_hand_over(old);
+    for (int i = 0; i < 16; i++)
+        assert_true(udp_answer_has(o2.port, "rr." ZONE, "10.0.0.1"));
+    tcp_pipelined(o2.port);
+    gslb_stats_t sum;
+    gslb_dns_stats(new, &sum);
+    assert_true(sum.field[GSLB_ST_UDP_QUERIES] >= 16);
+    gslb_dns_stop(new);
+}
+
+/* Socket activation: the passed sockets on the listen address are served, a
+ * stray one is closed, and a query sent while no server runs is answered by
+ * the next one (the caller keeps a duplicate, as systemd does). */
+static void test_passed_sockets_keep_their_queue(void **state)
+{
+    (void)state;
+    gslb_errbuf_t eb = {{0}};
+    struct sockaddr_in a = loopback(0);
+    int u = socket(AF_INET, SOCK_DGRAM, 0), t = socket(AF_INET, SOCK_STREAM, 0);
+    int stray = socket(AF_INET, SOCK_DGRAM, 0);
+    assert_int_equal(bind(u, (struct sockaddr *)&a, sizeof(a)), 0);
+    socklen_t len = sizeof(a);
+    assert_int_equal(getsockname(u, (struct sockaddr *)&a, &len), 0);
+    assert_int_equal(bind(t, (struct sockaddr *)&a, sizeof(a)), 0);
+    assert_int_equal(listen(t, 16), 0);
+    struct sockaddr_in other = loopback(0);
+    assert_int_equal(bind(stray, (struct sockaddr *)&other, sizeof(other)), 0);
+    len = sizeof(other);
+    assert_int_equal(getsockname(stray, (struct sockaddr *)&other, &len), 0);
+    uint16_t port = ntohs(a.sin_port);
+
+    for (int round = 0; round < 2; round++) {
+        gslb_dns_opts_t o = loopback_opts(port);
+        o.passed[0] = fcntl(u, F_DUPFD_CLOEXEC, 0);
+        o.passed[1] = fcntl(t, F_DUPFD_CLOEXEC, 0);
+        o.passed[2] = round == 0 ? stray : fcntl(u, F_DUPFD_CLOEXEC, 0); /* 2nd UDP: unused */
+        o.passed_count = 3;
+        gslb_dns_t *d = NULL;
+        assert_int_equal(gslb_dns_start(&F->env, &o, &d, &eb), 0);
+        assert_true(gslb_dns_uses_passed(d));
+        if (round == 0) { /* the stray socket was closed: its port is free again */
+            int again = socket(AF_INET, SOCK_DGRAM, 0);
+            assert_int_equal(bind(again, (struct sockaddr *)&other, sizeof(other)), 0);
+            close(again);
+        }
+        for (int i = 0; i < 8; i++)
+            assert_true(udp_answer_has(port, "rr." ZONE, "10.0.0.1"));
+        tcp_pipelined(port);
+        gslb_dns_stop(d);
+        if (round == 1)
+            break;
+        /* no server: the query waits in u's queue */
+        int c = socket(AF_INET, SOCK_DGRAM, 0);
+        uint8_t q[512], r[4096];
+        size_t qlen = make_query(q, sizeof(q), "rr." ZONE, GSLB_RR_A, NULL);
+        assert_int_equal(sendto(c, q, qlen, 0, (struct sockaddr *)&a, sizeof(a)), (ssize_t)qlen);
+        gslb_dns_opts_t o2 = loopback_opts(port);
+        o2.passed[0] = fcntl(t, F_DUPFD_CLOEXEC, 0); /* any order */
+        o2.passed[1] = fcntl(u, F_DUPFD_CLOEXEC, 0);
+        o2.passed_count = 2;
+        assert_int_equal(gslb_dns_start(&F->env, &o2, &d, &eb), 0);
+        struct pollfd pf = {.fd = c, .events = POLLIN};
+        assert_int_equal(poll(&pf, 1, 5000), 1);
+        assert_true(recv(c, r, sizeof(r), 0) > 12);
+        assert_int_equal(r[0], q[0]);
+        assert_int_equal(r[1], q[1]);
+        close(c);
+        gslb_dns_stop(d);
+    }
+    close(u);
+    close(t);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -780,6 +931,9 @@ int main(void)
         cmocka_unit_test(test_failover_via_store),
         cmocka_unit_test(test_stats_counted),
         cmocka_unit_test(test_workers_see_store_writes),
+        cmocka_unit_test(test_udp_detach_keeps_queue_leaves_group),
+        cmocka_unit_test(test_takeover_and_hand_over),
+        cmocka_unit_test(test_passed_sockets_keep_their_queue),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }

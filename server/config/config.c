@@ -41,6 +41,15 @@ int cfg_key_error(const cfg_ctx_t *c, const yc_node_t *map, const char *key, con
     return yc_error_at(c->d, map->key_lines[i], map->key_cols[i], path, c->eb, "%s", problem);
 }
 
+void cfg_key_pos(const yc_node_t *map, const char *key, gslb_cfg_pos_t *out)
+{
+    long i = map ? yc_index(map, key) : -1;
+    if (i < 0)
+        return;
+    out->line = map->key_lines[i];
+    out->col = map->key_cols[i];
+}
+
 int cfg_section(const cfg_ctx_t *c, const yc_node_t *parent, const char *base, const char *key,
                 const char *const *allowed, const yc_node_t **out)
 {
@@ -450,6 +459,7 @@ static int parse_dnssec(cfg_ctx_t *c, const yc_node_t *ow)
         (rc = cfg_opt_bool(c, ks, ksb, "allow_plaintext_export",
                            &c->cfg->key_sync_allow_plaintext_export)) != 0)
         return rc;
+    cfg_key_pos(ks, "ca_file", &c->cfg->at.ca_file);
     if (c->cfg->key_sync_ca_file[0] && access(c->cfg->key_sync_ca_file, R_OK) != 0)
         return cfg_key_error(c, ks, "ca_file", "overwatch.dnssec.key_sync.ca_file",
                              "cannot read \"%.256s\"", c->cfg->key_sync_ca_file);
@@ -503,6 +513,7 @@ static int parse_data_dir(cfg_ctx_t *c, const yc_node_t *ow)
     const yc_node_t *n = cfg_child(ow, "data_dir");
     if (!n)
         return 0;
+    cfg_key_pos(ow, "data_dir", &c->cfg->at.data_dir);
     return yc_str(c->d, n, "overwatch.data_dir", c->cfg->restart.data_dir,
                   sizeof(c->cfg->restart.data_dir), c->eb);
 }
@@ -691,6 +702,8 @@ static int parse_api(cfg_ctx_t *c, const yc_node_t *root)
               (rc = cfg_opt_str(c, m, "api", "tls_key", c->cfg->restart.tls_key,
                                 sizeof(c->cfg->restart.tls_key))) != 0))
         return rc;
+    cfg_key_pos(m, "tls_cert", &c->cfg->at.tls_cert);
+    cfg_key_pos(m, "tls_key", &c->cfg->at.tls_key);
     if ((rc = parse_allowed_networks(c, m)) != 0)
         return rc;
     const yc_node_t *tok = cfg_child(m, "token");

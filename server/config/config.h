@@ -5,6 +5,8 @@
  *  - gslb_config_load() parses a YAML file with the conventions of yamlconf.h and
  *    validates it completely; on error it returns GSLB_ECONFIG with
  *    "file:line:col: key: problem" in eb and leaves *cfg freed.
+ *    An unknown key that belongs to another section (a top-level `dnssec:`) names
+ *    it: "did you mean overwatch.dnssec?".
  *  - gslb_config_check_files() checks the files the config names (TLS certificate
  *    and key, CA bundle, data directory) as the running user; load does not.
  *  - gslb_config_load_default() loads the embedded demo configuration (README

@@ -7,6 +7,8 @@ anything binds (issue 9, item 4; docs/ha-setup.md, docs/operations.md).
   DNS was up with CivetWeb's "Error initializing SSL context").
 - As the service user: a key only root can read fails the check; the HA guide's chgrp + chmod
   0640 makes it pass.
+- The guide's Step 4 snippet pasted as printed (a top-level `dnssec:`) is refused with
+  "did you mean overwatch.dnssec?".
 """
 import os
 import shutil
@@ -138,3 +140,28 @@ def test_key_readable_by_root_only_fails_for_the_service_user(tmp_path):
         assert r.returncode == 0 and r.stdout.strip() == "config OK", r.stderr
     finally:
         shutil.rmtree(shared)
+
+
+STEP4_SNIPPET = """\
+dnssec:
+  enabled: true
+  key_sync:
+    peers:
+      - "https://overwatch-us-west-1.internal:9090"
+      - "https://overwatch-eu-west-1.internal:9090"
+    poll_interval: 1h
+"""
+
+
+def test_guide_step4_snippet_pasted_as_printed_suggests_overwatch_dnssec(tmp_path):
+    seed = os.path.join(os.environ["GSLB_FIXTURES"], "seed", "overwatch-1.yaml")
+    text = open(seed).read().rstrip("\n") + "\n" + STEP4_SNIPPET
+    path = tmp_path / "overwatch.yaml"
+    path.write_text(text)
+    line = text.splitlines().index("dnssec:") + 1
+    env = dict(os.environ, WEBAPP_TOKEN="w" * 16, API_TOKEN="a" * 16,
+               GOSSIP_KEY="AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=")
+    r = check_config(path, env=env)
+    assert r.returncode == 1
+    assert r.stderr.startswith(f"{path}:{line}:1: dnssec: "), r.stderr
+    assert "did you mean overwatch.dnssec?" in r.stderr, r.stderr

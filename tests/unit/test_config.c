@@ -1234,6 +1234,34 @@ static void test_restart_group_names(void **state)
     assert_null(gslb_config_restart_name(1u << GSLB_RESTART_GROUP_COUNT));
 }
 
+/* ---- did you mean ---------------------------------------------------------------- */
+
+static void test_error_unknown_key_names_its_section(void **state)
+{
+    (void)state;
+    /* the HA guide's Step 4 snippet pasted as printed: dnssec at the top level */
+    expect_error("mode: overwatch\n"
+                 "dnssec:\n"
+                 "  enabled: true\n"
+                 "  key_sync:\n"
+                 "    peers:\n"
+                 "      - \"https://overwatch-us-west-1.internal:9090\"\n"
+                 "    poll_interval: 1h\n",
+                 "t.yaml:2:1: dnssec: ",
+                 "did you mean overwatch.dnssec? (dnssec belongs under "
+                 "overwatch:)");
+    expect_error("mode: overwatch\noverwatch:\n  key_sync: {peers: []}\n",
+                 "t.yaml:3:3: overwatch.key_sync: ", "did you mean overwatch.dnssec.key_sync?");
+    expect_error(
+        "mode: overwatch\noverwatch:\n  dnssec:\n    peers: []\n",
+        "t.yaml:4:5: overwatch.dnssec.peers: ", "did you mean overwatch.dnssec.key_sync.peers?");
+    expect_error("mode: overwatch\nzones: [gslb.example.com]\n",
+                 "t.yaml:2:1: zones: ", "did you mean dns.zones?");
+    /* a key that belongs nowhere keeps the list of valid keys */
+    expect_error("mode: overwatch\ndnz: {}\n",
+                 "t.yaml:2:1: dnz: ", "unknown key (expected one of:");
+}
+
 /* ---- files the configuration names (gslb_config_check_files) ------------------- */
 
 typedef struct tls_files {
@@ -1447,6 +1475,7 @@ int main(void)
         cmocka_unit_test(test_error_cidr_duration_key),
         cmocka_unit_test(test_error_gslb),
         cmocka_unit_test(test_error_mode_and_vars),
+        cmocka_unit_test(test_error_unknown_key_names_its_section),
         cmocka_unit_test_setup_teardown(test_check_files_accepts_a_matching_pair, tls_setup,
                                         tls_teardown),
         cmocka_unit_test_setup_teardown(test_check_files_tls_key, tls_setup, tls_teardown),

@@ -474,6 +474,35 @@ static int check_tls_library(gslb_errbuf_t *eb)
     return 0;
 }
 
+/* "10.0.1.53:9090 (TLS) and 127.0.0.1:9090": the listeners as the config names them
+ * (not CivetWeb's listening_ports "10.0.1.53:9090s,127.0.0.1:9090"). */
+static const char *describe_listeners(const gslb_api_t *api, char *out, size_t cap)
+{
+    const gslb_hostport_t *a = &api->api_addr, *l = &api->local_addr;
+    int n = snprintf(out, cap, "%s:%u%s", a->host[0] ? a->host : "0.0.0.0", a->port,
+                     api->tls ? " (TLS)" : "");
+    if (api->local_enabled && n > 0 && (size_t)n < cap)
+        snprintf(out + n, cap - (size_t)n, " and %s:%u", l->host, l->port);
+    return out;
+}
+
+/* Why mg_start2() failed: the TLS files (their OpenSSL reasons are in the log above) or
+ * the listening sockets (the OS reason when we can find it). */
+static int start_error(const gslb_api_t *api, char *errtext, size_t cap, gslb_errbuf_t *eb)
+{
+    char where[300];
+    describe_listeners(api, where, sizeof(where));
+    if (api->tls && strstr(errtext, "SSL"))
+        return gslb_errf(eb, GSLB_EIO,
+                         "api: cannot serve %s: TLS setup failed with api.tls_cert \"%s\" and "
+                         "api.tls_key \"%s\" (%s; the reason is logged above)",
+                         where, api->tls_cert, api->tls_key, errtext);
+    return gslb_errf(eb, GSLB_EIO, "api: cannot listen on %s: %s", where,
+                     gslb_http_bind_problem(&api->api_addr,
+                                            errtext[0] ? errtext : "civetweb start failed", errtext,
+                                            cap));
+}
+
 int gslb_http_start(gslb_api_t *api, gslb_errbuf_t *eb)
 {
     char ports[600];
@@ -513,10 +542,7 @@ int gslb_http_start(gslb_api_t *api, gslb_errbuf_t *eb)
         .callbacks = &cb, .user_data = api, .configuration_options = options};
     api->http = mg_start2(&init, &err);
     if (!api->http)
-        return gslb_errf(eb, GSLB_EIO, "api: cannot listen on %s: %s", ports,
-                         gslb_http_bind_problem(&api->api_addr,
-                                                errtext[0] ? errtext : "civetweb start failed",
-                                                errtext, sizeof(errtext)));
+        return start_error(api, errtext, sizeof(errtext), eb);
     mg_set_request_handler(api->http, "/**", dispatch, api);
     api->http_port = gslb_http_bound_port(api->http);
     gslb_info("api: listening on %s://%s:%u", api->tls ? "https" : "http",

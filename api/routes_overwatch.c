@@ -1,6 +1,12 @@
 /*
  * routes_overwatch.c - GET /api/v1/overwatch/{backends,agents,stats}.
+ *
+ * The backends route also says what this node serves (docs/api.md): per backend
+ * whether DNS answers with it now and when this node last heard of it, and per
+ * domain a digest of the compiled answer sets, so one jq line across the nodes
+ * finds the node whose answers differ.
  */
+#include "answers.h"
 #include "routes.h"
 #include "store.h"
 #include "summary.h"
@@ -8,6 +14,7 @@
 
 #include "gslb_time.h"
 
+#include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,6 +34,8 @@ typedef struct backends_ctx {
     json_t *list;
     gslb_domain_rec_t domain; /* last domain looked up (backends come in domain order) */
     bool domain_known;
+    bool freshness; /* add what the node serves and how old its news is (backends route) */
+    int64_t now;
     int rc;
 } backends_ctx_t;
 
@@ -86,8 +95,63 @@ static int add_backend(const gslb_backend_rec_t *b, void *ctx)
     if (!backend_wanted(c->filter, b, service, gslb_backend_status_name(b, has_ov ? &ov : NULL)))
         return 0;
     json_t *v = gslb_view_backend(b, service, has_ov ? &ov : NULL);
+    if (v && c->freshness) {
+        gslb_ans_cand_t cand;
+        bool compiled = gslb_ans_domain_cand(c->txn, c->env->dbi[GSLB_DBI_ANSWERS], b->domain,
+                                             &b->addr, &cand) == GSLB_OK;
+        gslb_view_backend_freshness(v, b, compiled ? &cand : NULL, c->now);
+    }
     if (!v || json_array_append_new(c->list, v) != 0)
         return GSLB_ENOMEM;
+    return 0;
+}
+
+/* ---- answer digests ----------------------------------------------------------- */
+
+typedef struct digest_ctx {
+    gslb_env_t *env;
+    MDB_txn *txn;
+    const backend_filter_t *filter;
+    json_t *list;
+    EVP_MD_CTX *all; /* over every domain's name and digest, in domain order */
+} digest_ctx_t;
+
+static int add_domain_digest(const gslb_domain_rec_t *d, void *ctx)
+{
+    digest_ctx_t *c = ctx;
+    gslb_ans_digest_t dg;
+    int rc = gslb_ans_domain_digest(c->txn, c->env->dbi[GSLB_DBI_ANSWERS], d->name, &dg);
+    if (rc != 0)
+        return rc;
+    EVP_DigestUpdate(c->all, d->name, strlen(d->name) + 1);
+    EVP_DigestUpdate(c->all, dg.sha256, sizeof(dg.sha256));
+    const backend_filter_t *f = c->filter;
+    if (f->service[0] && strcmp(f->service, d->service) != 0 && strcmp(f->service, d->name) != 0)
+        return 0;
+    json_t *v = gslb_view_answer_digest(d, &dg);
+    return v && json_array_append_new(c->list, v) == 0 ? 0 : GSLB_ENOMEM;
+}
+
+/* {"answers": [per domain], "answers_digest": hex} into body. */
+static int add_answer_digests(gslb_env_t *env, MDB_txn *txn, const backend_filter_t *f,
+                              json_t *body)
+{
+    digest_ctx_t c = {
+        .env = env, .txn = txn, .filter = f, .list = json_array(), .all = EVP_MD_CTX_new()};
+    int rc = c.list && c.all && EVP_DigestInit_ex(c.all, EVP_sha256(), NULL) == 1 ? 0 : GSLB_ENOMEM;
+    if (rc == 0)
+        rc = gslb_store_foreach_domain(env, txn, add_domain_digest, &c);
+    uint8_t all[32];
+    unsigned len = 0;
+    if (rc == 0 && EVP_DigestFinal_ex(c.all, all, &len) != 1)
+        rc = GSLB_ENOMEM;
+    EVP_MD_CTX_free(c.all);
+    if (rc != 0) {
+        json_decref(c.list);
+        return rc;
+    }
+    json_object_set_new(body, "answers", c.list);
+    json_object_set_new(body, "answers_digest", gslb_json_hex(all, sizeof(all)));
     return 0;
 }
 
@@ -106,17 +170,32 @@ int gslb_route_backends(gslb_req_t *rq)
     if (status != 0 || (status = gslb_req_read_begin(rq, &txn)) != 0)
         return status;
     json_t *list = json_array();
-    backends_ctx_t c = {.env = rq->api->env, .txn = txn, .filter = &f, .list = list};
+    backends_ctx_t c = {.env = rq->api->env,
+                        .txn = txn,
+                        .filter = &f,
+                        .list = list,
+                        .freshness = true,
+                        .now = gslb_wall_s()};
     int rc =
         list ? gslb_store_foreach_backend(rq->api->env, txn, NULL, add_backend, &c) : GSLB_ENOMEM;
+    json_t *body = NULL;
+    if (rc == 0) { /* json_pack's "o" takes list over, also when it fails */
+        body =
+            json_pack("{s:o, s:I}", "backends", list, "count", (json_int_t)json_array_size(list));
+        rc = body ? add_answer_digests(rq->api->env, txn, &f, body) : GSLB_ENOMEM;
+    } else {
+        json_decref(list);
+    }
     gslb_req_read_end(rq);
     if (rc != 0) {
-        json_decref(list);
+        json_decref(body);
         return gslb_req_store_error(rq, rc, "backends");
     }
-    return gslb_req_reply(
-        rq, 200,
-        json_pack("{s:o, s:I}", "backends", list, "count", (json_int_t)json_array_size(list)));
+    char node_id[GSLB_LABEL_MAX], region[GSLB_LABEL_MAX];
+    gslb_req_identity(rq, node_id, region, sizeof(node_id));
+    json_object_set_new(body, "node_id", gslb_json_str(node_id));
+    json_object_set_new(body, "generated_at", gslb_json_time(c.now));
+    return gslb_req_reply(rq, 200, body);
 }
 
 /* ---- agents ----------------------------------------------------------------- */

@@ -119,6 +119,42 @@ json_t *gslb_view_backend(const gslb_backend_rec_t *b, const char *service,
     return o;
 }
 
+json_t *gslb_json_hex(const uint8_t *bytes, size_t len)
+{
+    char buf[129];
+    size_t n = len * 2 < sizeof(buf) ? len : (sizeof(buf) - 1) / 2;
+    for (size_t i = 0; i < n; i++)
+        snprintf(buf + 2 * i, 3, "%02x", bytes[i]);
+    buf[2 * n] = '\0';
+    return json_string(buf);
+}
+
+void gslb_view_backend_freshness(json_t *o, const gslb_backend_rec_t *b,
+                                 const gslb_ans_cand_t *cand, int64_t now)
+{
+    bool from_agent = b->source == GSLB_SOURCE_AGENT;
+    int64_t last = from_agent ? b->last_seen : b->last_change;
+    json_object_set_new(o, "source_id", gslb_json_str(from_agent ? b->agent_id : "config"));
+    json_object_set_new(o, "answered",
+                        json_boolean(cand && (cand->flags & GSLB_CAND_HEALTHY) != 0));
+    json_object_set_new(o, "last_update", gslb_json_time(last));
+    json_object_set_new(o, "last_update_age_seconds",
+                        last > 0 ? json_integer(now > last ? now - last : 0) : json_null());
+}
+
+json_t *gslb_view_answer_digest(const gslb_domain_rec_t *d, const gslb_ans_digest_t *dg)
+{
+    json_t *o = json_object();
+    if (!o)
+        return NULL;
+    json_object_set_new(o, "domain", gslb_json_str(d->name));
+    json_object_set_new(o, "service", gslb_json_str(d->service));
+    json_object_set_new(o, "digest", gslb_json_hex(dg->sha256, sizeof(dg->sha256)));
+    json_object_set_new(o, "candidates", json_integer(dg->candidates));
+    json_object_set_new(o, "healthy", json_integer(dg->healthy));
+    return o;
+}
+
 json_t *gslb_view_agent(const gslb_agent_rec_t *a)
 {
     json_t *o = json_object();

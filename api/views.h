@@ -8,6 +8,7 @@
  */
 #pragma once
 
+#include "answers.h"
 #include "records.h"
 
 #include <jansson.h>
@@ -25,6 +26,18 @@ const char *gslb_api_unhealthy_mode_name(uint8_t mode);
 /** service: the domain's service name ("" when the domain is unknown). ov may be NULL. */
 json_t *gslb_view_backend(const gslb_backend_rec_t *b, const char *service,
                           const gslb_override_rec_t *ov);
+/** GET /api/v1/overwatch/backends' additions to a backend view o: "answered" (DNS
+ *  answers with its address now: the compiled candidate is HEALTHY), "last_update" and
+ *  "last_update_age_seconds" (this node's latest news of it: the last agent report, or for
+ *  a config backend its last change; null when never) and "source_id" (agent id or
+ *  "config"). cand: the compiled candidate of its address, NULL when not compiled. */
+void gslb_view_backend_freshness(json_t *o, const gslb_backend_rec_t *b,
+                                 const gslb_ans_cand_t *cand, int64_t now);
+/** {"domain", "service", "digest" (hex SHA-256, answers.h gslb_ans_digest_t),
+ *  "candidates", "healthy"}. */
+json_t *gslb_view_answer_digest(const gslb_domain_rec_t *d, const gslb_ans_digest_t *dg);
+/** Lower-case hex of len bytes. */
+json_t *gslb_json_hex(const uint8_t *bytes, size_t len);
 json_t *gslb_view_override(const gslb_override_rec_t *ov, const char *service);
 json_t *gslb_view_agent(const gslb_agent_rec_t *a);
 json_t *gslb_view_domain(const gslb_domain_rec_t *d);

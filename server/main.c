@@ -1,10 +1,10 @@
 /*
  * main.c - gslb-overwatch: the authoritative GSLB DNS server process.
  *
- * Start-up: configuration -> logging -> store -> configuration applied to the
- * store -> DNS workers (on sockets passed by systemd when there are) -> pid
- * file (-> with --takeover, SIGUSR2 to the previous overwatch) -> other
- * services -> systemd READY=1 -> signal loop.
+ * Start-up: configuration (and the files it names, as --check-config) -> logging
+ * -> store -> configuration applied to the store -> DNS workers (on sockets
+ * passed by systemd when there are) -> pid file (-> with --takeover, SIGUSR2 to
+ * the previous overwatch) -> other services -> systemd READY=1 -> signal loop.
  * SIGTERM/SIGINT stop gracefully (reverse order); SIGHUP reloads; SIGUSR2 hands
  * DNS over to a successor, then stops (takeover.h).
  * docs/operations.md describes the command line and the signals.
@@ -53,7 +53,9 @@ static void usage(FILE *out)
             "       gslb-overwatch --demo [--data-dir DIR] [--port N]\n"
             "\n"
             "  --config FILE        configuration file (default %s)\n"
-            "  --check-config FILE  validate FILE, print \"config OK\" or the error, and exit\n"
+            "  --check-config FILE  validate FILE and the files it names (TLS certificate and\n"
+            "                       key, CA file, data_dir) as this user; print \"config OK\"\n"
+            "                       or the error, and exit\n"
             "  --takeover           start beside the running overwatch of the same data_dir\n"
             "                       and ports (binary upgrade): serve DNS on the same port,\n"
             "                       then tell the old one (pid in <data_dir>/overwatch.pid)\n"
@@ -154,6 +156,8 @@ static int parse_cli(int argc, char **argv, cli_t *cli)
     return -1;
 }
 
+/* --check-config: everything start checks before it binds (the file, then the TLS
+ * certificate and key, CA bundle and data directory as this user). */
 static int check_config(const char *path)
 {
     gslb_config_t cfg;
@@ -162,7 +166,12 @@ static int check_config(const char *path)
         fprintf(stderr, "%s\n", eb.msg[0] ? eb.msg : "configuration error");
         return 1;
     }
+    int rc = gslb_config_check_files(&cfg, &eb);
     gslb_config_free(&cfg);
+    if (rc != GSLB_OK) {
+        fprintf(stderr, "%s\n", eb.msg[0] ? eb.msg : "configuration error");
+        return 1;
+    }
     printf("config OK\n");
     return 0;
 }
@@ -391,6 +400,8 @@ int main(int argc, char **argv)
     gslb_errbuf_t eb = {{0}};
     int passed = gslb_sd_listen_fds(); /* before any thread: it edits the environment */
     int rc = load_config(&rt, &cli, &eb);
+    if (rc == 0) /* as --check-config: a bad TLS file stops us before anything binds */
+        rc = gslb_config_check_files(rt.cfg, &eb);
     if (rc)
         return fail(&rt, "configuration", &eb, rc);
     gslb_log_set_level(rt.cfg->log_level);

@@ -16,6 +16,7 @@
 
 #include <assert.h>
 #include <endian.h>
+#include <openssl/evp.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -169,6 +170,106 @@ bool gslb_ans_keys_next(const MDB_val *val, size_t *pos, gslb_ans_key_view_t *k)
     k->priv = k->pub + k->pub_len;
     *pos = at + sizeof(h) + k->pub_len + k->priv_len;
     return true;
+}
+
+/* ---- reading a domain's sets back ----------------------------------------------------- */
+
+static int domain_set(MDB_txn *txn, MDB_dbi dbi, const char *domain, uint16_t qtype, MDB_val *val)
+{
+    uint8_t wire[GSLB_DNS_NAME_MAX], key[GSLB_ANS_KEY_MAX];
+    int n = gslb_ans_name_to_wire(domain, wire, sizeof(wire));
+    if (n < 0)
+        return GSLB_EINVAL;
+    int klen = gslb_ans_key(wire, (size_t)n, qtype, key, sizeof(key));
+    if (klen < 0)
+        return klen;
+    int kind = gslb_ans_lookup(txn, dbi, key, (size_t)klen, val);
+    if (kind < 0)
+        return kind;
+    return kind == GSLB_ANS_KIND_GSLB ? GSLB_OK : GSLB_ECORRUPT;
+}
+
+static int cmp_cand_addr(const void *a, const void *b)
+{
+    return memcmp(((const gslb_ans_cand_t *)a)->addr, ((const gslb_ans_cand_t *)b)->addr, 16);
+}
+
+/* Hash one set (see gslb_ans_digest_t); an absent set hashes as its qtype alone. */
+static int digest_set(EVP_MD_CTX *md, const MDB_val *val, uint16_t qtype, gslb_ans_digest_t *out)
+{
+    uint8_t be_qtype[2] = {(uint8_t)(qtype >> 8), (uint8_t)qtype};
+    EVP_DigestUpdate(md, be_qtype, sizeof(be_qtype));
+    if (!val)
+        return GSLB_OK;
+    gslb_ans_set_t h;
+    memcpy(&h, val->mv_data, sizeof(h));
+    size_t count = le16toh(h.count);
+    EVP_DigestUpdate(md, &h.policy, 1);
+    EVP_DigestUpdate(md, &h.unhealthy_mode, 1);
+    EVP_DigestUpdate(md, &h.ttl, sizeof(h.ttl));
+    EVP_DigestUpdate(md, &h.max_records, sizeof(h.max_records));
+    gslb_ans_cand_t *c = malloc((count ? count : 1) * sizeof(*c));
+    if (!c)
+        return GSLB_ENOMEM;
+    memcpy(c, (const uint8_t *)val->mv_data + sizeof(h), count * sizeof(*c));
+    qsort(c, count, sizeof(*c), cmp_cand_addr);
+    const uint8_t answerable = GSLB_CAND_HEALTHY | GSLB_CAND_LAST_HEALTHY;
+    for (size_t i = 0; i < count; i++) {
+        out->candidates++;
+        out->healthy += (c[i].flags & GSLB_CAND_HEALTHY) != 0;
+        if (!(c[i].flags & answerable))
+            continue;
+        uint8_t flags = c[i].flags & answerable;
+        EVP_DigestUpdate(md, c[i].addr, sizeof(c[i].addr));
+        EVP_DigestUpdate(md, &c[i].weight, sizeof(c[i].weight));
+        EVP_DigestUpdate(md, &c[i].priority, 1);
+        EVP_DigestUpdate(md, &flags, 1);
+    }
+    free(c);
+    return GSLB_OK;
+}
+
+int gslb_ans_domain_digest(MDB_txn *txn, MDB_dbi answers_dbi, const char *domain,
+                           gslb_ans_digest_t *out)
+{
+    static const uint16_t qtypes[] = {QTYPE_A, QTYPE_AAAA};
+    memset(out, 0, sizeof(*out));
+    EVP_MD_CTX *md = EVP_MD_CTX_new();
+    if (!md || EVP_DigestInit_ex(md, EVP_sha256(), NULL) != 1) {
+        EVP_MD_CTX_free(md);
+        return GSLB_ENOMEM;
+    }
+    int rc = GSLB_OK;
+    for (size_t i = 0; i < 2 && rc == GSLB_OK; i++) {
+        MDB_val v;
+        rc = domain_set(txn, answers_dbi, domain, qtypes[i], &v);
+        if (rc == GSLB_OK || rc == GSLB_ENOENT)
+            rc = digest_set(md, rc == GSLB_OK ? &v : NULL, qtypes[i], out);
+    }
+    unsigned len = 0;
+    if (rc == GSLB_OK && EVP_DigestFinal_ex(md, out->sha256, &len) != 1)
+        rc = GSLB_ENOMEM;
+    EVP_MD_CTX_free(md);
+    return rc;
+}
+
+int gslb_ans_domain_cand(MDB_txn *txn, MDB_dbi answers_dbi, const char *domain,
+                         const gslb_addr_t *addr, gslb_ans_cand_t *out)
+{
+    MDB_val v;
+    int rc =
+        domain_set(txn, answers_dbi, domain, addr->family == AF_INET6 ? QTYPE_AAAA : QTYPE_A, &v);
+    if (rc != GSLB_OK)
+        return rc;
+    gslb_ans_set_t h;
+    memcpy(&h, v.mv_data, sizeof(h));
+    const uint8_t *p = (const uint8_t *)v.mv_data + sizeof(h);
+    for (size_t i = 0; i < le16toh(h.count); i++) {
+        memcpy(out, p + i * sizeof(*out), sizeof(*out));
+        if (memcmp(out->addr, addr->bytes, 16) == 0)
+            return GSLB_OK;
+    }
+    return GSLB_ENOENT;
 }
 
 /* ---- writer helpers ------------------------------------------------------------ */

@@ -33,6 +33,9 @@
  * gslb_ans_check() on the raw value once before using it, which validates all
  * lengths against the value size (so a damaged store cannot make a reader
  * overrun).
+ *
+ * gslb_ans_domain_digest() summarises a domain's two sets as a SHA-256 that equal
+ * answers give equal digests on every node (GET /api/v1/overwatch/backends).
  */
 #pragma once
 
@@ -198,6 +201,30 @@ int gslb_ans_wire_to_text(const uint8_t *wire, size_t len, char *out, size_t cap
 /** The key after *pos in a checked KEYS value (start with *pos = 0): fills k
  *  and advances *pos. @return false after the last key. */
 bool gslb_ans_keys_next(const MDB_val *val, size_t *pos, gslb_ans_key_view_t *k);
+
+/* ---- reading a domain's sets back (API diagnostics, not the DNS hot path) ---------- */
+
+/** What a node serves for one GSLB domain, comparable across nodes. */
+typedef struct gslb_ans_digest {
+    /* SHA-256 over the A then the AAAA set: the header fields that shape an answer
+     * (policy, unhealthy_mode, ttl, max_records, as stored) and, in address order, each
+     * candidate that can be answered (flag HEALTHY or LAST_HEALTHY) as its 16 address
+     * bytes, weight, priority and those two flags. Not hashed: generation, latency_us
+     * (they differ between nodes that serve the same), candidates that are neither. */
+    uint8_t sha256[32];
+    uint32_t candidates; /* A + AAAA candidates compiled */
+    uint32_t healthy;    /* of them flagged HEALTHY (answered now) */
+} gslb_ans_digest_t;
+
+/** The digest of domain (presentation name) inside a read txn. A missing set counts as
+ *  empty. Returns 0, GSLB_EINVAL for a bad name, or a store error. */
+int gslb_ans_domain_digest(MDB_txn *txn, MDB_dbi answers_dbi, const char *domain,
+                           gslb_ans_digest_t *out);
+
+/** The compiled candidate of addr in domain's A or AAAA set (the merge of all its ports).
+ *  Returns 0, GSLB_ENOENT when the set or the address is absent, or an error. */
+int gslb_ans_domain_cand(MDB_txn *txn, MDB_dbi answers_dbi, const char *domain,
+                         const gslb_addr_t *addr, gslb_ans_cand_t *out);
 
 /* Candidate accessor (val already checked). */
 static inline const gslb_ans_cand_t *gslb_ans_cands(const gslb_ans_set_t *set)

@@ -41,6 +41,79 @@ int cfg_key_error(const cfg_ctx_t *c, const yc_node_t *map, const char *key, con
     return yc_error_at(c->d, map->key_lines[i], map->key_cols[i], path, c->eb, "%s", problem);
 }
 
+void cfg_key_pos(const yc_node_t *map, const char *key, gslb_cfg_pos_t *out)
+{
+    long i = map ? yc_index(map, key) : -1;
+    if (i < 0)
+        return;
+    out->line = map->key_lines[i];
+    out->col = map->key_cols[i];
+}
+
+/* Keys people put one level off (the HA guide's Step 4 snippet pasted as printed puts
+ * dnssec: at the top): section path, key, where the key belongs. */
+static const struct key_move {
+    const char *section, *key, *belongs;
+} key_moves[] = {
+    {"", "identity", "overwatch.identity"},
+    {"", "agent_tokens", "overwatch.agent_tokens"},
+    {"", "gossip", "overwatch.gossip"},
+    {"", "dnssec", "overwatch.dnssec"},
+    {"", "key_sync", "overwatch.dnssec.key_sync"},
+    {"", "stale", "overwatch.stale"},
+    {"", "validation", "overwatch.validation"},
+    {"", "data_dir", "overwatch.data_dir"},
+    {"", "zones", "dns.zones"},
+    {"", "listen_address", "dns.listen_address"},
+    {"", "tls_cert", "api.tls_cert"},
+    {"", "tls_key", "api.tls_key"},
+    {"", "map_size", "storage.map_size"},
+    {"overwatch", "key_sync", "overwatch.dnssec.key_sync"},
+    {"overwatch", "peers", "overwatch.dnssec.key_sync.peers"},
+    {"overwatch", "zones", "dns.zones"},
+    {"overwatch", "map_size", "storage.map_size"},
+    {"overwatch.dnssec", "peers", "overwatch.dnssec.key_sync.peers"},
+    {"overwatch.dnssec", "poll_interval", "overwatch.dnssec.key_sync.poll_interval"},
+    {"overwatch.dnssec", "ca_file", "overwatch.dnssec.key_sync.ca_file"},
+};
+
+static const char *key_belongs(const char *section, const char *key)
+{
+    for (size_t i = 0; i < sizeof(key_moves) / sizeof(key_moves[0]); i++) {
+        if (strcmp(key_moves[i].section, section) == 0 && strcmp(key_moves[i].key, key) == 0)
+            return key_moves[i].belongs;
+    }
+    return NULL;
+}
+
+static bool key_allowed(const char *const *allowed, const char *key)
+{
+    for (size_t j = 0; allowed[j]; j++) {
+        if (strcmp(allowed[j], key) == 0)
+            return true;
+    }
+    return false;
+}
+
+int cfg_check_keys(const cfg_ctx_t *c, const yc_node_t *map, const char *path,
+                   const char *const *allowed)
+{
+    int rc = yc_expect(c->d, map, YC_MAP, path, c->eb);
+    for (size_t i = 0; rc == 0 && i < map->count; i++) {
+        if (key_allowed(allowed, map->keys[i]))
+            continue;
+        const char *belongs = key_belongs(path, map->keys[i]);
+        if (!belongs)
+            break; /* yc_check_keys() names it with the list of valid keys */
+        char kpath[CFG_PATH_MAX];
+        yc_path_key(kpath, sizeof(kpath), path, map->keys[i]);
+        return yc_error_at(c->d, map->key_lines[i], map->key_cols[i], kpath, c->eb,
+                           "unknown key here: did you mean %s? (%s belongs under %.*s:)", belongs,
+                           map->keys[i], (int)(strrchr(belongs, '.') - belongs), belongs);
+    }
+    return rc != 0 ? rc : yc_check_keys(c->d, map, path, allowed, c->eb);
+}
+
 int cfg_section(const cfg_ctx_t *c, const yc_node_t *parent, const char *base, const char *key,
                 const char *const *allowed, const yc_node_t **out)
 {
@@ -49,7 +122,7 @@ int cfg_section(const cfg_ctx_t *c, const yc_node_t *parent, const char *base, c
     *out = cfg_child(parent, key);
     if (!*out)
         return 0;
-    return yc_check_keys(c->d, *out, path, allowed, c->eb);
+    return cfg_check_keys(c, *out, path, allowed);
 }
 
 int cfg_seq(const cfg_ctx_t *c, const yc_node_t *map, const char *base, const char *key,
@@ -450,6 +523,7 @@ static int parse_dnssec(cfg_ctx_t *c, const yc_node_t *ow)
         (rc = cfg_opt_bool(c, ks, ksb, "allow_plaintext_export",
                            &c->cfg->key_sync_allow_plaintext_export)) != 0)
         return rc;
+    cfg_key_pos(ks, "ca_file", &c->cfg->at.ca_file);
     if (c->cfg->key_sync_ca_file[0] && access(c->cfg->key_sync_ca_file, R_OK) != 0)
         return cfg_key_error(c, ks, "ca_file", "overwatch.dnssec.key_sync.ca_file",
                              "cannot read \"%.256s\"", c->cfg->key_sync_ca_file);
@@ -503,6 +577,7 @@ static int parse_data_dir(cfg_ctx_t *c, const yc_node_t *ow)
     const yc_node_t *n = cfg_child(ow, "data_dir");
     if (!n)
         return 0;
+    cfg_key_pos(ow, "data_dir", &c->cfg->at.data_dir);
     return yc_str(c->d, n, "overwatch.data_dir", c->cfg->restart.data_dir,
                   sizeof(c->cfg->restart.data_dir), c->eb);
 }
@@ -691,6 +766,8 @@ static int parse_api(cfg_ctx_t *c, const yc_node_t *root)
               (rc = cfg_opt_str(c, m, "api", "tls_key", c->cfg->restart.tls_key,
                                 sizeof(c->cfg->restart.tls_key))) != 0))
         return rc;
+    cfg_key_pos(m, "tls_cert", &c->cfg->at.tls_cert);
+    cfg_key_pos(m, "tls_key", &c->cfg->at.tls_key);
     if ((rc = parse_allowed_networks(c, m)) != 0)
         return rc;
     const yc_node_t *tok = cfg_child(m, "token");
@@ -772,7 +849,7 @@ static int parse_root(cfg_ctx_t *c, const yc_node_t *root)
                                        "metrics", "regions",   "domains", "logging", NULL};
     if (!root)
         return yc_error(c->d, NULL, "", c->eb, "empty configuration (expected a mapping)");
-    int rc = yc_check_keys(c->d, root, "", keys, c->eb);
+    int rc = cfg_check_keys(c, root, "", keys);
     if (rc != 0 || (rc = parse_mode(c, root)) != 0 || (rc = parse_overwatch(c, root)) != 0 ||
         (rc = parse_storage(c, root)) != 0 || (rc = cfg_parse_dns(c, root)) != 0 ||
         (rc = parse_api(c, root)) != 0 || (rc = parse_metrics(c, root)) != 0 ||

@@ -5,6 +5,10 @@
  *  - gslb_config_load() parses a YAML file with the conventions of yamlconf.h and
  *    validates it completely; on error it returns GSLB_ECONFIG with
  *    "file:line:col: key: problem" in eb and leaves *cfg freed.
+ *    An unknown key that belongs to another section (a top-level `dnssec:`) names
+ *    it: "did you mean overwatch.dnssec?".
+ *  - gslb_config_check_files() checks the files the config names (TLS certificate
+ *    and key, CA bundle, data directory) as the running user; load does not.
  *  - gslb_config_load_default() loads the embedded demo configuration (README
  *    "run" command): a demo zone with a few domains and backends on loopback.
  *  - The struct is plain data after load (all arrays heap-owned, freed by
@@ -101,8 +105,19 @@ typedef struct gslb_cfg_restart {
     uint64_t validation_interval_ms, validation_timeout_ms;
 } gslb_cfg_restart_t;
 
+/* Where a key stands in the file (1-based; 0 = not in the file, the default applies). */
+typedef struct gslb_cfg_pos {
+    unsigned line, col;
+} gslb_cfg_pos_t;
+
+/* The keys naming files, for gslb_config_check_files()'s "file:line:col: key:" errors. */
+typedef struct gslb_cfg_file_keys {
+    gslb_cfg_pos_t tls_cert, tls_key, ca_file, data_dir;
+} gslb_cfg_file_keys_t;
+
 typedef struct gslb_config {
     char source[4096];          /* file path or "<embedded>" */
+    gslb_cfg_file_keys_t at;    /* positions of the file-naming keys */
     char mode[16];              /* "overwatch" */
     gslb_cfg_restart_t restart; /* bound at start: a reload keeps the running values */
     /* overwatch.agent_tokens */
@@ -145,6 +160,14 @@ int gslb_config_load_string(const char *name, const char *yaml, gslb_config_t *c
 int gslb_config_load_default(gslb_config_t *cfg, const char *data_dir, uint16_t dns_port,
                              gslb_errbuf_t *eb);
 void gslb_config_free(gslb_config_t *cfg);
+
+/** What start needs from the file system, checked as the calling (effective) user, as
+ *  `--check-config` and start do before anything binds (server/config/config_files.c):
+ *  api.tls_cert and api.tls_key (when api.enabled) open, parse as PEM and belong together;
+ *  overwatch.dnssec.key_sync.ca_file opens and holds at least one PEM certificate;
+ *  overwatch.data_dir is a writable directory, or can be created. Returns 0 or
+ *  GSLB_ECONFIG with "file:line:col: key: problem" (the key's position) in eb. */
+int gslb_config_check_files(const gslb_config_t *cfg, gslb_errbuf_t *eb);
 
 /** Look up a token by name; NULL if absent. */
 const gslb_token_t *gslb_config_token(const gslb_config_t *cfg, const char *name);

@@ -30,6 +30,12 @@ const yc_node_t *cfg_child(const yc_node_t *map, const char *key);
 int cfg_key_error(const cfg_ctx_t *c, const yc_node_t *map, const char *key, const char *path,
                   const char *fmt, ...) __attribute__((format(printf, 5, 6)));
 
+/* Record where key stands in map (left untouched when absent). */
+void cfg_key_pos(const yc_node_t *map, const char *key, gslb_cfg_pos_t *out);
+/* Like yc_check_keys(), and an unknown key that belongs to another section is named
+ * there: "unknown key ...; did you mean overwatch.dnssec?". */
+int cfg_check_keys(const cfg_ctx_t *c, const yc_node_t *map, const char *path,
+                   const char *const *allowed);
 /* Optional mapping section: NULL when absent; else keys checked against allowed. */
 int cfg_section(const cfg_ctx_t *c, const yc_node_t *parent, const char *base, const char *key,
                 const char *const *allowed, const yc_node_t **out);

@@ -451,6 +451,70 @@ static void test_check_rejects_truncated_and_garbage(void **state)
     assert_int_equal(lookup(f, WEB, 1, &v), GSLB_ANS_KIND_GSLB);
 }
 
+/* The digest the API compares across nodes: what can be answered, not generation or
+ * latency; the candidate lookup the backends route uses. */
+static void test_domain_digest_and_candidate(void **state)
+{
+    fixture_t *f = *state;
+    populate(f);
+    assert_int_equal(gslb_answers_rebuild_all(&f->env, f->txn), GSLB_OK);
+    MDB_dbi dbi = f->env.dbi[GSLB_DBI_ANSWERS];
+    gslb_ans_digest_t d0, d;
+    assert_int_equal(gslb_ans_domain_digest(f->txn, dbi, WEB, &d0), GSLB_OK);
+    assert_int_equal(d0.candidates, 4);
+    assert_int_equal(d0.healthy, 4);
+
+    /* a latency report rewrites the set (new generation) but answers the same */
+    gslb_backend_rec_t b2 = sample_backend(WEB, "10.0.1.2", "eu-west");
+    b2.weight = 7;
+    b2.latency_us = 99;
+    put_backend(f, &b2);
+    assert_int_equal(gslb_answers_rebuild_domain(&f->env, f->txn, WEB), GSLB_OK);
+    assert_int_equal(gslb_ans_domain_digest(f->txn, dbi, "WebApp." ZONE ".", &d), GSLB_OK);
+    assert_memory_equal(d.sha256, d0.sha256, sizeof(d.sha256));
+
+    /* the backend goes down: the answer and the digest change */
+    b2.agent_health = GSLB_UNHEALTHY;
+    put_backend(f, &b2);
+    assert_int_equal(gslb_answers_rebuild_domain(&f->env, f->txn, WEB), GSLB_OK);
+    assert_int_equal(gslb_ans_domain_digest(f->txn, dbi, WEB, &d), GSLB_OK);
+    assert_int_equal(d.candidates, 4);
+    assert_int_equal(d.healthy, 3);
+    assert_memory_not_equal(d.sha256, d0.sha256, sizeof(d.sha256));
+    gslb_ans_cand_t c;
+    gslb_addr_t a2 = sample_addr("10.0.1.2");
+    assert_int_equal(gslb_ans_domain_cand(f->txn, dbi, WEB, &a2, &c), GSLB_OK);
+    assert_int_equal(c.flags & GSLB_CAND_HEALTHY, 0);
+    gslb_addr_t a1 = sample_addr("10.0.1.1"), a6 = sample_addr("2001:db8::1");
+    assert_int_equal(gslb_ans_domain_cand(f->txn, dbi, WEB, &a1, &c), GSLB_OK);
+    assert_int_equal(c.flags & GSLB_CAND_HEALTHY, GSLB_CAND_HEALTHY);
+    assert_int_equal(gslb_ans_domain_cand(f->txn, dbi, WEB, &a6, &c), GSLB_OK);
+    assert_int_equal(c.flags & GSLB_CAND_HEALTHY, GSLB_CAND_HEALTHY);
+    gslb_addr_t none = sample_addr("10.9.9.9");
+    assert_int_equal(gslb_ans_domain_cand(f->txn, dbi, WEB, &none, &c), GSLB_ENOENT);
+
+    /* and back up: the same digest as before */
+    b2.agent_health = GSLB_HEALTHY;
+    put_backend(f, &b2);
+    assert_int_equal(gslb_answers_rebuild_domain(&f->env, f->txn, WEB), GSLB_OK);
+    assert_int_equal(gslb_ans_domain_digest(f->txn, dbi, WEB, &d), GSLB_OK);
+    assert_memory_equal(d.sha256, d0.sha256, sizeof(d.sha256));
+
+    /* another weight is another answer (the weighted policy draws by it) */
+    b2.weight = 8;
+    put_backend(f, &b2);
+    assert_int_equal(gslb_answers_rebuild_domain(&f->env, f->txn, WEB), GSLB_OK);
+    assert_int_equal(gslb_ans_domain_digest(f->txn, dbi, WEB, &d), GSLB_OK);
+    assert_memory_not_equal(d.sha256, d0.sha256, sizeof(d.sha256));
+
+    /* no compiled sets: an empty digest, distinct from a domain with candidates */
+    gslb_ans_digest_t e;
+    assert_int_equal(gslb_ans_domain_digest(f->txn, dbi, "nothere." ZONE, &e), GSLB_OK);
+    assert_int_equal(e.candidates, 0);
+    assert_memory_not_equal(e.sha256, d0.sha256, sizeof(e.sha256));
+    assert_int_equal(gslb_ans_domain_digest(f->txn, dbi, "bad..name", &e), GSLB_EINVAL);
+}
+
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 
 int main(void)
@@ -464,6 +528,7 @@ int main(void)
         T(test_deleted_domain_is_removed_with_its_ents),
         T(test_rebuild_domain_writes_node_and_ents),
         T(test_check_rejects_truncated_and_garbage),
+        T(test_domain_digest_and_candidate),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

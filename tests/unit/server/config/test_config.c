@@ -23,6 +23,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -1232,6 +1234,228 @@ static void test_restart_group_names(void **state)
     assert_null(gslb_config_restart_name(1u << GSLB_RESTART_GROUP_COUNT));
 }
 
+/* ---- did you mean ---------------------------------------------------------------- */
+
+static void test_error_unknown_key_names_its_section(void **state)
+{
+    (void)state;
+    /* the HA guide's Step 4 snippet pasted as printed: dnssec at the top level */
+    expect_error("mode: overwatch\n"
+                 "dnssec:\n"
+                 "  enabled: true\n"
+                 "  key_sync:\n"
+                 "    peers:\n"
+                 "      - \"https://overwatch-us-west-1.internal:9090\"\n"
+                 "    poll_interval: 1h\n",
+                 "t.yaml:2:1: dnssec: ",
+                 "did you mean overwatch.dnssec? (dnssec belongs under "
+                 "overwatch:)");
+    expect_error("mode: overwatch\noverwatch:\n  key_sync: {peers: []}\n",
+                 "t.yaml:3:3: overwatch.key_sync: ", "did you mean overwatch.dnssec.key_sync?");
+    expect_error(
+        "mode: overwatch\noverwatch:\n  dnssec:\n    peers: []\n",
+        "t.yaml:4:5: overwatch.dnssec.peers: ", "did you mean overwatch.dnssec.key_sync.peers?");
+    expect_error("mode: overwatch\nzones: [gslb.example.com]\n",
+                 "t.yaml:2:1: zones: ", "did you mean dns.zones?");
+    /* a key that belongs nowhere keeps the list of valid keys */
+    expect_error("mode: overwatch\ndnz: {}\n",
+                 "t.yaml:2:1: dnz: ", "unknown key (expected one of:");
+}
+
+/* ---- files the configuration names (gslb_config_check_files) ------------------- */
+
+typedef struct tls_files {
+    char dir[64];
+    char cert[128], key[128], other_key[128], ca[128];
+} tls_files_t;
+
+static void make_cert(const char *dir, const char *name)
+{
+    char cmd[1024];
+    snprintf(cmd, sizeof(cmd),
+             "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 "
+             "-subj /CN=%s -keyout %s/%s.key -out %s/%s.crt >/dev/null 2>&1",
+             name, dir, name, dir, name);
+    if (system(cmd) != 0)
+        fail_msg("openssl req failed: %s", cmd);
+}
+
+static int tls_setup(void **state)
+{
+    tls_files_t *t = calloc(1, sizeof(*t));
+    if (!t || gslb_test_mkdtemp(t->dir, sizeof(t->dir), "cfgfiles") != 0)
+        return -1;
+    chmod(t->dir, 0755); /* traversable by the unprivileged user of the access test */
+    make_cert(t->dir, "api");
+    make_cert(t->dir, "other");
+    snprintf(t->cert, sizeof(t->cert), "%s/api.crt", t->dir);
+    snprintf(t->key, sizeof(t->key), "%s/api.key", t->dir);
+    snprintf(t->other_key, sizeof(t->other_key), "%s/other.key", t->dir);
+    snprintf(t->ca, sizeof(t->ca), "%s/api.crt", t->dir);
+    *state = t;
+    return 0;
+}
+
+static int tls_teardown(void **state)
+{
+    tls_files_t *t = *state;
+    int rc = gslb_test_rmtree(t->dir);
+    free(t);
+    return rc;
+}
+
+/* Load a config naming cert, key and ca_file (NULL = leave the key out), then check its
+ * files; returns the check's result with the message in eb. */
+static int check_files(const tls_files_t *t, const char *cert, const char *key, const char *ca,
+                       const char *data_dir, gslb_errbuf_t *eb)
+{
+    char yaml[2048];
+    int n = snprintf(yaml, sizeof(yaml),
+                     "mode: overwatch\n"
+                     "overwatch:\n"
+                     "  data_dir: %s\n",
+                     data_dir ? data_dir : t->dir);
+    if (ca)
+        n += snprintf(yaml + n, sizeof(yaml) - (size_t)n,
+                      "  dnssec:\n    key_sync:\n      ca_file: %s\n", ca);
+    if (cert)
+        snprintf(yaml + n, sizeof(yaml) - (size_t)n,
+                 "api:\n  address: \"127.0.0.1:9090\"\n  tls_cert: %s\n  tls_key: %s\n", cert, key);
+    gslb_config_t cfg;
+    int rc = gslb_config_load_string("t.yaml", yaml, &cfg, eb);
+    if (rc != 0)
+        fail_msg("load: %s", eb->msg);
+    rc = gslb_config_check_files(&cfg, eb);
+    gslb_config_free(&cfg);
+    return rc;
+}
+
+static void expect_files_error(const tls_files_t *t, const char *cert, const char *key,
+                               const char *ca, const char *data_dir, const char *prefix,
+                               const char *problem)
+{
+    gslb_errbuf_t eb = {{0}};
+    int rc = check_files(t, cert, key, ca, data_dir, &eb);
+    if (rc == 0)
+        fail_msg("accepted, want \"%s...%s\"", prefix, problem);
+    assert_int_equal(rc, GSLB_ECONFIG);
+    if (strncmp(eb.msg, prefix, strlen(prefix)) != 0 || !strstr(eb.msg, problem))
+        fail_msg("got \"%s\", want prefix \"%s\" and \"%s\"", eb.msg, prefix, problem);
+}
+
+static void test_check_files_accepts_a_matching_pair(void **state)
+{
+    tls_files_t *t = *state;
+    gslb_errbuf_t eb = {{0}};
+    if (check_files(t, t->cert, t->key, t->ca, NULL, &eb) != 0)
+        fail_msg("%s", eb.msg);
+    /* no TLS, no CA file: nothing to open */
+    if (check_files(t, NULL, NULL, NULL, NULL, &eb) != 0)
+        fail_msg("%s", eb.msg);
+}
+
+static void test_check_files_tls_key(void **state)
+{
+    tls_files_t *t = *state;
+    char missing[160];
+    snprintf(missing, sizeof(missing), "%s/missing.key", t->dir);
+    /* api: is line 4; tls_cert line 6, tls_key line 7, both at column 3 */
+    expect_files_error(t, t->cert, missing, NULL, NULL,
+                       "t.yaml:7:3: api.tls_key: ", "No such file or directory");
+    expect_files_error(t, t->cert, t->dir, NULL, NULL,
+                       "t.yaml:7:3: api.tls_key: ", "is not a regular file");
+    expect_files_error(t, t->cert, t->cert, NULL, NULL,
+                       "t.yaml:7:3: api.tls_key: ", "holds no unencrypted PEM private key");
+    expect_files_error(t, t->cert, t->other_key, NULL, NULL,
+                       "t.yaml:7:3: api.tls_key: ", "is not the private key of api.tls_cert");
+}
+
+static void test_check_files_tls_cert_and_ca(void **state)
+{
+    tls_files_t *t = *state;
+    char missing[160];
+    snprintf(missing, sizeof(missing), "%s/missing.crt", t->dir);
+    expect_files_error(t, missing, t->key, NULL, NULL,
+                       "t.yaml:6:3: api.tls_cert: ", "No such file or directory");
+    expect_files_error(t, t->key, t->key, NULL, NULL,
+                       "t.yaml:6:3: api.tls_cert: ", "holds no PEM certificate");
+    /* ca_file: a directory passes access(R_OK) but is no CA bundle */
+    expect_files_error(t, NULL, NULL, t->dir, NULL,
+                       "t.yaml:6:7: overwatch.dnssec.key_sync.ca_file: ", "not a regular file");
+    expect_files_error(
+        t, NULL, NULL, t->key, NULL,
+        "t.yaml:6:7: overwatch.dnssec.key_sync.ca_file: ", "holds no PEM certificate");
+}
+
+static void test_check_files_data_dir(void **state)
+{
+    tls_files_t *t = *state;
+    char below_missing[160];
+    snprintf(below_missing, sizeof(below_missing), "%s/no/such", t->dir);
+    expect_files_error(t, NULL, NULL, NULL, t->cert,
+                       "t.yaml:3:3: overwatch.data_dir: ", "is not a directory");
+    expect_files_error(t, NULL, NULL, NULL, below_missing,
+                       "t.yaml:3:3: overwatch.data_dir: ", "cannot be created");
+    char creatable[160];
+    snprintf(creatable, sizeof(creatable), "%s/new", t->dir);
+    gslb_errbuf_t eb = {{0}};
+    if (check_files(t, NULL, NULL, NULL, creatable, &eb) != 0)
+        fail_msg("%s", eb.msg);
+}
+
+/* As the service user: a key only root can read fails; after chgrp + chmod 0640 (the HA
+ * guide's recipe) it passes. Run in a child that drops to nobody (the test runs as root in
+ * CI); as an ordinary user the child cannot switch and checks as itself. */
+static int check_as_nobody(const tls_files_t *t, char *msg, size_t cap)
+{
+    int pipefd[2];
+    if (pipe(pipefd) != 0)
+        return -1;
+    pid_t pid = fork();
+    if (pid == 0) {
+        close(pipefd[0]);
+        if (geteuid() == 0 && (setgid(65534) != 0 || setuid(65534) != 0))
+            _exit(3);
+        gslb_errbuf_t eb = {{0}};
+        int rc = check_files(t, t->cert, t->key, NULL, "/tmp", &eb);
+        ssize_t w = write(pipefd[1], eb.msg, strlen(eb.msg));
+        (void)w;
+        _exit(rc == 0 ? 0 : 1);
+    }
+    close(pipefd[1]);
+    ssize_t n = read(pipefd[0], msg, cap - 1);
+    msg[n > 0 ? n : 0] = '\0';
+    close(pipefd[0]);
+    int status = 0;
+    waitpid(pid, &status, 0);
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+static void test_check_files_as_the_service_user(void **state)
+{
+    tls_files_t *t = *state;
+    char msg[512];
+    assert_int_equal(chmod(t->key, 0600), 0);
+    if (geteuid() != 0) {
+        /* not root: make the key unreadable for ourselves instead */
+        assert_int_equal(chmod(t->key, 0000), 0);
+        gslb_errbuf_t eb = {{0}};
+        assert_int_equal(check_files(t, t->cert, t->key, NULL, "/tmp", &eb), GSLB_ECONFIG);
+        assert_non_null(strstr(eb.msg, "Permission denied"));
+        assert_int_equal(chmod(t->key, 0600), 0);
+        return;
+    }
+    assert_int_equal(chown(t->key, 0, 0), 0);
+    assert_int_equal(check_as_nobody(t, msg, sizeof(msg)), 1);
+    if (!strstr(msg, "t.yaml:7:3: api.tls_key: cannot open") ||
+        !strstr(msg, "as uid 65534: Permission denied") || !strstr(msg, "chmod 0640"))
+        fail_msg("got \"%s\"", msg);
+    assert_int_equal(chown(t->key, 0, 65534), 0);
+    assert_int_equal(chmod(t->key, 0640), 0);
+    if (check_as_nobody(t, msg, sizeof(msg)) != 0)
+        fail_msg("after chgrp + chmod 0640: %s", msg);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1251,6 +1475,14 @@ int main(void)
         cmocka_unit_test(test_error_cidr_duration_key),
         cmocka_unit_test(test_error_gslb),
         cmocka_unit_test(test_error_mode_and_vars),
+        cmocka_unit_test(test_error_unknown_key_names_its_section),
+        cmocka_unit_test_setup_teardown(test_check_files_accepts_a_matching_pair, tls_setup,
+                                        tls_teardown),
+        cmocka_unit_test_setup_teardown(test_check_files_tls_key, tls_setup, tls_teardown),
+        cmocka_unit_test_setup_teardown(test_check_files_tls_cert_and_ca, tls_setup, tls_teardown),
+        cmocka_unit_test_setup_teardown(test_check_files_data_dir, tls_setup, tls_teardown),
+        cmocka_unit_test_setup_teardown(test_check_files_as_the_service_user, tls_setup,
+                                        tls_teardown),
         cmocka_unit_test(test_restart_diff_names_each_field),
         cmocka_unit_test(test_restart_group_names),
         cmocka_unit_test_setup_teardown(test_apply_first, store_setup, store_teardown),

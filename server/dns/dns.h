@@ -20,6 +20,9 @@
  *    signed for zones with an ACTIVE key. overwatch.dnssec.enabled acts
  *    through the keys (false retires them all), so a reload that changes it
  *    takes effect in the workers' next snapshot.
+ *  - TCP connections follow tcp.h: per-worker and per-source limits, idle and
+ *    per-query deadlines, the quietest connection closed to make room
+ *    (dns.tcp_* settings; docs/configuration.md).
  *  - gslb_dns_stats() sums the per-worker counters without stopping anyone.
  *  - gslb_dns_stop() wakes the workers, joins them and frees everything. A
  *    worker finishes the batch it is answering first (graceful stop).
@@ -36,6 +39,8 @@
 #define GSLB_DNS_DEFAULT_EDNS 1232
 #define GSLB_DNS_DEFAULT_TCP_IDLE_MS 10000
 #define GSLB_DNS_DEFAULT_TCP_CLIENTS 256
+#define GSLB_DNS_DEFAULT_TCP_MESSAGE_MS 2000
+#define GSLB_DNS_DEFAULT_TCP_PER_SOURCE 32
 #define GSLB_DNS_MAX_WORKERS 256
 
 typedef struct gslb_dns_opts {
@@ -44,7 +49,9 @@ typedef struct gslb_dns_opts {
     unsigned workers;         /* 0 = number of online CPUs */
     uint16_t edns_payload;    /* 0 = GSLB_DNS_DEFAULT_EDNS */
     uint32_t tcp_idle_timeout_ms;
-    uint32_t tcp_max_clients; /* per worker */
+    uint32_t tcp_max_clients;            /* per worker */
+    uint32_t tcp_message_timeout_ms;     /* first byte of a query to its last; 0 = default */
+    uint32_t tcp_max_clients_per_source; /* per worker; 0 = default */
 } gslb_dns_opts_t;
 
 typedef struct gslb_dns gslb_dns_t;

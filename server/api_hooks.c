@@ -77,6 +77,13 @@ static void fill_gossip(gslb_api_stats_t *st, const gslb_gossip_rx_t *rx)
           "result", "accepted", gc.tcp_accepted);
     extra(st, "opengslb_gossip_tcp_connections_total", true, "Gossip TCP connections, by result.",
           "result", "rejected", gc.tcp_rejected);
+    static const char closed_help[] = "Gossip TCP connections closed by the receiver, by reason.";
+    extra(st, "opengslb_gossip_tcp_closed_total", true, closed_help, "reason", "idle_timeout",
+          gc.tcp_idle_timeouts);
+    extra(st, "opengslb_gossip_tcp_closed_total", true, closed_help, "reason", "message_timeout",
+          gc.tcp_message_timeouts);
+    extra(st, "opengslb_gossip_tcp_closed_total", true, closed_help, "reason", "evicted",
+          gc.tcp_evicted);
     extra(st, "opengslb_gossip_goodbyes_total", true, "Agent goodbye messages applied.", NULL, NULL,
           gc.goodbyes);
 }

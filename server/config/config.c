@@ -324,6 +324,8 @@ static void set_defaults(gslb_config_t *cfg)
     cfg->restart.edns_payload = 1232;
     cfg->restart.tcp_idle_timeout_ms = 10000;
     cfg->restart.tcp_max_clients = 256;
+    cfg->restart.tcp_message_timeout_ms = 2000;
+    cfg->restart.tcp_max_clients_per_source = 32;
     set_hostport(&cfg->restart.api_addr, "0.0.0.0", 9090);
     cfg->restart.api_enabled = true;
     set_hostport(&cfg->restart.metrics_addr, "0.0.0.0", 9091);

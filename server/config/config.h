@@ -84,7 +84,9 @@ typedef struct gslb_cfg_restart {
     uint32_t dns_workers;  /* 0 = number of CPUs */
     uint32_t edns_payload; /* default 1232 */
     uint32_t tcp_idle_timeout_ms;
-    uint32_t tcp_max_clients; /* per worker */
+    uint32_t tcp_max_clients;            /* per worker */
+    uint32_t tcp_message_timeout_ms;     /* first byte of a query to its last */
+    uint32_t tcp_max_clients_per_source; /* per worker */
     /* overwatch.gossip.bind_address */
     gslb_hostport_t gossip_bind;
     /* api / metrics listeners */

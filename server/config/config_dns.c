@@ -278,24 +278,37 @@ static int parse_zones(cfg_ctx_t *c, const yc_node_t *dns)
 
 int cfg_parse_dns(cfg_ctx_t *c, const yc_node_t *root)
 {
-    static const char *const keys[] = {
-        "listen_address",   "zones",           "default_ttl", "workers", "edns_payload",
-        "tcp_idle_timeout", "tcp_max_clients", NULL};
+    static const char *const keys[] = {"listen_address",
+                                       "zones",
+                                       "default_ttl",
+                                       "workers",
+                                       "edns_payload",
+                                       "tcp_idle_timeout",
+                                       "tcp_message_timeout",
+                                       "tcp_max_clients",
+                                       "tcp_max_clients_per_source",
+                                       NULL};
     const yc_node_t *m = NULL;
     gslb_config_t *cfg = c->cfg;
     int rc = cfg_section(c, root, "", "dns", keys, &m);
     if (rc != 0 || !m)
         return rc;
     uint64_t idle = cfg->restart.tcp_idle_timeout_ms;
+    uint64_t message = cfg->restart.tcp_message_timeout_ms;
     if ((rc = cfg_opt_listen(c, m, "dns", "listen_address", &cfg->restart.dns_listen)) != 0 ||
         (rc = cfg_opt_seconds(c, m, "dns", "default_ttl", MAX_TTL, &cfg->default_ttl)) != 0 ||
         (rc = cfg_opt_u32(c, m, "dns", "workers", 0, 1024, &cfg->restart.dns_workers)) != 0 ||
         (rc = cfg_opt_u32(c, m, "dns", "edns_payload", 512, 4096, &cfg->restart.edns_payload)) !=
             0 ||
         (rc = cfg_opt_duration(c, m, "dns", "tcp_idle_timeout", 100, 3600000ULL, &idle)) != 0 ||
+        (rc = cfg_opt_duration(c, m, "dns", "tcp_message_timeout", 100, 3600000ULL, &message)) !=
+            0 ||
         (rc = cfg_opt_u32(c, m, "dns", "tcp_max_clients", 1, 65535,
-                          &cfg->restart.tcp_max_clients)) != 0)
+                          &cfg->restart.tcp_max_clients)) != 0 ||
+        (rc = cfg_opt_u32(c, m, "dns", "tcp_max_clients_per_source", 1, 65535,
+                          &cfg->restart.tcp_max_clients_per_source)) != 0)
         return rc;
     cfg->restart.tcp_idle_timeout_ms = (uint32_t)idle;
+    cfg->restart.tcp_message_timeout_ms = (uint32_t)message;
     return parse_zones(c, m);
 }

@@ -20,7 +20,9 @@ static bool dns_differs(const gslb_cfg_restart_t *a, const gslb_cfg_restart_t *b
 {
     return hostport_differs(&a->dns_listen, &b->dns_listen) || a->dns_workers != b->dns_workers ||
            a->edns_payload != b->edns_payload || a->tcp_idle_timeout_ms != b->tcp_idle_timeout_ms ||
-           a->tcp_max_clients != b->tcp_max_clients;
+           a->tcp_max_clients != b->tcp_max_clients ||
+           a->tcp_message_timeout_ms != b->tcp_message_timeout_ms ||
+           a->tcp_max_clients_per_source != b->tcp_max_clients_per_source;
 }
 
 static bool gossip_differs(const gslb_cfg_restart_t *a, const gslb_cfg_restart_t *b)

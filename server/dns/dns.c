@@ -72,6 +72,8 @@ void gslb_dns_opts_from_config(const gslb_config_t *cfg, gslb_dns_opts_t *o)
         (uint16_t)(cfg->restart.edns_payload > 65535 ? 65535 : cfg->restart.edns_payload);
     o->tcp_idle_timeout_ms = cfg->restart.tcp_idle_timeout_ms;
     o->tcp_max_clients = cfg->restart.tcp_max_clients;
+    o->tcp_message_timeout_ms = cfg->restart.tcp_message_timeout_ms;
+    o->tcp_max_clients_per_source = cfg->restart.tcp_max_clients_per_source;
 }
 
 /* ---- addresses ------------------------------------------------------------ */
@@ -271,15 +273,14 @@ static bool handle_tcp_events(worker_t *w, const struct epoll_event *ev, int n)
         uint64_t tag = ev[i].data.u64;
         if (tag == TAG_STOP)
             return false;
-        if (tag == TAG_LISTEN) {
+        if (tag == TAG_LISTEN)
             gslb_tcp_accept(&w->tcp, now, &w->stats);
-            uint64_t idle = now + w->tcp.idle_timeout_ms;
-            if (w->tcp.open && idle < w->next_sweep)
-                w->next_sweep = idle;
-        } else {
+        else
             gslb_tcp_event(&w->tcp, tag, ev[i].events, now, &w->ctx, &w->reader, &w->stats);
-        }
     }
+    /* A new connection or a query's first byte may set an earlier deadline. */
+    if (w->tcp.wake_ms < w->next_sweep)
+        w->next_sweep = w->tcp.wake_ms;
     return true;
 }
 
@@ -405,7 +406,7 @@ static void worker_hand_over(worker_t *w)
     gslb_tcp_close_listener(&w->tcp);
     drain_udp(w, ev);
     uint64_t deadline = now + GSLB_DNS_HANDOVER_TCP_MS;
-    while (w->tcp.open && (now = (uint64_t)gslb_mono_coarse_ms()) < deadline)
+    while (gslb_slots_open(w->tcp.slots) && (now = (uint64_t)gslb_mono_coarse_ms()) < deadline)
         serve_tcp_for(w, ev, (int)(deadline - now));
 }
 
@@ -474,8 +475,11 @@ static int worker_sockets(gslb_dns_t *d, worker_t *w, listen_addr_t *a, uint16_t
         close(tfd);
         return gslb_errf(eb, rc, "dns: out of memory for UDP buffers");
     }
-    rc = gslb_tcp_init(&w->tcp, tfd, w->tcp_epoll_fd, d->opts.tcp_max_clients,
-                       d->opts.tcp_idle_timeout_ms);
+    gslb_slots_limits_t lim = {.max = d->opts.tcp_max_clients,
+                               .max_per_source = d->opts.tcp_max_clients_per_source,
+                               .idle_ms = d->opts.tcp_idle_timeout_ms,
+                               .message_ms = d->opts.tcp_message_timeout_ms};
+    rc = gslb_tcp_init(&w->tcp, tfd, w->tcp_epoll_fd, &lim);
     if (rc)
         return gslb_errf(eb, rc, "dns: out of memory for TCP connections");
     w->udp_watched = true;
@@ -589,6 +593,10 @@ static void apply_defaults(gslb_dns_opts_t *o)
         o->tcp_idle_timeout_ms = GSLB_DNS_DEFAULT_TCP_IDLE_MS;
     if (o->tcp_max_clients == 0)
         o->tcp_max_clients = GSLB_DNS_DEFAULT_TCP_CLIENTS;
+    if (o->tcp_message_timeout_ms == 0)
+        o->tcp_message_timeout_ms = GSLB_DNS_DEFAULT_TCP_MESSAGE_MS;
+    if (o->tcp_max_clients_per_source == 0)
+        o->tcp_max_clients_per_source = GSLB_DNS_DEFAULT_TCP_PER_SOURCE;
 }
 
 static int start_threads(gslb_dns_t *d, gslb_errbuf_t *eb)

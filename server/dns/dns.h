@@ -21,6 +21,9 @@
  *    through the keys (false retires them all), so a reload that changes it
  *    takes effect in the workers' next snapshot. While *dnssec_keys_pending
  *    is true, DO queries for a zone without an ACTIVE key get SERVFAIL.
+ *  - TCP connections follow tcp.h: per-worker and per-source limits, idle and
+ *    per-query deadlines, the quietest connection closed to make room
+ *    (dns.tcp_* settings; docs/configuration.md).
  *  - gslb_dns_stats() sums the per-worker counters without stopping anyone.
  *  - gslb_dns_stop() wakes the workers, joins them and frees everything. A
  *    worker finishes the batch it is answering first (graceful stop).
@@ -58,6 +61,8 @@
 #define GSLB_DNS_DEFAULT_EDNS 1232
 #define GSLB_DNS_DEFAULT_TCP_IDLE_MS 10000
 #define GSLB_DNS_DEFAULT_TCP_CLIENTS 256
+#define GSLB_DNS_DEFAULT_TCP_MESSAGE_MS 2000
+#define GSLB_DNS_DEFAULT_TCP_PER_SOURCE 32
 #define GSLB_DNS_MAX_WORKERS 256
 #define GSLB_DNS_MAX_PASSED 16
 #define GSLB_DNS_SETTLE_MS 5         /* hand-over: second look at a drained UDP queue */
@@ -69,9 +74,11 @@ typedef struct gslb_dns_opts {
     unsigned workers;         /* 0 = number of online CPUs */
     uint16_t edns_payload;    /* 0 = GSLB_DNS_DEFAULT_EDNS */
     uint32_t tcp_idle_timeout_ms;
-    uint32_t tcp_max_clients;        /* per worker */
-    bool takeover;                   /* bind beside the overwatch that hands the port over */
-    int passed[GSLB_DNS_MAX_PASSED]; /* sockets passed in (socket activation) */
+    uint32_t tcp_max_clients;            /* per worker */
+    uint32_t tcp_message_timeout_ms;     /* first byte of a query to its last; 0 = default */
+    uint32_t tcp_max_clients_per_source; /* per worker; 0 = default */
+    bool takeover;                       /* bind beside the overwatch that hands the port over */
+    int passed[GSLB_DNS_MAX_PASSED];     /* sockets passed in (socket activation) */
     unsigned passed_count;
     /* true while a DNSSEC zone waits for its first key (NULL = never): DO
      * queries for a zone without an ACTIVE key then get SERVFAIL. Must outlive

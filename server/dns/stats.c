@@ -80,11 +80,13 @@ static const char *const rcode_names[GSLB_SRC_COUNT] = {
 };
 
 static const char *const field_names[GSLB_ST_FIELD_COUNT] = {
-    "udp_queries",     "tcp_queries",    "dropped",           "truncated",
-    "nodata",          "edns",           "edns_do",           "store_errors",
-    "udp_send_errors", "tcp_accepted",   "tcp_rejected",      "tcp_timeouts",
-    "tcp_errors",      "dnssec_answers", "dnssec_signatures", "dnssec_cache_hits",
-    "dnssec_errors",
+    "udp_queries",       "tcp_queries",    "dropped",
+    "truncated",         "nodata",         "edns",
+    "edns_do",           "store_errors",   "udp_send_errors",
+    "tcp_accepted",      "tcp_rejected",   "tcp_timeouts",
+    "tcp_errors",        "dnssec_answers", "dnssec_signatures",
+    "dnssec_cache_hits", "dnssec_errors",  "tcp_message_timeouts",
+    "tcp_source_limit",  "tcp_evicted",
 };
 
 const char *gslb_stats_qtype_name(unsigned bucket)

@@ -52,23 +52,26 @@ enum gslb_stats_rcode {
 
 /* Scalar counters, in the order of gslb_stats_field_name(). */
 enum gslb_stats_field {
-    GSLB_ST_UDP_QUERIES = 0,   /* datagrams received */
-    GSLB_ST_TCP_QUERIES,       /* length-framed messages received over TCP */
-    GSLB_ST_DROPPED,           /* not answered: short header, QR=1, oversize */
-    GSLB_ST_TRUNCATED,         /* UDP answers sent with TC */
-    GSLB_ST_NODATA,            /* NOERROR answers without an answer RRset */
-    GSLB_ST_EDNS,              /* queries with an OPT record */
-    GSLB_ST_EDNS_DO,           /* queries with the DO bit */
-    GSLB_ST_STORE_ERRORS,      /* lookups that failed (answered SERVFAIL) */
-    GSLB_ST_UDP_SEND_ERRORS,   /* answers the kernel refused to send */
-    GSLB_ST_TCP_ACCEPTED,      /* TCP connections accepted */
-    GSLB_ST_TCP_REJECTED,      /* closed at once: per-worker connection limit */
-    GSLB_ST_TCP_TIMEOUTS,      /* closed for idleness */
-    GSLB_ST_TCP_ERRORS,        /* closed on a read/write error or a bad frame */
-    GSLB_ST_DNSSEC_ANSWERS,    /* DO answers that carry at least one RRSIG */
-    GSLB_ST_DNSSEC_SIGNATURES, /* RRSIGs computed (signature cache misses) */
-    GSLB_ST_DNSSEC_CACHE_HITS, /* RRSIGs taken from the worker's signature cache */
-    GSLB_ST_DNSSEC_ERRORS,     /* signing failures (answered SERVFAIL) */
+    GSLB_ST_UDP_QUERIES = 0,      /* datagrams received */
+    GSLB_ST_TCP_QUERIES,          /* length-framed messages received over TCP */
+    GSLB_ST_DROPPED,              /* not answered: short header, QR=1, oversize */
+    GSLB_ST_TRUNCATED,            /* UDP answers sent with TC */
+    GSLB_ST_NODATA,               /* NOERROR answers without an answer RRset */
+    GSLB_ST_EDNS,                 /* queries with an OPT record */
+    GSLB_ST_EDNS_DO,              /* queries with the DO bit */
+    GSLB_ST_STORE_ERRORS,         /* lookups that failed (answered SERVFAIL) */
+    GSLB_ST_UDP_SEND_ERRORS,      /* answers the kernel refused to send */
+    GSLB_ST_TCP_ACCEPTED,         /* TCP connections accepted */
+    GSLB_ST_TCP_REJECTED,         /* closed at once: no memory for a connection */
+    GSLB_ST_TCP_TIMEOUTS,         /* closed for idleness (no message for tcp_idle_timeout) */
+    GSLB_ST_TCP_ERRORS,           /* closed on a read/write error or a bad frame */
+    GSLB_ST_DNSSEC_ANSWERS,       /* DO answers that carry at least one RRSIG */
+    GSLB_ST_DNSSEC_SIGNATURES,    /* RRSIGs computed (signature cache misses) */
+    GSLB_ST_DNSSEC_CACHE_HITS,    /* RRSIGs taken from the worker's signature cache */
+    GSLB_ST_DNSSEC_ERRORS,        /* signing failures (answered SERVFAIL) */
+    GSLB_ST_TCP_MESSAGE_TIMEOUTS, /* closed: a query not complete within tcp_message_timeout */
+    GSLB_ST_TCP_SOURCE_LIMIT,     /* refused at once: its source holds tcp_max_clients_per_source */
+    GSLB_ST_TCP_EVICTED,          /* closed to make room: the quietest when all slots are taken */
     GSLB_ST_FIELD_COUNT
 };
 

@@ -22,7 +22,6 @@ struct gslb_tcp_conn {
     int fd; /* -1: free slot */
     bool peer_closed;
     uint32_t events; /* current epoll interest */
-    uint64_t last_ms;
     size_t rx_len;
     uint8_t *rx; /* RX_CAP bytes while open */
     uint8_t *tx; /* unsent answer bytes (back-pressure) */
@@ -72,15 +71,15 @@ void gslb_tcp_close_listener(gslb_tcp_t *t)
     t->listen_fd = -1;
 }
 
-int gslb_tcp_init(gslb_tcp_t *t, int listen_fd, int epoll_fd, uint32_t max_clients,
-                  uint32_t idle_timeout_ms)
+int gslb_tcp_init(gslb_tcp_t *t, int listen_fd, int epoll_fd, const gslb_slots_limits_t *lim)
 {
     memset(t, 0, sizeof(*t));
     t->listen_fd = listen_fd;
     t->epoll_fd = epoll_fd;
-    t->max_clients = max_clients ? max_clients : 1;
-    t->idle_timeout_ms = idle_timeout_ms ? idle_timeout_ms : 1;
-    t->conns = calloc(t->max_clients, sizeof(*t->conns));
+    t->wake_ms = UINT64_MAX;
+    int rc = gslb_slots_new(lim, &t->slots);
+    t->max_clients = rc == GSLB_OK ? gslb_slots_limits(t->slots)->max : 0;
+    t->conns = t->max_clients ? calloc(t->max_clients, sizeof(*t->conns)) : NULL;
     t->out = malloc(OUT_CAP);
     t->out_cap = OUT_CAP;
     if (!t->conns || !t->out) {
@@ -102,7 +101,8 @@ static void conn_close(gslb_tcp_t *t, gslb_tcp_conn_t *c)
     free(c->tx);
     memset(c, 0, sizeof(*c));
     c->fd = -1;
-    t->open--;
+    if (t->slots)
+        gslb_slots_release(t->slots, (uint32_t)(c - t->conns));
 }
 
 void gslb_tcp_destroy(gslb_tcp_t *t)
@@ -116,8 +116,10 @@ void gslb_tcp_destroy(gslb_tcp_t *t)
     t->listen_fd = -1;
     free(t->conns);
     free(t->out);
+    gslb_slots_free(t->slots);
     t->conns = NULL;
     t->out = NULL;
+    t->slots = NULL;
 }
 
 static bool conn_watch(gslb_tcp_t *t, gslb_tcp_conn_t *c, uint32_t events)
@@ -133,19 +135,45 @@ static bool conn_watch(gslb_tcp_t *t, gslb_tcp_conn_t *c, uint32_t events)
     return true;
 }
 
-static gslb_tcp_conn_t *free_slot(gslb_tcp_t *t)
+/* Report a connection's progress to the slot table; keep the earliest deadline. */
+static void conn_progress(gslb_tcp_t *t, gslb_tcp_conn_t *c, uint64_t now_ms, bool completed)
 {
-    for (uint32_t i = 0; i < t->max_clients; i++) {
-        if (t->conns[i].fd < 0)
-            return &t->conns[i];
+    uint32_t i = (uint32_t)(c - t->conns);
+    /* While an answer waits for the client, its next query is not being read:
+     * no message timer then (the idle timer bounds a client that does not read). */
+    gslb_slots_progress(t->slots, i, now_ms, completed, c->rx_len > 0 && !c->tx);
+    enum gslb_slots_timer which;
+    uint64_t deadline = gslb_slots_deadline(t->slots, i, &which);
+    if (deadline < t->wake_ms)
+        t->wake_ms = deadline;
+}
+
+/* A slot for a new connection from ss, or -1 (refused and counted). */
+static int64_t admit(gslb_tcp_t *t, const struct sockaddr_storage *ss, socklen_t sl,
+                     gslb_slots_src_t *src, gslb_stats_t *stats)
+{
+    gslb_slots_source((const struct sockaddr *)ss, sl, src);
+    uint32_t slot;
+    switch (gslb_slots_admit(t->slots, src, &slot)) {
+    case GSLB_SLOTS_SOURCE_LIMIT:
+        gslb_stats_inc(stats, GSLB_ST_TCP_SOURCE_LIMIT);
+        return -1;
+    case GSLB_SLOTS_EVICT:
+        conn_close(t, &t->conns[slot]);
+        gslb_stats_inc(stats, GSLB_ST_TCP_EVICTED);
+        return slot;
+    case GSLB_SLOTS_FREE:
+    default:
+        return slot;
     }
-    return NULL;
 }
 
 void gslb_tcp_accept(gslb_tcp_t *t, uint64_t now_ms, gslb_stats_t *stats)
 {
     for (;;) {
-        int fd = accept4(t->listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        struct sockaddr_storage ss;
+        socklen_t sl = sizeof(ss);
+        int fd = accept4(t->listen_fd, (struct sockaddr *)&ss, &sl, SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (fd < 0) {
             if (errno == EINTR || errno == ECONNABORTED)
                 continue;
@@ -153,19 +181,24 @@ void gslb_tcp_accept(gslb_tcp_t *t, uint64_t now_ms, gslb_stats_t *stats)
                 gslb_debug("dns: accept: %s", strerror(errno));
             return;
         }
-        gslb_tcp_conn_t *c = t->open < t->max_clients ? free_slot(t) : NULL;
-        uint8_t *rx = c ? malloc(RX_CAP) : NULL;
-        if (!c || !rx) {
-            free(rx);
+        gslb_slots_src_t src;
+        int64_t slot = admit(t, &ss, sl, &src, stats);
+        if (slot < 0) {
+            close(fd);
+            continue;
+        }
+        uint8_t *rx = malloc(RX_CAP);
+        if (!rx) {
             close(fd);
             gslb_stats_inc(stats, GSLB_ST_TCP_REJECTED);
             continue;
         }
+        gslb_tcp_conn_t *c = &t->conns[slot];
         memset(c, 0, sizeof(*c));
         c->fd = fd;
         c->rx = rx;
-        c->last_ms = now_ms;
-        t->open++;
+        gslb_slots_take(t->slots, (uint32_t)slot, &src, now_ms);
+        conn_progress(t, c, now_ms, false);
         if (!conn_watch(t, c, EPOLLIN)) {
             conn_close(t, c);
             gslb_stats_inc(stats, GSLB_ST_TCP_ERRORS);
@@ -177,15 +210,13 @@ void gslb_tcp_accept(gslb_tcp_t *t, uint64_t now_ms, gslb_stats_t *stats)
 
 /* Send bytes; what the socket does not take is kept as the connection's
  * pending output. Returns false on a write error. */
-static bool conn_send(gslb_tcp_t *t, gslb_tcp_conn_t *c, const uint8_t *buf, size_t len,
-                      uint64_t now_ms)
+static bool conn_send(gslb_tcp_t *t, gslb_tcp_conn_t *c, const uint8_t *buf, size_t len)
 {
     size_t off = 0;
     while (off < len) {
         ssize_t n = send(c->fd, buf + off, len - off, MSG_DONTWAIT | MSG_NOSIGNAL);
         if (n > 0) {
             off += (size_t)n;
-            c->last_ms = now_ms;
             continue;
         }
         if (n < 0 && errno == EINTR)
@@ -205,10 +236,11 @@ static bool conn_send(gslb_tcp_t *t, gslb_tcp_conn_t *c, const uint8_t *buf, siz
     return conn_watch(t, c, EPOLLOUT);
 }
 
-/* Answer every complete frame in rx (until output backs up). Returns false
- * when the connection must be closed. */
-static bool conn_answer(gslb_tcp_t *t, gslb_tcp_conn_t *c, uint64_t now_ms, gslb_answer_ctx_t *ctx,
-                        gslb_reader_t *reader, gslb_stats_t *stats)
+/* Answer every complete frame in rx (until output backs up); *done tells
+ * whether a query was complete. Returns false when the connection must be
+ * closed. */
+static bool conn_answer(gslb_tcp_t *t, gslb_tcp_conn_t *c, gslb_answer_ctx_t *ctx,
+                        gslb_reader_t *reader, gslb_stats_t *stats, bool *done)
 {
     size_t pos = 0, out = 0;
     bool snapshot = false, ok = true;
@@ -227,7 +259,7 @@ static bool conn_answer(gslb_tcp_t *t, gslb_tcp_conn_t *c, uint64_t now_ms, gslb
         }
         gslb_stats_inc(stats, GSLB_ST_TCP_QUERIES);
         if (t->out_cap - out < FRAME_MAX) {
-            ok = conn_send(t, c, t->out, out, now_ms);
+            ok = conn_send(t, c, t->out, out);
             out = 0;
             if (!ok || c->tx)
                 break;
@@ -245,22 +277,22 @@ static bool conn_answer(gslb_tcp_t *t, gslb_tcp_conn_t *c, uint64_t now_ms, gslb
         gslb_reader_end(reader);
     }
     if (ok && out)
-        ok = conn_send(t, c, t->out, out, now_ms);
+        ok = conn_send(t, c, t->out, out);
     if (pos) {
         memmove(c->rx, c->rx + pos, c->rx_len - pos);
         c->rx_len -= pos;
+        *done = true;
     }
     return ok;
 }
 
-static bool conn_read(gslb_tcp_conn_t *c, uint64_t now_ms)
+static bool conn_read(gslb_tcp_conn_t *c)
 {
     if (c->rx_len >= RX_CAP)
         return true;
     ssize_t n = recv(c->fd, c->rx + c->rx_len, RX_CAP - c->rx_len, MSG_DONTWAIT);
     if (n > 0) {
         c->rx_len += (size_t)n;
-        c->last_ms = now_ms;
         return true;
     }
     if (n == 0) {
@@ -270,15 +302,14 @@ static bool conn_read(gslb_tcp_conn_t *c, uint64_t now_ms)
     return errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR;
 }
 
-/* Pending output drained: read queries again. */
-static bool conn_flush(gslb_tcp_t *t, gslb_tcp_conn_t *c, uint64_t now_ms)
+/* Send pending output; once drained (*done), read queries again. */
+static bool conn_flush(gslb_tcp_t *t, gslb_tcp_conn_t *c, bool *done)
 {
     while (c->tx_off < c->tx_len) {
         ssize_t n =
             send(c->fd, c->tx + c->tx_off, c->tx_len - c->tx_off, MSG_DONTWAIT | MSG_NOSIGNAL);
         if (n > 0) {
             c->tx_off += (size_t)n;
-            c->last_ms = now_ms;
             continue;
         }
         if (n < 0 && errno == EINTR)
@@ -288,6 +319,7 @@ static bool conn_flush(gslb_tcp_t *t, gslb_tcp_conn_t *c, uint64_t now_ms)
     free(c->tx);
     c->tx = NULL;
     c->tx_len = c->tx_off = 0;
+    *done = true;
     return conn_watch(t, c, EPOLLIN);
 }
 
@@ -298,37 +330,41 @@ void gslb_tcp_event(gslb_tcp_t *t, uint64_t tag, uint32_t events, uint64_t now_m
     if (i >= t->max_clients || t->conns[i].fd < 0)
         return;
     gslb_tcp_conn_t *c = &t->conns[i];
-    bool ok = !(events & EPOLLERR);
+    bool ok = !(events & EPOLLERR), done = false;
     if (ok && (events & EPOLLOUT) && c->tx)
-        ok = conn_flush(t, c, now_ms);
+        ok = conn_flush(t, c, &done);
     if (ok && !c->tx && (events & (EPOLLIN | EPOLLHUP)))
-        ok = conn_read(c, now_ms);
+        ok = conn_read(c);
     if (ok && !c->tx)
-        ok = conn_answer(t, c, now_ms, ctx, reader, stats);
+        ok = conn_answer(t, c, ctx, reader, stats, &done);
     if (!ok)
         gslb_stats_inc(stats, GSLB_ST_TCP_ERRORS);
     if (!ok || (c->peer_closed && !c->tx))
         conn_close(t, c);
+    else
+        conn_progress(t, c, now_ms, done);
 }
 
 int gslb_tcp_sweep(gslb_tcp_t *t, uint64_t now_ms, gslb_stats_t *stats)
 {
-    if (t->open == 0)
-        return -1;
     uint64_t next = UINT64_MAX;
-    for (uint32_t i = 0; i < t->max_clients; i++) {
+    for (uint32_t i = 0; i < t->max_clients && gslb_slots_open(t->slots); i++) {
         gslb_tcp_conn_t *c = &t->conns[i];
         if (c->fd < 0)
             continue;
-        uint64_t deadline = c->last_ms + t->idle_timeout_ms;
+        enum gslb_slots_timer which;
+        uint64_t deadline = gslb_slots_deadline(t->slots, i, &which);
         if (deadline <= now_ms) {
             conn_close(t, c);
-            gslb_stats_inc(stats, GSLB_ST_TCP_TIMEOUTS);
+            gslb_stats_inc(stats, which == GSLB_SLOTS_TIMER_MESSAGE ? GSLB_ST_TCP_MESSAGE_TIMEOUTS
+                                                                    : GSLB_ST_TCP_TIMEOUTS);
         } else if (deadline < next) {
             next = deadline;
         }
     }
+    t->wake_ms = next;
     if (next == UINT64_MAX)
         return -1;
-    return (int)(next - now_ms);
+    uint64_t left = next - now_ms;
+    return left > INT32_MAX ? INT32_MAX : (int)left;
 }

@@ -9,10 +9,21 @@
  *    the queries found in one read are written with one send.
  *  - Back-pressure: while a connection has unsent answer bytes, no further query
  *    of it is read; the rest is sent when the socket is writable.
- *  - A connection idle (no byte read or written) for idle_timeout_ms is closed,
- *    and so is one whose client closed its side once the pending answers are sent.
- *  - At most max_clients connections per worker; a connection beyond the limit
- *    is accepted and closed at once (counted as tcp_rejected).
+ *  - Connection slots follow tcp_slots.h (RFC 7766 6.2.3, 10): a connection
+ *    with no query in progress is closed idle_timeout_ms after its last sign
+ *    of life (accept, a complete query, an answer fully sent, the first byte
+ *    of a query; counted as tcp_timeouts); once the first byte of a query
+ *    arrived, the whole query must arrive within message_timeout_ms
+ *    (tcp_message_timeouts). Bytes inside a query never extend a deadline, so
+ *    a client trickling bytes cannot hold a slot. While an answer waits for
+ *    the client to read it, the idle timer runs (a slow reader is bounded too).
+ *    One whose client closed its side is closed once the pending answers are
+ *    sent.
+ *  - At most max_clients connections per worker and max_per_source of them
+ *    from one source (IPv4 address or IPv6 /64); a connection beyond the
+ *    per-source limit is accepted and closed at once (tcp_source_limit). When
+ *    every slot is taken, the quietest connection (oldest sign of life) is
+ *    closed to make room for the new one (tcp_evicted).
  *  - Queries longer than GSLB_TCP_QUERY_MAX, or of length 0, close the
  *    connection (counted as tcp_errors).
  *  - The worker's read snapshot is taken per batch of queries and reset before
@@ -24,6 +35,7 @@
 #include "env.h"
 #include "gslb_err.h"
 #include "stats.h"
+#include "tcp_slots.h"
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -39,8 +51,8 @@ typedef struct gslb_tcp {
     int listen_fd;
     int epoll_fd;
     uint32_t max_clients;
-    uint32_t idle_timeout_ms;
-    uint32_t open;          /* connections in use */
+    gslb_slots_t *slots;    /* admission and deadlines of conns[] */
+    uint64_t wake_ms;       /* earliest deadline set since the last sweep (or later) */
     gslb_tcp_conn_t *conns; /* max_clients slots */
     uint8_t *out;           /* answer scratch, allocated once */
     size_t out_cap;
@@ -56,9 +68,9 @@ int gslb_tcp_adopt(int fd, gslb_errbuf_t *eb);
  *  (open connections stay). */
 void gslb_tcp_close_listener(gslb_tcp_t *t);
 
-/** Set up connection slots; registers nothing yet. Takes ownership of listen_fd. */
-int gslb_tcp_init(gslb_tcp_t *t, int listen_fd, int epoll_fd, uint32_t max_clients,
-                  uint32_t idle_timeout_ms);
+/** Set up connection slots with limits lim (max: per worker); registers nothing
+ *  yet. Takes ownership of listen_fd. */
+int gslb_tcp_init(gslb_tcp_t *t, int listen_fd, int epoll_fd, const gslb_slots_limits_t *lim);
 void gslb_tcp_destroy(gslb_tcp_t *t);
 
 /** Accept every pending connection (listener readable). */
@@ -68,5 +80,6 @@ void gslb_tcp_accept(gslb_tcp_t *t, uint64_t now_ms, gslb_stats_t *stats);
 void gslb_tcp_event(gslb_tcp_t *t, uint64_t tag, uint32_t events, uint64_t now_ms,
                     gslb_answer_ctx_t *ctx, gslb_reader_t *reader, gslb_stats_t *stats);
 
-/** Close idle connections; returns ms until the next one may expire (-1: none open). */
+/** Close connections past their deadline; returns ms until the next deadline
+ *  (-1: none open). The worker sweeps again no later than t->wake_ms. */
 int gslb_tcp_sweep(gslb_tcp_t *t, uint64_t now_ms, gslb_stats_t *stats);

@@ -11,6 +11,7 @@
 #include "gslb_log.h"
 #include "gslb_time.h"
 #include "store.h"
+#include "tcp_slots.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -62,11 +63,9 @@ typedef struct agent_state {
 } agent_state_t;
 
 typedef struct conn {
-    int fd;
+    int fd; /* -1: free slot */
     uint8_t *buf;
     size_t have, need; /* need = 4 (length) or 4 + frame */
-    int64_t last_ms;
-    gslb_addr_t src;
     struct sockaddr_storage ss;
 } conn_t;
 
@@ -91,8 +90,9 @@ struct gslb_gossip_rx {
     /* sockets */
     int udp_fd, tcp_fd, stop_fd;
     uint16_t port;
-    conn_t conns[GSLB_GOSSIP_TCP_MAX_CONNS];
-    size_t nconns;
+    conn_t conns[GSLB_GOSSIP_TCP_MAX_CONNS]; /* slot i of tcp_slots */
+    gslb_slots_t *tcp_slots;                 /* admission and deadlines (tcp_slots.h) */
+    int64_t tcp_wake_ms;                     /* earliest connection deadline (monotonic) */
     pthread_t thread;
     bool thread_started;
     gslb_gossip_counters_t counters; /* written by the receiving thread only */
@@ -849,9 +849,46 @@ static void read_udp(gslb_gossip_rx_t *rx, uint8_t (*bufs)[GSLB_GOSSIP_UDP_MAX +
 
 static void conn_close(gslb_gossip_rx_t *rx, size_t i)
 {
-    close(rx->conns[i].fd);
-    free(rx->conns[i].buf);
-    rx->conns[i] = rx->conns[--rx->nconns];
+    conn_t *c = &rx->conns[i];
+    if (c->fd < 0)
+        return;
+    close(c->fd);
+    free(c->buf);
+    memset(c, 0, sizeof(*c));
+    c->fd = -1;
+    gslb_slots_release(rx->tcp_slots, (uint32_t)i);
+}
+
+/* Report a connection's progress (a frame completed, a frame begun) and keep
+ * the earliest deadline for poll(). */
+static void conn_progress(gslb_gossip_rx_t *rx, size_t i, bool completed)
+{
+    gslb_slots_progress(rx->tcp_slots, (uint32_t)i, (uint64_t)gslb_mono_ms(), completed,
+                        rx->conns[i].have > 0);
+    enum gslb_slots_timer which;
+    int64_t deadline = (int64_t)gslb_slots_deadline(rx->tcp_slots, (uint32_t)i, &which);
+    if (deadline < rx->tcp_wake_ms)
+        rx->tcp_wake_ms = deadline;
+}
+
+/* A slot for a new connection from ss, or -1 (refused and counted). */
+static int64_t admit_tcp(gslb_gossip_rx_t *rx, const struct sockaddr_storage *ss, socklen_t sl,
+                         gslb_slots_src_t *src)
+{
+    gslb_slots_source((const struct sockaddr *)ss, sl, src);
+    uint32_t slot;
+    switch (gslb_slots_admit(rx->tcp_slots, src, &slot)) {
+    case GSLB_SLOTS_SOURCE_LIMIT:
+        count(&rx->counters.tcp_rejected);
+        return -1;
+    case GSLB_SLOTS_EVICT:
+        conn_close(rx, slot);
+        count(&rx->counters.tcp_evicted);
+        return slot;
+    case GSLB_SLOTS_FREE:
+    default:
+        return slot;
+    }
 }
 
 static void accept_tcp(gslb_gossip_rx_t *rx)
@@ -862,8 +899,9 @@ static void accept_tcp(gslb_gossip_rx_t *rx)
         int fd = accept4(rx->tcp_fd, (struct sockaddr *)&ss, &sl, SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (fd < 0)
             return;
-        if (rx->nconns >= GSLB_GOSSIP_TCP_MAX_CONNS) {
-            count(&rx->counters.tcp_rejected);
+        gslb_slots_src_t src;
+        int64_t slot = admit_tcp(rx, &ss, sl, &src);
+        if (slot < 0) {
             close(fd);
             continue;
         }
@@ -872,12 +910,13 @@ static void accept_tcp(gslb_gossip_rx_t *rx)
         gslb_addr_t from;
         addr_from_sockaddr((struct sockaddr *)&ss, &from);
         gslb_debug("gossip: TCP connection from %s", gslb_addr_format(&from, text, sizeof(text)));
-        conn_t *c = &rx->conns[rx->nconns++];
+        conn_t *c = &rx->conns[slot];
         memset(c, 0, sizeof(*c));
         c->fd = fd;
         c->need = 4;
         c->ss = ss;
-        c->last_ms = gslb_mono_ms();
+        gslb_slots_take(rx->tcp_slots, (uint32_t)slot, &src, (uint64_t)gslb_mono_ms());
+        conn_progress(rx, (size_t)slot, false);
     }
 }
 
@@ -903,37 +942,77 @@ static bool conn_frame_done(gslb_gossip_rx_t *rx, conn_t *c)
     return true;
 }
 
-static bool conn_read(gslb_gossip_rx_t *rx, conn_t *c)
+/* Read what connection i has; a byte inside a frame extends no deadline
+ * (tcp_slots.h). Returns false when the connection must be closed. */
+static bool conn_read(gslb_gossip_rx_t *rx, size_t i)
 {
+    conn_t *c = &rx->conns[i];
+    bool completed = false;
     if (!c->buf && !(c->buf = malloc(4)))
         return false;
     for (;;) {
         ssize_t r = recv(c->fd, c->buf + c->have, c->need - c->have, MSG_DONTWAIT);
         if (r == 0)
             return false;
-        if (r < 0)
-            return errno == EAGAIN || errno == EINTR;
+        if (r < 0) {
+            if (errno != EAGAIN && errno != EINTR)
+                return false;
+            conn_progress(rx, i, completed);
+            return true;
+        }
         c->have += (size_t)r;
-        c->last_ms = gslb_mono_ms();
-        if (c->have == c->need && !conn_frame_done(rx, c))
-            return false;
+        if (c->have == c->need) {
+            bool frame = c->need > 4;
+            if (!conn_frame_done(rx, c))
+                return false;
+            completed |= frame;
+        }
     }
 }
 
+/* Close connections past their deadline; sets the next one for poll(). */
 static void expire_conns(gslb_gossip_rx_t *rx)
 {
-    int64_t now = gslb_mono_ms();
-    for (size_t i = rx->nconns; i-- > 0;)
-        if (now - rx->conns[i].last_ms > GSLB_GOSSIP_TCP_IDLE_MS)
-            conn_close(rx, i);
+    int64_t now = gslb_mono_ms(), next = INT64_MAX;
+    for (size_t i = 0; i < GSLB_GOSSIP_TCP_MAX_CONNS && gslb_slots_open(rx->tcp_slots); i++) {
+        if (rx->conns[i].fd < 0)
+            continue;
+        enum gslb_slots_timer which;
+        int64_t deadline = (int64_t)gslb_slots_deadline(rx->tcp_slots, (uint32_t)i, &which);
+        if (deadline > now) {
+            next = deadline < next ? deadline : next;
+            continue;
+        }
+        conn_close(rx, i);
+        count(which == GSLB_SLOTS_TIMER_MESSAGE ? &rx->counters.tcp_message_timeouts
+                                                : &rx->counters.tcp_idle_timeouts);
+    }
+    rx->tcp_wake_ms = next;
 }
 
 static int poll_timeout(const gslb_gossip_rx_t *rx)
 {
-    if (!rx->npending)
-        return 1000;
-    int64_t left = rx->first_pending_ms + GSLB_GOSSIP_TICK_MS - gslb_mono_ms();
-    return left > 0 ? (int)left : 0;
+    int64_t now = gslb_mono_ms();
+    int64_t wake = now + 1000;
+    if (rx->npending)
+        wake = rx->first_pending_ms + GSLB_GOSSIP_TICK_MS;
+    if (rx->tcp_wake_ms < wake)
+        wake = rx->tcp_wake_ms + 1; /* just past a connection's deadline */
+    int64_t left = wake - now;
+    return left > 0 ? (int)(left < 1000 ? left : 1000) : 0;
+}
+
+/* The poll entry of each connection; idx[k]: the slot of entry k. */
+static size_t poll_conns(const gslb_gossip_rx_t *rx, struct pollfd *pf, size_t *idx)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < GSLB_GOSSIP_TCP_MAX_CONNS; i++) {
+        if (rx->conns[i].fd < 0)
+            continue;
+        pf[n] = (struct pollfd){.fd = rx->conns[i].fd, .events = POLLIN};
+        idx[n++] = i;
+    }
+    return n;
 }
 
 static void *rx_main(void *arg)
@@ -945,13 +1024,12 @@ static void *rx_main(void *arg)
         return NULL;
     }
     struct pollfd pf[3 + GSLB_GOSSIP_TCP_MAX_CONNS];
+    size_t idx[GSLB_GOSSIP_TCP_MAX_CONNS];
     for (;;) {
         pf[0] = (struct pollfd){.fd = rx->stop_fd, .events = POLLIN};
         pf[1] = (struct pollfd){.fd = rx->udp_fd, .events = POLLIN};
         pf[2] = (struct pollfd){.fd = rx->tcp_fd, .events = POLLIN};
-        size_t nc = rx->nconns;
-        for (size_t i = 0; i < nc; i++)
-            pf[3 + i] = (struct pollfd){.fd = rx->conns[i].fd, .events = POLLIN};
+        size_t nc = poll_conns(rx, pf + 3, idx);
         int r = poll(pf, 3 + nc, poll_timeout(rx));
         if (r < 0 && errno != EINTR)
             break;
@@ -959,9 +1037,9 @@ static void *rx_main(void *arg)
             break;
         if (r > 0 && pf[1].revents)
             read_udp(rx, bufs);
-        for (size_t i = nc; r > 0 && i-- > 0;)
-            if (pf[3 + i].revents && !conn_read(rx, &rx->conns[i]))
-                conn_close(rx, i);
+        for (size_t k = 0; r > 0 && k < nc; k++)
+            if (pf[3 + k].revents && !conn_read(rx, idx[k]))
+                conn_close(rx, idx[k]);
         if (r > 0 && pf[2].revents)
             accept_tcp(rx);
         expire_conns(rx);
@@ -1013,8 +1091,9 @@ int gslb_gossip_rx_update(gslb_gossip_rx_t *rx, const gslb_config_t *cfg, gslb_e
 
 static void rx_free(gslb_gossip_rx_t *rx)
 {
-    for (size_t i = rx->nconns; i-- > 0;)
+    for (size_t i = 0; rx->tcp_slots && i < GSLB_GOSSIP_TCP_MAX_CONNS; i++)
         conn_close(rx, i);
+    gslb_slots_free(rx->tcp_slots);
     if (rx->udp_fd >= 0)
         close(rx->udp_fd);
     if (rx->tcp_fd >= 0)
@@ -1042,12 +1121,20 @@ int gslb_gossip_rx_start(gslb_gossip_rx_t **out, const gslb_gossip_rx_opts_t *op
         return gslb_errf(eb, GSLB_ENOMEM, "out of memory");
     rx->env = opts->env;
     rx->udp_fd = rx->tcp_fd = rx->stop_fd = -1;
+    for (size_t i = 0; i < GSLB_GOSSIP_TCP_MAX_CONNS; i++)
+        rx->conns[i].fd = -1;
+    rx->tcp_wake_ms = INT64_MAX;
+    const gslb_slots_limits_t lim = {.max = GSLB_GOSSIP_TCP_MAX_CONNS,
+                                     .max_per_source = GSLB_GOSSIP_TCP_PER_SOURCE,
+                                     .idle_ms = GSLB_GOSSIP_TCP_IDLE_MS,
+                                     .message_ms = GSLB_GOSSIP_TCP_MESSAGE_MS};
     pthread_mutex_init(&rx->mu, NULL);
     pthread_mutex_init(&rx->auth_mu, NULL);
     rx->pt = malloc(GSLB_GOSSIP_MSG_MAX);
     rx->backs = malloc(GSLB_GOSSIP_MAX_BACKENDS * sizeof(*rx->backs));
-    int rc = (rx->pt && rx->backs) ? copy_auth(rx, opts->cfg, eb)
-                                   : gslb_errf(eb, GSLB_ENOMEM, "out of memory");
+    int rc = (rx->pt && rx->backs && gslb_slots_new(&lim, &rx->tcp_slots) == GSLB_OK)
+                 ? copy_auth(rx, opts->cfg, eb)
+                 : gslb_errf(eb, GSLB_ENOMEM, "out of memory");
     if (rc == GSLB_OK && !opts->no_sockets) {
         rc = open_sockets(rx, &opts->cfg->restart.gossip_bind, eb);
         if (rc == GSLB_OK && (rx->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) < 0)

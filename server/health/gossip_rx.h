@@ -21,6 +21,9 @@
  *    latency, last_seen) and clears their stale flag; backends the agent no
  *    longer reports are deleted. A goodbye drains every backend of the agent
  *    at once; its next heartbeat undrains them.
+ *  - TCP connections are bounded in number, per source and in time (the
+ *    GSLB_GOSSIP_TCP_* limits below; tcp_slots.h): a peer trickling bytes
+ *    cannot hold a connection, and a full table makes room for a new one.
  *  - Counters belong to the receiver (gslb_gossip_counters()): written by its
  *    thread, read from any thread (the metrics exporter).
  */
@@ -37,8 +40,15 @@
 #include <sys/socket.h>
 
 #define GSLB_GOSSIP_TICK_MS 50
+/* TCP connections (tcp_slots.h): at most MAX_CONNS, PER_SOURCE of them from one
+ * address (IPv6: /64); a connection with no frame in progress goes after IDLE_MS,
+ * a frame must arrive whole within MESSAGE_MS of its first byte (an agent gives
+ * up after GSLB_SENDER_TCP_TIMEOUT_MS, 2 s); when all are taken the quietest
+ * connection is closed for a new one. */
 #define GSLB_GOSSIP_TCP_MAX_CONNS 64
+#define GSLB_GOSSIP_TCP_PER_SOURCE 8
 #define GSLB_GOSSIP_TCP_IDLE_MS 5000
+#define GSLB_GOSSIP_TCP_MESSAGE_MS 3000
 
 enum gslb_gossip_ignore {
     GSLB_GOSSIP_IGNORE_UNKNOWN_SERVICE = 0,
@@ -52,8 +62,11 @@ typedef struct gslb_gossip_counters {
     uint64_t batches;                                    /* write transactions committed */
     uint64_t batch_errors;                               /* write transactions that failed */
     uint64_t tcp_accepted;                               /* TCP connections accepted */
-    uint64_t tcp_rejected;                               /* refused: too many connections */
-    uint64_t goodbyes;                                   /* goodbye messages applied */
+    uint64_t tcp_rejected;         /* refused: the source holds GSLB_GOSSIP_TCP_PER_SOURCE */
+    uint64_t tcp_evicted;          /* closed to make room (the quietest, table full) */
+    uint64_t tcp_idle_timeouts;    /* closed: no frame begun for GSLB_GOSSIP_TCP_IDLE_MS */
+    uint64_t tcp_message_timeouts; /* closed: a frame not whole within ..._MESSAGE_MS */
+    uint64_t goodbyes;             /* goodbye messages applied */
 } gslb_gossip_counters_t;
 
 /** "unknown_service", "unauthorized". */

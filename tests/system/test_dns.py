@@ -404,7 +404,8 @@ def test_tcp_idle_timeout_and_half_open_client(ow):
 
 def test_tcp_connection_limit(ow):
     """4 connections per worker, 2 workers: never more than 8 served at once; the
-    rest are closed at once; after closing, new connections are served again."""
+    rest are closed at once (one source: tcp_max_clients_per_source is capped at 4);
+    after closing, new connections are served again."""
     socks = []
     try:
         for _ in range(24):

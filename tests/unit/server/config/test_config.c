@@ -110,6 +110,8 @@ static void test_seed_overwatch_1(void **state)
     assert_int_equal(cfg.restart.edns_payload, 1232);
     assert_int_equal(cfg.restart.tcp_idle_timeout_ms, 10000);
     assert_int_equal(cfg.restart.tcp_max_clients, 256);
+    assert_int_equal(cfg.restart.tcp_message_timeout_ms, 2000);
+    assert_int_equal(cfg.restart.tcp_max_clients_per_source, 32);
     /* the zone with every documented default */
     assert_int_equal(cfg.zone_count, 1);
     const gslb_zone_rec_t *z = &cfg.zones[0].rec;
@@ -375,6 +377,8 @@ static void test_minimal_and_defaults(void **state)
             "  workers: 4\n"
             "  edns_payload: 4096\n"
             "  tcp_idle_timeout: 2500ms\n"
+            "  tcp_message_timeout: 700ms\n"
+            "  tcp_max_clients_per_source: 5\n"
             "  default_ttl: 1m\n"
             "  zones:\n"
             "    - name: Example.COM.\n"
@@ -401,6 +405,8 @@ static void test_minimal_and_defaults(void **state)
     assert_int_equal(cfg.restart.dns_workers, 4);
     assert_int_equal(cfg.restart.edns_payload, 4096);
     assert_int_equal(cfg.restart.tcp_idle_timeout_ms, 2500);
+    assert_int_equal(cfg.restart.tcp_message_timeout_ms, 700);
+    assert_int_equal(cfg.restart.tcp_max_clients_per_source, 5);
     assert_int_equal(cfg.default_ttl, 60);
     const gslb_zone_rec_t *z = &cfg.zones[0].rec;
     assert_string_equal(z->name, "example.com");
@@ -1142,6 +1148,8 @@ static const restart_field_t RESTART_FIELDS[] = {
     RF(edns_payload, F_U32, GSLB_RESTART_DNS),
     RF(tcp_idle_timeout_ms, F_U32, GSLB_RESTART_DNS),
     RF(tcp_max_clients, F_U32, GSLB_RESTART_DNS),
+    RF(tcp_message_timeout_ms, F_U32, GSLB_RESTART_DNS),
+    RF(tcp_max_clients_per_source, F_U32, GSLB_RESTART_DNS),
     RF(gossip_bind.host, F_TEXT, GSLB_RESTART_GOSSIP),
     RF(gossip_bind.port, F_U16, GSLB_RESTART_GOSSIP),
     RF(api_addr.host, F_TEXT, GSLB_RESTART_API),

@@ -104,6 +104,7 @@ struct gslb_gossip_rx {
     bool thread_started;
     int64_t budget_start_ms;         /* monotonic start of the current read-budget tick */
     size_t budget_used;              /* datagrams read in that tick */
+    size_t budget_rejected;          /* of those, rejected */
     gslb_gossip_counters_t counters; /* written by the receiving thread only */
 };
 
@@ -1024,9 +1025,10 @@ static bool udp_budget_left(gslb_gossip_rx_t *rx, int64_t now)
 {
     if (now - rx->budget_start_ms >= GSLB_GOSSIP_TICK_MS || now < rx->budget_start_ms) {
         rx->budget_start_ms = now;
-        rx->budget_used = 0;
+        rx->budget_used = rx->budget_rejected = 0;
     }
-    return rx->budget_used < GSLB_GOSSIP_READ_BUDGET;
+    return rx->budget_used < GSLB_GOSSIP_READ_BUDGET &&
+           rx->budget_rejected < GSLB_GOSSIP_REJECT_BUDGET;
 }
 
 static void read_udp(gslb_gossip_rx_t *rx, uint8_t (*bufs)[GSLB_GOSSIP_UDP_MAX + 512])
@@ -1052,8 +1054,9 @@ static void read_udp(gslb_gossip_rx_t *rx, uint8_t (*bufs)[GSLB_GOSSIP_UDP_MAX +
             /* A datagram larger than the buffer is truncated: bad length. */
             size_t len =
                 (mm[i].msg_hdr.msg_flags & MSG_TRUNC) ? GSLB_GOSSIP_MSG_MAX + 1 : mm[i].msg_len;
-            gslb_gossip_rx_ingest(rx, bufs[i], len > sizeof(bufs[i]) ? 0 : len,
-                                  (struct sockaddr *)&from[i], now);
+            if (gslb_gossip_rx_ingest(rx, bufs[i], len > sizeof(bufs[i]) ? 0 : len,
+                                      (struct sockaddr *)&from[i], now) != GSLB_GOSSIP_ACCEPTED)
+                rx->budget_rejected++;
         }
         if (n < RX_BATCH)
             return;

@@ -20,7 +20,9 @@
  *    configuration may be taken by the next valid token.
  *  - The thread runs at a lower priority (nice GSLB_GOSSIP_NICE) so that a
  *    flood cannot take CPU from the DNS workers unbounded, and reads at most
- *    GSLB_GOSSIP_READ_BUDGET datagrams per tick (the kernel drops the rest).
+ *    GSLB_GOSSIP_READ_BUDGET datagrams per tick, pausing UDP reads for the rest
+ *    of a tick once GSLB_GOSSIP_REJECT_BUDGET of them were rejected (the
+ *    kernel drops what does not fit the socket buffer meanwhile).
  *  - Accepted messages are applied in batches: at most one LMDB write
  *    transaction per tick (GSLB_GOSSIP_TICK_MS), opened only when something
  *    arrived. Within a tick only an agent's newest message is applied (every
@@ -57,6 +59,9 @@
 #define GSLB_GOSSIP_NICE 5
 /* Datagrams read per tick at most: 200,000 per second, 10x the ingest target. */
 #define GSLB_GOSSIP_READ_BUDGET 10240
+/* Rejected datagrams per tick after which UDP reading pauses until the next
+ * tick: a flood costs at most ~20,000 datagrams per second of work. */
+#define GSLB_GOSSIP_REJECT_BUDGET 1024
 /* Sequence bound slack beyond the clock (µs): see gslb_gossip_seq_limit(). */
 #define GSLB_GOSSIP_SEQ_SLACK_US 1000000ULL
 

@@ -30,6 +30,15 @@ static uint64_t slot_hash(const uint8_t key[16], const gslb_addr_t *a, unsigned 
     return h ^ (h >> 29);
 }
 
+/* now - then, saturated (callers may pass any int64 clock value). */
+static int64_t since(int64_t now, int64_t then)
+{
+    int64_t d;
+    if (__builtin_sub_overflow(now, then, &d))
+        return now < then ? INT64_MIN : INT64_MAX;
+    return d;
+}
+
 static void random_key(uint8_t key[16])
 {
     if (RAND_bytes(key, 16) != 1) /* never fails in practice; any key still works */
@@ -85,7 +94,7 @@ static void refill(const gslb_rate_table_t *t, bucket_t *b, int64_t now_ms)
         b->last_ms = now_ms;
         return;
     }
-    int64_t elapsed = now_ms - b->last_ms;
+    int64_t elapsed = since(now_ms, b->last_ms);
     if (elapsed < 0) /* the clock went back: start again from now, no refill */
         b->last_ms = now_ms;
     if (elapsed <= 0)
@@ -147,7 +156,8 @@ void gslb_log_table_free(gslb_log_table_t *t)
 
 static bool global_allows(gslb_log_table_t *t, int64_t now_ms)
 {
-    if (now_ms - t->window_ms >= GSLB_GUARD_LOG_INTERVAL_MS || now_ms < t->window_ms) {
+    int64_t d = since(now_ms, t->window_ms);
+    if (d >= GSLB_GUARD_LOG_INTERVAL_MS || d < 0) {
         t->window_ms = now_ms;
         t->window_lines = 0;
     }
@@ -178,8 +188,8 @@ bool gslb_log_table_should_log(gslb_log_table_t *t, const gslb_addr_t *src, unsi
         s->src = *src;
         s->reason = reason;
         s->used = true;
-    } else if (s->logged && now_ms - s->last_ms < GSLB_GUARD_LOG_INTERVAL_MS &&
-               now_ms >= s->last_ms) {
+    } else if (s->logged && since(now_ms, s->last_ms) < GSLB_GUARD_LOG_INTERVAL_MS &&
+               since(now_ms, s->last_ms) >= 0) {
         s->suppressed++;
         return false;
     }

@@ -20,6 +20,8 @@
  *    GSLB_GUARD_LOG_INTERVAL_MS (reporting how many were not logged). On top,
  *    at most GSLB_GUARD_LOG_BURST lines are logged per
  *    GSLB_GUARD_LOG_INTERVAL_MS in total, so many sources cannot flood the log.
+ *  - Times are any int64 milliseconds (no overflow at the extremes); a clock
+ *    that goes back restarts a bucket's refill or a log window from now.
  *  - Not thread-safe: one thread (the receiver's) uses a table.
  */
 #pragma once

@@ -871,6 +871,32 @@ static void test_rejection_log_limiter(void **state)
     gslb_log_table_free(t);
 }
 
+/* The guards take any int64 clock value (UBSan build: no overflow). */
+static void test_guards_at_clock_extremes(void **state)
+{
+    (void)state;
+    gslb_addr_t a;
+    assert_int_equal(gslb_addr_parse("192.0.2.1", &a), 0);
+    gslb_rate_table_t *r;
+    assert_int_equal(gslb_rate_table_new(&r, 10, 2), 0);
+    assert_true(gslb_rate_allow(r, &a, INT64_MIN));
+    assert_true(gslb_rate_allow(r, &a, INT64_MAX)); /* refilled (to the burst) */
+    assert_true(gslb_rate_allow(r, &a, INT64_MAX));
+    assert_false(gslb_rate_allow(r, &a, INT64_MAX));
+    assert_false(gslb_rate_allow(r, &a, INT64_MIN)); /* clock back: no refill */
+    gslb_rate_table_free(r);
+    gslb_log_table_t *t;
+    uint64_t more, dropped;
+    assert_int_equal(gslb_log_table_new(&t), 0);
+    assert_true(gslb_log_table_should_log(t, &a, 1, INT64_MIN, &more, &dropped));
+    assert_true(gslb_log_table_should_log(t, &a, 1, INT64_MAX, &more, &dropped));
+    assert_false(gslb_log_table_should_log(t, &a, 1, INT64_MAX, &more, &dropped));
+    /* clock back: a new window from now */
+    assert_true(gslb_log_table_should_log(t, &a, 1, INT64_MIN, &more, &dropped));
+    assert_int_equal(more, 1);
+    gslb_log_table_free(t);
+}
+
 /* Run fn with stderr (the log) in a file; returns what was logged (malloc'd). */
 static char *capture_log(fixture_t *f, void (*fn)(fixture_t *))
 {
@@ -1023,6 +1049,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_timestamp_extremes, setup, teardown),
         cmocka_unit_test_setup_teardown(test_rate_limit_per_source, setup, teardown),
         cmocka_unit_test(test_rejection_log_limiter),
+        cmocka_unit_test(test_guards_at_clock_extremes),
         cmocka_unit_test_setup_teardown(test_rejections_and_transitions_are_logged, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_configured_backend_survives_its_agent, setup,

@@ -86,13 +86,24 @@ static void on_probe(void *ctx, size_t i, const gslb_probe_state_t *st, bool cha
     a->changed = true;
 }
 
+/* The next sequence: the wall clock in microseconds, or one above the last when
+ * the clock has not moved on (or went back). So a running agent's sequence keeps
+ * up with its clock, and an overwatch's window that someone pushed ahead (at
+ * most to the overwatch's clock bound, docs/gossip-protocol.md) is passed again
+ * within seconds, without a restart. */
+static uint64_t next_seq(uint64_t last, int64_t now_ms)
+{
+    uint64_t now_us = now_ms > 0 ? (uint64_t)now_ms * 1000 : 0;
+    return now_us > last ? now_us : last + 1;
+}
+
 static void fill_message(agent_t *a, uint8_t type, gslb_gossip_msg_t *m)
 {
     memset(m, 0, sizeof(*m));
     m->version = GSLB_GOSSIP_VERSION;
     m->type = type;
-    m->seq = ++a->seq;
     m->timestamp_ms = gslb_wall_ms();
+    m->seq = a->seq = next_seq(a->seq, m->timestamp_ms);
     snprintf(m->agent_id, sizeof(m->agent_id), "%s", a->cfg.agent_id);
     snprintf(m->region, sizeof(m->region), "%s", a->cfg.region);
     snprintf(m->token_name, sizeof(m->token_name), "%s", a->cfg.token_name);
@@ -221,7 +232,7 @@ static int setup(agent_t *a, gslb_errbuf_t *eb)
     for (size_t i = 0; i < a->cfg.backend_count; i++)
         if ((rc = gslb_prober_add(a->prober, &a->cfg.backends[i].check)) < 0)
             return gslb_errf(eb, rc, "cannot add the probe of agent.backends[%zu]", i);
-    /* Sequence numbers start at the wall clock in microseconds so that they keep
+    /* Sequence numbers follow the wall clock in microseconds so that they keep
      * growing across restarts (docs/gossip-protocol.md, "Replay protection"). */
     a->seq = (uint64_t)gslb_wall_ms() * 1000;
     return gslb_sender_start(&a->sender, a->cfg.nodes, a->cfg.node_count, eb);

@@ -44,7 +44,7 @@ mode: overwatch
 overwatch:
   identity: {node_id: bench}
   agent_tokens: {bench: bench-token, flip: flip-token}
-  gossip: {bind_address: "127.0.0.1:$gossip_port", encryption_key: "$key"}
+  gossip: {bind_address: "127.0.0.1:$gossip_port", encryption_key: "$key", source_rate: 0}
   dnssec: {enabled: false}
   stale: {threshold: 30s, remove_after: 5m}
   data_dir: "$work/data"

@@ -32,6 +32,7 @@ static int start_sweeper(gslb_runtime_t *rt, gslb_errbuf_t *eb)
         .remove_after_ms = rt->cfg->restart.stale_remove_after_ms,
         .last_heard = rt->gossip ? heard_from_receiver : NULL,
         .last_heard_ctx = rt->gossip,
+        .cfg = rt->cfg,
     };
     gslb_sweeper_t *s = NULL;
     int rc = gslb_sweeper_start(&s, &o, eb);

@@ -6,6 +6,7 @@
 
 #include "api_hooks.h"
 #include "gossip_rx.h"
+#include "sweeper.h"
 #include "gslb_log.h"
 #include "gslb_time.h"
 #include "keysync_glue.h"
@@ -48,6 +49,8 @@ static void install_config(gslb_runtime_t *rt, gslb_config_t *next)
     gslb_errbuf_t eb = {{0}};
     if (rt->gossip && gslb_gossip_rx_update(rt->gossip, next, &eb) != 0)
         gslb_error("reload: gossip receiver kept its previous tokens/key: %s", eb.msg);
+    if (gslb_sweeper_update(rt->sweeper, next) != 0)
+        gslb_error("reload: sweeper kept its previous configured backends (out of memory)");
     gslb_log_set_level(next->log_level);
     gslb_log_set_format(next->log_format);
     /* DNSSEC peers, token, zones, timers: copied by the poller, which syncs at once */

@@ -18,8 +18,9 @@ static const uint8_t GOSSIP_MAGIC[2] = {'O', 'G'};
 const char *gslb_gossip_result_name(enum gslb_gossip_result r)
 {
     static const char *const names[GSLB_GOSSIP_RESULT_COUNT] = {
-        "accepted",      "bad_length",      "decrypt_failed", "bad_version",
-        "unknown_token", "stale_timestamp", "replayed",       "malformed",
+        "accepted",        "bad_length", "decrypt_failed", "bad_version",          "unknown_token",
+        "stale_timestamp", "replayed",   "malformed",      "agent_token_mismatch", "sequence_ahead",
+        "rate_limited",
     };
     if ((unsigned)r >= GSLB_GOSSIP_RESULT_COUNT)
         return "unknown";

@@ -60,6 +60,9 @@ enum gslb_gossip_result {
     GSLB_GOSSIP_STALE_TIMESTAMP,
     GSLB_GOSSIP_REPLAYED,
     GSLB_GOSSIP_MALFORMED,
+    GSLB_GOSSIP_AGENT_TOKEN_MISMATCH, /* the agent id belongs to another token */
+    GSLB_GOSSIP_SEQUENCE_AHEAD,       /* sequence beyond the clock bound */
+    GSLB_GOSSIP_RATE_LIMITED,         /* over the per-source rate, not opened */
     GSLB_GOSSIP_RESULT_COUNT
 };
 

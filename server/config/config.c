@@ -306,6 +306,8 @@ static void set_defaults(gslb_config_t *cfg)
     default_node_id(cfg->restart.node_id, sizeof(cfg->restart.node_id));
     set_hostport(&cfg->restart.gossip_bind, "0.0.0.0", 7946);
     cfg->gossip_max_skew_ms = 30000;
+    cfg->gossip_source_rate = 1000;
+    cfg->gossip_source_burst = 2000;
     cfg->restart.stale_threshold_ms = 30000;
     cfg->restart.stale_remove_after_ms = 300000;
     cfg->restart.validation_enabled = false;
@@ -395,7 +397,8 @@ static int parse_agent_tokens(cfg_ctx_t *c, const yc_node_t *ow)
 
 static int parse_gossip(cfg_ctx_t *c, const yc_node_t *ow)
 {
-    static const char *const keys[] = {"bind_address", "encryption_key", "max_clock_skew", NULL};
+    static const char *const keys[] = {"bind_address", "encryption_key", "max_clock_skew",
+                                       "source_rate",  "source_burst",   NULL};
     const char *base = "overwatch.gossip";
     const yc_node_t *m = NULL, *n = NULL;
     int rc = cfg_section(c, ow, "overwatch", "gossip", keys, &m);
@@ -403,7 +406,11 @@ static int parse_gossip(cfg_ctx_t *c, const yc_node_t *ow)
         return rc;
     if ((rc = cfg_opt_listen(c, m, base, "bind_address", &c->cfg->restart.gossip_bind)) != 0 ||
         (rc = cfg_opt_duration(c, m, base, "max_clock_skew", 100, 86400000ULL,
-                               &c->cfg->gossip_max_skew_ms)) != 0)
+                               &c->cfg->gossip_max_skew_ms)) != 0 ||
+        (rc = cfg_opt_u32(c, m, base, "source_rate", 0, 10000000, &c->cfg->gossip_source_rate)) !=
+            0 ||
+        (rc = cfg_opt_u32(c, m, base, "source_burst", 1, 10000000, &c->cfg->gossip_source_burst)) !=
+            0)
         return rc;
     if ((n = cfg_child(m, "encryption_key")))
         return yc_b64key(c->d, n, "overwatch.gossip.encryption_key", c->cfg->gossip_key,

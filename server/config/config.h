@@ -129,6 +129,8 @@ typedef struct gslb_config {
     uint8_t gossip_key[32];
     size_t gossip_key_len; /* 0 = not configured */
     uint64_t gossip_max_skew_ms;
+    uint32_t gossip_source_rate;  /* messages/s per source address, 0 = no limit */
+    uint32_t gossip_source_burst; /* bucket size per source address */
     /* overwatch.dnssec */
     bool dnssec_enabled;
     uint8_t dnssec_algorithm; /* 13 or 15 */
@@ -187,6 +189,28 @@ const gslb_domain_rec_t *gslb_config_domain_by_service(const gslb_config_t *cfg,
 typedef int (*gslb_cfg_backend_cb)(const gslb_domain_rec_t *dom, const gslb_cfg_region_t *reg,
                                    const gslb_cfg_server_t *srv, void *ctx);
 int gslb_config_foreach_backend(const gslb_config_t *cfg, gslb_cfg_backend_cb cb, void *ctx);
+
+/** The record config_apply writes for a configured backend no agent reports:
+ *  source CONFIG, weight and region from the config, health unknown, not
+ *  stale or draining, last_change = now_s. */
+void gslb_config_backend_rec(const gslb_domain_rec_t *dom, const gslb_cfg_region_t *reg,
+                             const gslb_cfg_server_t *srv, int64_t now_s, gslb_backend_rec_t *out);
+
+/** A copy of every configured backend record (gslb_config_backend_rec), sorted
+ *  by (domain, address, port): the state a backend falls back to when the
+ *  agent that reported it goes away (docs/gossip-protocol.md). Owns its
+ *  memory; independent of the config it was built from. */
+typedef struct gslb_static_backends {
+    gslb_backend_rec_t *v;
+    size_t n;
+} gslb_static_backends_t;
+/** Build from cfg (NULL cfg: empty). Returns 0 or GSLB_ENOMEM. */
+int gslb_static_backends_build(const gslb_config_t *cfg, gslb_static_backends_t *out);
+void gslb_static_backends_free(gslb_static_backends_t *s);
+/** The configured record of (domain, addr, port), or NULL when not configured. */
+const gslb_backend_rec_t *gslb_static_backends_find(const gslb_static_backends_t *s,
+                                                    const char *domain, const gslb_addr_t *addr,
+                                                    uint16_t port);
 
 /* ---- settings that need a restart ------------------------------------------ */
 /** Groups of restart-only settings, one bit each, in the order reload logs them. */

@@ -233,18 +233,10 @@ static int put_config_backend(apply_ctx_t *a, const gslb_domain_rec_t *dom,
     int rc = gslb_store_backend_get(a->env, a->txn, dom->name, &srv->addr, srv->port, &b);
     if (rc == 0 && b.source != GSLB_SOURCE_CONFIG)
         return 0; /* an agent reports this backend: its record wins */
-    if (rc == GSLB_ENOENT) {
-        memset(&b, 0, sizeof(b));
-        snprintf(b.domain, sizeof(b.domain), "%s", dom->name);
-        b.addr = srv->addr;
-        b.port = srv->port;
-        b.source = GSLB_SOURCE_CONFIG;
-        b.agent_health = GSLB_UNKNOWN;
-        b.validation_health = GSLB_UNKNOWN;
-        b.last_change = a->now;
-    } else if (rc != 0) {
+    if (rc == GSLB_ENOENT)
+        gslb_config_backend_rec(dom, reg, srv, a->now, &b);
+    else if (rc != 0)
         return rc;
-    }
     b.weight = srv->weight;
     snprintf(b.region, sizeof(b.region), "%s", reg->name);
     return gslb_store_backend_put(a->env, a->txn, &b);

@@ -7,6 +7,7 @@
  */
 #include "gossip_rx.h"
 #include "cursor.h"
+#include "gossip_guard.h"
 #include "gslb_counter.h"
 #include "gslb_log.h"
 #include "gslb_time.h"
@@ -23,7 +24,9 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/eventfd.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #define RX_BATCH 64
@@ -45,6 +48,7 @@ const char *gslb_gossip_ignore_name(enum gslb_gossip_ignore r)
 
 typedef struct agent_state {
     char id[GSLB_LABEL_MAX];
+    char owner[GSLB_LABEL_MAX]; /* token name that registered the id ("" = none yet) */
     uint64_t last_seq;
     int64_t last_heard_ms;
     /* newest accepted message not yet applied */
@@ -67,6 +71,7 @@ typedef struct conn {
     uint8_t *buf;
     size_t have, need; /* need = 4 (length) or 4 + frame */
     struct sockaddr_storage ss;
+    gslb_addr_t src; /* the peer, for the rejection log */
 } conn_t;
 
 struct gslb_gossip_rx {
@@ -77,6 +82,10 @@ struct gslb_gossip_rx {
     gslb_token_t *tokens;
     size_t token_count;
     uint64_t max_skew_ms;
+    gslb_static_backends_t statics; /* configured backends to fall back to */
+    /* guards before the cryptography (receiving thread only) */
+    gslb_rate_table_t *rate;
+    gslb_log_table_t *logt;
     /* agents (mu: the sweeper reads last_heard) */
     pthread_mutex_t mu;
     agent_state_t **buckets;
@@ -95,6 +104,9 @@ struct gslb_gossip_rx {
     int64_t tcp_wake_ms;                     /* earliest connection deadline (monotonic) */
     pthread_t thread;
     bool thread_started;
+    int64_t budget_start_ms;         /* monotonic start of the current read-budget tick */
+    size_t budget_used;              /* datagrams read in that tick */
+    size_t budget_rejected;          /* of those, rejected */
     gslb_gossip_counters_t counters; /* written by the receiving thread only */
 };
 
@@ -151,7 +163,8 @@ static int agents_grow(gslb_gossip_rx_t *rx)
 }
 
 /* Caller holds rx->mu. */
-static agent_state_t *agent_insert(gslb_gossip_rx_t *rx, const char *id, uint64_t last_seq)
+static agent_state_t *agent_insert(gslb_gossip_rx_t *rx, const char *id, uint64_t last_seq,
+                                   const char *owner)
 {
     if (rx->nagents >= RX_MAX_AGENTS)
         return NULL;
@@ -161,6 +174,7 @@ static agent_state_t *agent_insert(gslb_gossip_rx_t *rx, const char *id, uint64_
     if (!a)
         return NULL;
     snprintf(a->id, sizeof(a->id), "%s", id);
+    snprintf(a->owner, sizeof(a->owner), "%s", owner);
     a->last_seq = last_seq;
     size_t b = fnv1a(FNV_INIT, id, strlen(id)) & (rx->nbuckets - 1);
     a->next = rx->buckets[b];
@@ -225,24 +239,59 @@ static bool token_ok(const gslb_gossip_rx_t *rx, const char *name, const char *v
     return same;
 }
 
-static bool timestamp_ok(const gslb_gossip_rx_t *rx, int64_t ts, int64_t now_ms)
+bool gslb_gossip_timestamp_ok(int64_t ts, int64_t now_ms, uint64_t max_skew_ms)
 {
-    int64_t d = ts > now_ms ? ts - now_ms : now_ms - ts;
-    return ts > 0 && (uint64_t)d <= rx->max_skew_ms;
+    if (ts <= 0)
+        return false;
+    /* The distance in unsigned arithmetic: exact for any two int64 values, no overflow. */
+    uint64_t d = ts > now_ms ? (uint64_t)ts - (uint64_t)now_ms : (uint64_t)now_ms - (uint64_t)ts;
+    return d <= max_skew_ms;
 }
 
-/* The last sequence stored for an agent this process has not seen yet. */
-static uint64_t stored_last_seq(gslb_gossip_rx_t *rx, const char *id)
+uint64_t gslb_gossip_seq_limit(int64_t now_ms, uint64_t max_skew_ms)
+{
+    uint64_t ms, us, limit;
+    if (now_ms <= 0)
+        return GSLB_GOSSIP_SEQ_SLACK_US;
+    if (__builtin_add_overflow((uint64_t)now_ms, max_skew_ms, &ms) ||
+        __builtin_mul_overflow(ms, 1000, &us) ||
+        __builtin_add_overflow(us, GSLB_GOSSIP_SEQ_SLACK_US, &limit))
+        return UINT64_MAX;
+    return limit;
+}
+
+/* The stored last sequence and owning token of an agent this process has not
+ * seen yet (0 and "" when it has no record). */
+static void stored_agent(gslb_gossip_rx_t *rx, const char *id, uint64_t *seq,
+                         char owner[GSLB_LABEL_MAX])
 {
     MDB_txn *txn = NULL;
     gslb_agent_rec_t rec;
-    uint64_t seq = 0;
+    *seq = 0;
+    owner[0] = '\0';
     if (gslb_env_read_begin(rx->env, &txn) != GSLB_OK)
-        return 0;
-    if (gslb_store_agent_get(rx->env, txn, id, &rec) == GSLB_OK)
-        seq = rec.last_seq;
+        return;
+    if (gslb_store_agent_get(rx->env, txn, id, &rec) == GSLB_OK) {
+        *seq = rec.last_seq;
+        snprintf(owner, GSLB_LABEL_MAX, "%s", rec.token_name);
+    }
     mdb_txn_abort(txn);
-    return seq;
+}
+
+static bool token_configured(gslb_gossip_rx_t *rx, const char *name)
+{
+    bool found = false;
+    pthread_mutex_lock(&rx->auth_mu);
+    for (size_t i = 0; i < rx->token_count && !found; i++)
+        found = strcmp(rx->tokens[i].name, name) == 0;
+    pthread_mutex_unlock(&rx->auth_mu);
+    return found;
+}
+
+/* The id is registered to another token that the configuration still has. */
+static bool owned_by_other(gslb_gossip_rx_t *rx, const agent_state_t *a, const char *token_name)
+{
+    return a->owner[0] && strcmp(a->owner, token_name) != 0 && token_configured(rx, a->owner);
 }
 
 static int queue_message(gslb_gossip_rx_t *rx, agent_state_t *a, const uint8_t *pt, size_t len)
@@ -287,61 +336,158 @@ static void addr_from_sockaddr(const struct sockaddr *sa, gslb_addr_t *out)
     }
 }
 
-/* Sequence check and queueing; holds rx->mu. */
-static enum gslb_gossip_result admit(gslb_gossip_rx_t *rx, const gslb_gossip_msg_t *m,
-                                     size_t pt_len, const struct sockaddr *src, int64_t now_ms)
+/* The sequence window: above the last accepted, and not beyond the clock
+ * bound. A window beyond the bound was poisoned before this rule existed (or
+ * the clock went back): it is void, any sequence within the bound passes. */
+static enum gslb_gossip_result check_seq(const agent_state_t *a, uint64_t seq, uint64_t limit)
+{
+    if (seq > limit)
+        return GSLB_GOSSIP_SEQUENCE_AHEAD;
+    if (seq <= a->last_seq && a->last_seq <= limit)
+        return GSLB_GOSSIP_REPLAYED;
+    return GSLB_GOSSIP_ACCEPTED;
+}
+
+/* Find or load the agent's state; holds rx->mu on return. */
+static agent_state_t *agent_get(gslb_gossip_rx_t *rx, const char *id)
 {
     pthread_mutex_lock(&rx->mu);
-    agent_state_t *a = agent_find(rx, m->agent_id);
-    if (!a) {
-        pthread_mutex_unlock(&rx->mu);
-        uint64_t seq = stored_last_seq(rx, m->agent_id); /* no lock across LMDB */
-        pthread_mutex_lock(&rx->mu);
-        a = agent_find(rx, m->agent_id);
-        if (!a)
-            a = agent_insert(rx, m->agent_id, seq);
-    }
-    enum gslb_gossip_result r = GSLB_GOSSIP_ACCEPTED;
+    agent_state_t *a = agent_find(rx, id);
+    if (a)
+        return a;
+    pthread_mutex_unlock(&rx->mu);
+    uint64_t seq;
+    char owner[GSLB_LABEL_MAX];
+    stored_agent(rx, id, &seq, owner); /* no lock across LMDB */
+    pthread_mutex_lock(&rx->mu);
+    a = agent_find(rx, id);
+    return a ? a : agent_insert(rx, id, seq, owner);
+}
+
+/* Ownership and sequence checks, and queueing. */
+static enum gslb_gossip_result admit(gslb_gossip_rx_t *rx, const gslb_gossip_msg_t *m,
+                                     size_t pt_len, const struct sockaddr *src, int64_t now_ms,
+                                     uint64_t seq_limit, char owner[GSLB_LABEL_MAX])
+{
+    agent_state_t *a = agent_get(rx, m->agent_id);
+    enum gslb_gossip_result r;
     if (!a)
         r = GSLB_GOSSIP_MALFORMED; /* agent table full or out of memory */
-    else if (m->seq <= a->last_seq)
-        r = GSLB_GOSSIP_REPLAYED;
-    else if (queue_message(rx, a, rx->pt, pt_len) < 0)
+    else if (owned_by_other(rx, a, m->token_name)) {
+        r = GSLB_GOSSIP_AGENT_TOKEN_MISMATCH;
+        snprintf(owner, GSLB_LABEL_MAX, "%s", a->owner);
+    } else
+        r = check_seq(a, m->seq, seq_limit);
+    if (r == GSLB_GOSSIP_ACCEPTED && queue_message(rx, a, rx->pt, pt_len) < 0)
         r = GSLB_GOSSIP_MALFORMED;
     if (r == GSLB_GOSSIP_ACCEPTED) {
         a->last_seq = m->seq;
         a->last_heard_ms = now_ms;
         addr_from_sockaddr(src, &a->src);
+        snprintf(a->owner, sizeof(a->owner), "%s", m->token_name);
     }
     pthread_mutex_unlock(&rx->mu);
     return r;
 }
 
+/* What a rejection log line says beside the source and the reason. */
+typedef struct reject_info {
+    const gslb_gossip_msg_t *m; /* NULL before the message was decoded */
+    const char *owner;          /* agent_token_mismatch: the owning token */
+    int64_t now_ms;
+} reject_info_t;
+
+static void describe(const reject_info_t *ri, enum gslb_gossip_result why, char *out, size_t cap)
+{
+    const gslb_gossip_msg_t *m = ri->m;
+    out[0] = '\0';
+    if (why == GSLB_GOSSIP_RATE_LIMITED)
+        snprintf(out, cap, " (over overwatch.gossip.source_rate; not decrypted)");
+    else if (why == GSLB_GOSSIP_DECRYPT_FAILED)
+        snprintf(out, cap, " (wrong encryption_key, or not a gossip message)");
+    else if (!m)
+        return;
+    else if (why == GSLB_GOSSIP_AGENT_TOKEN_MISMATCH)
+        snprintf(out, cap, " (agent %s is registered by token \"%s\", message under \"%s\")",
+                 m->agent_id, ri->owner ? ri->owner : "", m->token_name);
+    else if (why == GSLB_GOSSIP_UNKNOWN_TOKEN)
+        snprintf(out, cap, " (agent %s, token name \"%s\": unknown name or wrong value)",
+                 m->agent_id, m->token_name);
+    else if (why == GSLB_GOSSIP_STALE_TIMESTAMP)
+        snprintf(out, cap, " (agent %s, timestamp %lld, our clock %lld)", m->agent_id,
+                 (long long)m->timestamp_ms, (long long)ri->now_ms);
+    else if (why == GSLB_GOSSIP_REPLAYED || why == GSLB_GOSSIP_SEQUENCE_AHEAD)
+        snprintf(out, cap, " (agent %s, sequence %llu)", m->agent_id, (unsigned long long)m->seq);
+}
+
+/* Count a result; log a rejection the first time per (source, reason), then
+ * at most once a minute (gossip_guard.h). Never logs a token value. */
+static enum gslb_gossip_result judged(gslb_gossip_rx_t *rx, enum gslb_gossip_result why,
+                                      const gslb_addr_t *src, const reject_info_t *ri)
+{
+    counted(rx, why);
+    uint64_t more = 0, dropped = 0;
+    if (why == GSLB_GOSSIP_ACCEPTED || !rx->logt ||
+        !gslb_log_table_should_log(rx->logt, src, why, ri->now_ms, &more, &dropped))
+        return why;
+    char from[64] = "(no address)", detail[320], tail[128] = "";
+    if (src && src->family)
+        gslb_addr_format(src, from, sizeof(from));
+    describe(ri, why, detail, sizeof(detail));
+    if (more || dropped)
+        snprintf(tail, sizeof(tail),
+                 "; %llu more of these since the last line, %llu other "
+                 "rejection lines held back",
+                 (unsigned long long)more, (unsigned long long)dropped);
+    gslb_warn("gossip: rejected a message from %s: %s%s%s", from, gslb_gossip_result_name(why),
+              detail, tail);
+    return why;
+}
+
+/* Open, decode, authenticate: ACCEPTED or why not. Holds rx->auth_mu. */
+static enum gslb_gossip_result authenticate(gslb_gossip_rx_t *rx, const uint8_t *msg, size_t len,
+                                            gslb_gossip_msg_t *m, int *pt_len, int64_t now_ms)
+{
+    enum gslb_gossip_result why = GSLB_GOSSIP_MALFORMED;
+    int n = gslb_gossip_open(&rx->aead, msg, len, rx->pt, GSLB_GOSSIP_MSG_MAX, &why);
+    *pt_len = n;
+    if (n < 0)
+        return why;
+    int rc = gslb_gossip_decode(rx->pt, (size_t)n, m, GSLB_GOSSIP_MAX_BACKENDS);
+    if (rc == GSLB_EVERSION)
+        return GSLB_GOSSIP_BAD_VERSION;
+    if (rc < 0)
+        return GSLB_GOSSIP_MALFORMED;
+    if (!token_ok(rx, m->token_name, m->token))
+        return GSLB_GOSSIP_UNKNOWN_TOKEN;
+    if (!gslb_gossip_timestamp_ok(m->timestamp_ms, now_ms, rx->max_skew_ms))
+        return GSLB_GOSSIP_STALE_TIMESTAMP;
+    return GSLB_GOSSIP_ACCEPTED;
+}
+
 enum gslb_gossip_result gslb_gossip_rx_ingest(gslb_gossip_rx_t *rx, const uint8_t *msg, size_t len,
                                               const struct sockaddr *src, int64_t now_ms)
 {
-    enum gslb_gossip_result why = GSLB_GOSSIP_MALFORMED;
     gslb_gossip_msg_t m = {.backends = rx->backs};
+    gslb_addr_t from;
+    addr_from_sockaddr(src, &from);
+    reject_info_t ri = {.m = NULL, .now_ms = now_ms};
+    int n = -1;
+    enum gslb_gossip_result why = GSLB_GOSSIP_RATE_LIMITED;
     pthread_mutex_lock(&rx->auth_mu);
-    int n = gslb_gossip_open(&rx->aead, msg, len, rx->pt, GSLB_GOSSIP_MSG_MAX, &why);
-    if (n >= 0) {
-        int rc = gslb_gossip_decode(rx->pt, (size_t)n, &m, GSLB_GOSSIP_MAX_BACKENDS);
-        if (rc == GSLB_EVERSION)
-            why = GSLB_GOSSIP_BAD_VERSION;
-        else if (rc < 0)
-            why = GSLB_GOSSIP_MALFORMED;
-        else if (!token_ok(rx, m.token_name, m.token))
-            why = GSLB_GOSSIP_UNKNOWN_TOKEN;
-        else if (!timestamp_ok(rx, m.timestamp_ms, now_ms))
-            why = GSLB_GOSSIP_STALE_TIMESTAMP;
-        else
-            why = GSLB_GOSSIP_ACCEPTED;
-    }
+    bool allowed = gslb_rate_allow(rx->rate, src ? &from : NULL, now_ms);
+    if (allowed)
+        why = authenticate(rx, msg, len, &m, &n, now_ms);
+    uint64_t seq_limit = gslb_gossip_seq_limit(now_ms, rx->max_skew_ms);
     pthread_mutex_unlock(&rx->auth_mu);
     OPENSSL_cleanse(m.token, sizeof(m.token));
+    if (allowed && n >= 0 && m.agent_id[0])
+        ri.m = &m;
+    char owner[GSLB_LABEL_MAX] = "";
     if (why == GSLB_GOSSIP_ACCEPTED)
-        why = admit(rx, &m, (size_t)n, src, now_ms);
-    return counted(rx, why);
+        why = admit(rx, &m, (size_t)n, src, now_ms, seq_limit, owner);
+    ri.owner = owner;
+    return judged(rx, why, &from, &ri);
 }
 
 /* ---- application to the store --------------------------------------------- */
@@ -442,6 +588,24 @@ static bool latency_moved(uint32_t before, uint32_t after)
     return d >= 1000 && d * 4 >= before;
 }
 
+static const char *health_name(uint8_t h)
+{
+    return h == GSLB_HEALTHY ? "healthy" : h == GSLB_UNHEALTHY ? "unhealthy" : "unknown";
+}
+
+/* One info line per change of a backend's reported health (debug for a new one). */
+static void log_health_change(const gslb_backend_rec_t *old, const gslb_backend_rec_t *rec)
+{
+    char text[64];
+    gslb_addr_format(&rec->addr, text, sizeof(text));
+    if (!old || old->source != GSLB_SOURCE_AGENT)
+        gslb_debug("gossip: backend %s %s:%u reported %s by agent %s", rec->domain, text, rec->port,
+                   health_name(rec->agent_health), rec->agent_id);
+    else if (old->agent_health != rec->agent_health)
+        gslb_info("gossip: backend %s %s:%u %s -> %s (agent %s)", rec->domain, text, rec->port,
+                  health_name(old->agent_health), health_name(rec->agent_health), rec->agent_id);
+}
+
 /* Write one reported backend. */
 static int apply_backend(batch_t *b, const gslb_gossip_msg_t *m, const gslb_gossip_backend_t *g,
                          const char *domain, bool undrain)
@@ -475,6 +639,7 @@ static int apply_backend(batch_t *b, const gslb_gossip_msg_t *m, const gslb_goss
     bool latency_change = exists && latency_moved(old.latency_us, rec.latency_us);
     if (served_change)
         rec.last_change = b->now_s;
+    log_health_change(exists ? &old : NULL, &rec);
     if (exists && !served_change && !latency_change && old.last_seen == rec.last_seen)
         return GSLB_OK;
     if ((rc = gslb_store_backend_put(e, b->txn, &rec)) < 0)
@@ -506,6 +671,35 @@ static int scan_agent_backends(batch_t *b, const char *agent_id)
     return gslb_store_foreach_backend(b->rx->env, b->txn, NULL, collect_agent_backend, b);
 }
 
+/* The configured record of r when the configuration lists it. */
+static bool static_fallback(gslb_gossip_rx_t *rx, const gslb_backend_rec_t *r, int64_t now_s,
+                            gslb_backend_rec_t *out)
+{
+    pthread_mutex_lock(&rx->auth_mu);
+    const gslb_backend_rec_t *c =
+        gslb_static_backends_find(&rx->statics, r->domain, &r->addr, r->port);
+    if (c) {
+        *out = *c;
+        out->last_change = now_s;
+    }
+    pthread_mutex_unlock(&rx->auth_mu);
+    return c != NULL;
+}
+
+/* An agent stopped reporting r: delete it, or give a configured backend back
+ * its configured record (as if no agent had reported it). */
+static int forget_backend(batch_t *b, const gslb_backend_rec_t *r)
+{
+    gslb_backend_rec_t conf;
+    if (!static_fallback(b->rx, r, b->now_s, &conf))
+        return gslb_store_backend_del(b->rx->env, b->txn, r->domain, &r->addr, r->port);
+    char text[64];
+    gslb_info("gossip: backend %s %s:%u is no longer reported by agent %s: back to its "
+              "configured state",
+              r->domain, gslb_addr_format(&r->addr, text, sizeof(text)), r->port, r->agent_id);
+    return gslb_store_backend_put(b->rx->env, b->txn, &conf);
+}
+
 /* Delete the agent's stored backends that its message no longer lists. */
 static int remove_unreported(batch_t *b, const char *agent_id)
 {
@@ -519,7 +713,7 @@ static int remove_unreported(batch_t *b, const char *agent_id)
         k.port = r->port;
         if (bsearch(&k, b->keys, b->nkeys, sizeof(k), bkey_cmp))
             continue;
-        rc = gslb_store_backend_del(b->rx->env, b->txn, r->domain, &r->addr, r->port);
+        rc = forget_backend(b, r);
         if (rc == GSLB_OK || rc == GSLB_ENOENT)
             rc = mark_dirty(b, r->domain);
     }
@@ -631,6 +825,15 @@ static int put_agent_record(batch_t *b, agent_state_t *a, const gslb_gossip_msg_
     return gslb_store_agent_put(e, b->txn, &rec);
 }
 
+static void log_registration(const agent_state_t *a, const gslb_gossip_msg_t *m)
+{
+    char text[64] = "(no address)";
+    if (a->src.family)
+        gslb_addr_format(&a->src, text, sizeof(text));
+    gslb_info("gossip: agent %s registered: token \"%s\", region %s, from %s, %u backend(s)", a->id,
+              m->token_name, m->region[0] ? m->region : "(none)", text, (unsigned)m->backend_count);
+}
+
 static int apply_agent(batch_t *b, agent_state_t *a)
 {
     gslb_gossip_msg_t m = {.backends = b->rx->backs};
@@ -648,6 +851,8 @@ static int apply_agent(batch_t *b, agent_state_t *a)
         a->set_known = false;
         return drain_agent(b, a->id);
     }
+    if (!had_old)
+        log_registration(a, &m);
     bool was_off = had_old && (old.stale || old.goodbye);
     uint64_t h = content_hash(&m);
     if (a->applied && had_old && !was_off && h == a->applied_hash && a->applied_sec == b->now_s)
@@ -817,12 +1022,23 @@ static int open_sockets(gslb_gossip_rx_t *rx, const gslb_hostport_t *hp, gslb_er
     return gslb_errf(eb, GSLB_EIO, "gossip: no free port for both UDP and TCP");
 }
 
+/* Whether this tick's read budget has room (a new tick starts a new budget). */
+static bool udp_budget_left(gslb_gossip_rx_t *rx, int64_t now)
+{
+    if (now - rx->budget_start_ms >= GSLB_GOSSIP_TICK_MS || now < rx->budget_start_ms) {
+        rx->budget_start_ms = now;
+        rx->budget_used = rx->budget_rejected = 0;
+    }
+    return rx->budget_used < GSLB_GOSSIP_READ_BUDGET &&
+           rx->budget_rejected < GSLB_GOSSIP_REJECT_BUDGET;
+}
+
 static void read_udp(gslb_gossip_rx_t *rx, uint8_t (*bufs)[GSLB_GOSSIP_UDP_MAX + 512])
 {
     struct mmsghdr mm[RX_BATCH];
     struct iovec iov[RX_BATCH];
     struct sockaddr_storage from[RX_BATCH];
-    for (int round = 0; round < 16; round++) {
+    for (int round = 0; round < 16 && udp_budget_left(rx, gslb_mono_ms()); round++) {
         for (int i = 0; i < RX_BATCH; i++) {
             iov[i] = (struct iovec){.iov_base = bufs[i], .iov_len = sizeof(bufs[i])};
             mm[i].msg_hdr = (struct msghdr){.msg_name = &from[i],
@@ -834,13 +1050,15 @@ static void read_udp(gslb_gossip_rx_t *rx, uint8_t (*bufs)[GSLB_GOSSIP_UDP_MAX +
         int n = recvmmsg(rx->udp_fd, mm, RX_BATCH, MSG_DONTWAIT, NULL);
         if (n <= 0)
             return;
+        rx->budget_used += (size_t)n;
         int64_t now = gslb_wall_ms();
         for (int i = 0; i < n; i++) {
             /* A datagram larger than the buffer is truncated: bad length. */
             size_t len =
                 (mm[i].msg_hdr.msg_flags & MSG_TRUNC) ? GSLB_GOSSIP_MSG_MAX + 1 : mm[i].msg_len;
-            gslb_gossip_rx_ingest(rx, bufs[i], len > sizeof(bufs[i]) ? 0 : len,
-                                  (struct sockaddr *)&from[i], now);
+            if (gslb_gossip_rx_ingest(rx, bufs[i], len > sizeof(bufs[i]) ? 0 : len,
+                                      (struct sockaddr *)&from[i], now) != GSLB_GOSSIP_ACCEPTED)
+                rx->budget_rejected++;
         }
         if (n < RX_BATCH)
             return;
@@ -912,6 +1130,7 @@ static void accept_tcp(gslb_gossip_rx_t *rx)
         gslb_debug("gossip: TCP connection from %s", gslb_addr_format(&from, text, sizeof(text)));
         conn_t *c = &rx->conns[slot];
         memset(c, 0, sizeof(*c));
+        c->src = from;
         c->fd = fd;
         c->need = 4;
         c->ss = ss;
@@ -926,7 +1145,8 @@ static bool conn_frame_done(gslb_gossip_rx_t *rx, conn_t *c)
     if (c->need == 4) {
         uint32_t len = gslb_get_be32(c->buf);
         if (len < GSLB_GOSSIP_OVERHEAD || len > GSLB_GOSSIP_MSG_MAX) {
-            counted(rx, GSLB_GOSSIP_BAD_LENGTH);
+            reject_info_t ri = {.now_ms = gslb_wall_ms()};
+            judged(rx, GSLB_GOSSIP_BAD_LENGTH, &c->src, &ri);
             return false;
         }
         uint8_t *nb = realloc(c->buf, 4 + (size_t)len);
@@ -1015,9 +1235,32 @@ static size_t poll_conns(const gslb_gossip_rx_t *rx, struct pollfd *pf, size_t *
     return n;
 }
 
+/* nice +GSLB_GOSSIP_NICE for this thread only (Linux: a thread id is a
+ * process id for setpriority). */
+static void lower_priority(void)
+{
+    id_t tid = (id_t)syscall(SYS_gettid);
+    errno = 0;
+    int cur = getpriority(PRIO_PROCESS, tid);
+    if ((cur == -1 && errno) || setpriority(PRIO_PROCESS, tid, cur + GSLB_GOSSIP_NICE) != 0)
+        gslb_warn("gossip: cannot lower the receiver thread's priority: %s", strerror(errno));
+}
+
+/* Poll timeout: the flush tick, and the next read budget when UDP is paused. */
+static int next_timeout(gslb_gossip_rx_t *rx, bool udp_on)
+{
+    int t = poll_timeout(rx);
+    if (udp_on)
+        return t;
+    int64_t left = rx->budget_start_ms + GSLB_GOSSIP_TICK_MS - gslb_mono_ms();
+    int b = left > 0 ? (int)left : 0;
+    return b < t ? b : t;
+}
+
 static void *rx_main(void *arg)
 {
     gslb_gossip_rx_t *rx = arg;
+    lower_priority();
     uint8_t(*bufs)[GSLB_GOSSIP_UDP_MAX + 512] = malloc(RX_BATCH * sizeof(*bufs));
     if (!bufs) {
         gslb_error("gossip: out of memory");
@@ -1027,15 +1270,16 @@ static void *rx_main(void *arg)
     size_t idx[GSLB_GOSSIP_TCP_MAX_CONNS];
     for (;;) {
         pf[0] = (struct pollfd){.fd = rx->stop_fd, .events = POLLIN};
-        pf[1] = (struct pollfd){.fd = rx->udp_fd, .events = POLLIN};
+        bool udp_on = udp_budget_left(rx, gslb_mono_ms());
+        pf[1] = (struct pollfd){.fd = rx->udp_fd, .events = udp_on ? POLLIN : 0};
         pf[2] = (struct pollfd){.fd = rx->tcp_fd, .events = POLLIN};
         size_t nc = poll_conns(rx, pf + 3, idx);
-        int r = poll(pf, 3 + nc, poll_timeout(rx));
+        int r = poll(pf, 3 + nc, next_timeout(rx, udp_on));
         if (r < 0 && errno != EINTR)
             break;
         if (r > 0 && pf[0].revents)
             break;
-        if (r > 0 && pf[1].revents)
+        if (r > 0 && (pf[1].revents & POLLIN))
             read_udp(rx, bufs);
         for (size_t k = 0; r > 0 && k < nc; k++)
             if (pf[3 + k].revents && !conn_read(rx, idx[k]))
@@ -1062,10 +1306,16 @@ static int copy_auth(gslb_gossip_rx_t *rx, const gslb_config_t *cfg, gslb_errbuf
     if (rc < 0)
         return rc;
     gslb_token_t *tokens = NULL;
+    gslb_static_backends_t statics;
+    if (gslb_static_backends_build(cfg, &statics) < 0) {
+        gslb_gossip_aead_free(&aead);
+        return gslb_errf(eb, GSLB_ENOMEM, "out of memory");
+    }
     if (cfg->token_count) {
         tokens = malloc(cfg->token_count * sizeof(*tokens));
         if (!tokens) {
             gslb_gossip_aead_free(&aead);
+            gslb_static_backends_free(&statics);
             return gslb_errf(eb, GSLB_ENOMEM, "out of memory");
         }
         memcpy(tokens, cfg->tokens, cfg->token_count * sizeof(*tokens));
@@ -1080,6 +1330,9 @@ static int copy_auth(gslb_gossip_rx_t *rx, const gslb_config_t *cfg, gslb_errbuf
     rx->tokens = tokens;
     rx->token_count = cfg->token_count;
     rx->max_skew_ms = cfg->gossip_max_skew_ms;
+    gslb_static_backends_free(&rx->statics);
+    rx->statics = statics;
+    gslb_rate_table_set(rx->rate, cfg->gossip_source_rate, cfg->gossip_source_burst);
     pthread_mutex_unlock(&rx->auth_mu);
     return GSLB_OK;
 }
@@ -1104,6 +1357,9 @@ static void rx_free(gslb_gossip_rx_t *rx)
     if (rx->tokens)
         OPENSSL_cleanse(rx->tokens, rx->token_count * sizeof(*rx->tokens));
     free(rx->tokens);
+    gslb_static_backends_free(&rx->statics);
+    gslb_rate_table_free(rx->rate);
+    gslb_log_table_free(rx->logt);
     agents_free(rx);
     free(rx->pending);
     free(rx->pt);
@@ -1132,9 +1388,10 @@ int gslb_gossip_rx_start(gslb_gossip_rx_t **out, const gslb_gossip_rx_opts_t *op
     pthread_mutex_init(&rx->auth_mu, NULL);
     rx->pt = malloc(GSLB_GOSSIP_MSG_MAX);
     rx->backs = malloc(GSLB_GOSSIP_MAX_BACKENDS * sizeof(*rx->backs));
-    int rc = (rx->pt && rx->backs && gslb_slots_new(&lim, &rx->tcp_slots) == GSLB_OK)
-                 ? copy_auth(rx, opts->cfg, eb)
-                 : gslb_errf(eb, GSLB_ENOMEM, "out of memory");
+    bool mem = rx->pt && rx->backs && gslb_slots_new(&lim, &rx->tcp_slots) == GSLB_OK &&
+               gslb_rate_table_new(&rx->rate, 0, 1) == GSLB_OK &&
+               gslb_log_table_new(&rx->logt) == GSLB_OK;
+    int rc = mem ? copy_auth(rx, opts->cfg, eb) : gslb_errf(eb, GSLB_ENOMEM, "out of memory");
     if (rc == GSLB_OK && !opts->no_sockets) {
         rc = open_sockets(rx, &opts->cfg->restart.gossip_bind, eb);
         if (rc == GSLB_OK && (rx->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) < 0)

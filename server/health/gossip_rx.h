@@ -3,11 +3,26 @@
  *
  * Contract:
  *  - One thread receives sealed messages on UDP and TCP (same port,
- *    overwatch.gossip.bind_address), authenticates each (AES-GCM open, strict
- *    decode, token by name + CRYPTO_memcmp, timestamp within
- *    overwatch.gossip.max_clock_skew, sequence strictly above the agent's last)
- *    and counts it under exactly one result (gslb_gossip_result). A rejected
- *    message changes no state.
+ *    overwatch.gossip.bind_address), first charges the source address's
+ *    token bucket (overwatch.gossip.source_rate/source_burst, gossip_guard.h;
+ *    over it: rate_limited, nothing decrypted), then authenticates each
+ *    (AES-GCM open, strict decode, token by name + CRYPTO_memcmp, timestamp
+ *    within overwatch.gossip.max_clock_skew, the agent id registered to this
+ *    token or to none, sequence strictly above the agent's last and at most
+ *    gslb_gossip_seq_limit()) and counts it under exactly one result
+ *    (gslb_gossip_result). A rejected message changes no state (only the
+ *    source's bucket). A rejection is logged (warn) the first time per source
+ *    and reason, then at most once a minute per pair and 20 lines a minute
+ *    in all; no token value is logged.
+ *  - An agent id belongs to the token name that first registered it (the
+ *    agents record's token_name); a message under another configured token
+ *    is agent_token_mismatch. An id whose owning token is no longer in the
+ *    configuration may be taken by the next valid token.
+ *  - The thread runs at a lower priority (nice GSLB_GOSSIP_NICE) so that a
+ *    flood cannot take CPU from the DNS workers unbounded, and reads at most
+ *    GSLB_GOSSIP_READ_BUDGET datagrams per tick, pausing UDP reads for the rest
+ *    of a tick once GSLB_GOSSIP_REJECT_BUDGET of them were rejected (the
+ *    kernel drops what does not fit the socket buffer meanwhile).
  *  - Accepted messages are applied in batches: at most one LMDB write
  *    transaction per tick (GSLB_GOSSIP_TICK_MS), opened only when something
  *    arrived. Within a tick only an agent's newest message is applied (every
@@ -19,8 +34,11 @@
  *    the agent's token does not cover, is counted and ignored.
  *  - A heartbeat rewrites the agent's backends (source AGENT, agent health,
  *    latency, last_seen) and clears their stale flag; backends the agent no
- *    longer reports are deleted. A goodbye drains every backend of the agent
- *    at once; its next heartbeat undrains them.
+ *    longer reports are deleted, except configured ones, which fall back to
+ *    their configured record (gslb_config_backend_rec). Registration of a new
+ *    agent and every change of a backend's reported health are logged (info).
+ *    A goodbye drains every backend of the agent at once; its next heartbeat
+ *    undrains them.
  *  - TCP connections are bounded in number, per source and in time (the
  *    GSLB_GOSSIP_TCP_* limits below; tcp_slots.h): a peer trickling bytes
  *    cannot hold a connection, and a full table makes room for a new one.
@@ -49,6 +67,22 @@
 #define GSLB_GOSSIP_TCP_PER_SOURCE 8
 #define GSLB_GOSSIP_TCP_IDLE_MS 5000
 #define GSLB_GOSSIP_TCP_MESSAGE_MS 3000
+#define GSLB_GOSSIP_NICE 5
+/* Datagrams read per tick at most: 200,000 per second, 10x the ingest target. */
+#define GSLB_GOSSIP_READ_BUDGET 10240
+/* Rejected datagrams per tick after which UDP reading pauses until the next
+ * tick: a flood costs at most ~20,000 datagrams per second of work. */
+#define GSLB_GOSSIP_REJECT_BUDGET 1024
+/* Sequence bound slack beyond the clock (µs): see gslb_gossip_seq_limit(). */
+#define GSLB_GOSSIP_SEQ_SLACK_US 1000000ULL
+
+/** |ts - now_ms| <= max_skew_ms and ts > 0, for any int64 values (no overflow). */
+bool gslb_gossip_timestamp_ok(int64_t ts, int64_t now_ms, uint64_t max_skew_ms);
+/** The largest sequence accepted at now_ms: (now_ms + max_skew_ms) in
+ *  microseconds + GSLB_GOSSIP_SEQ_SLACK_US, saturating. An agent's sequence
+ *  follows its clock in microseconds (gslb-agentd), so an honest one never
+ *  exceeds it, and an attacker cannot push a window further ahead. */
+uint64_t gslb_gossip_seq_limit(int64_t now_ms, uint64_t max_skew_ms);
 
 enum gslb_gossip_ignore {
     GSLB_GOSSIP_IGNORE_UNKNOWN_SERVICE = 0,

@@ -9,6 +9,7 @@
 #include "periodic.h"
 #include "store.h"
 
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -17,6 +18,8 @@ struct gslb_sweeper {
     gslb_periodic_t *thread; /* NULL with no_thread */
     uint64_t runs;           /* sweeps so far: full backend scans on runs % FULL_EVERY == 0 */
     gslb_sweeper_counters_t counters; /* written by the sweeping thread only */
+    pthread_mutex_t static_mu;        /* statics: update() may swap them */
+    gslb_static_backends_t statics;   /* configured backends to fall back to */
 };
 
 void gslb_sweeper_counters(const gslb_sweeper_t *s, gslb_sweeper_counters_t *out)
@@ -183,6 +186,33 @@ static int refresh_agents(sweep_t *w, MDB_txn *txn)
     return gslb_store_foreach_agent(w->s->o.env, txn, collect_agent, w);
 }
 
+/* The configured record of b when the configuration lists it. */
+static bool static_fallback(gslb_sweeper_t *s, const gslb_backend_rec_t *b, int64_t now_s,
+                            gslb_backend_rec_t *out)
+{
+    pthread_mutex_lock(&s->static_mu);
+    const gslb_backend_rec_t *c =
+        gslb_static_backends_find(&s->statics, b->domain, &b->addr, b->port);
+    if (c) {
+        *out = *c;
+        out->last_change = now_s;
+    }
+    pthread_mutex_unlock(&s->static_mu);
+    return c != NULL;
+}
+
+/* Delete an agent's backend, or give a configured one back its configured record. */
+static int remove_backend(sweep_t *w, MDB_txn *txn, const gslb_backend_rec_t *b)
+{
+    gslb_backend_rec_t conf;
+    if (!static_fallback(w->s, b, w->now_ms / 1000, &conf))
+        return gslb_store_backend_del(w->s->o.env, txn, b->domain, &b->addr, b->port);
+    char text[64];
+    gslb_info("sweeper: backend %s %s:%u of removed agent %s falls back to its configured state",
+              b->domain, gslb_addr_format(&b->addr, text, sizeof(text)), b->port, b->agent_id);
+    return gslb_store_backend_put(w->s->o.env, txn, &conf);
+}
+
 static int apply_backend(sweep_t *w, MDB_txn *txn, const gslb_backend_rec_t *seen)
 {
     gslb_env_t *e = w->s->o.env;
@@ -194,7 +224,7 @@ static int apply_backend(sweep_t *w, MDB_txn *txn, const gslb_backend_rec_t *see
         return rc;
     enum verdict v = judge(w, backend_heard_ms(w, &b), b.stale);
     if (v == REMOVE) {
-        rc = gslb_store_backend_del(e, txn, b.domain, &b.addr, b.port);
+        rc = remove_backend(w, txn, &b);
         if (rc == GSLB_OK)
             gslb_counter_add(&w->s->counters.backends_removed, 1);
     } else if (v == MAKE_STALE) {
@@ -285,6 +315,13 @@ int gslb_sweeper_start(gslb_sweeper_t **out, const gslb_sweeper_opts_t *opts, gs
     if (!s)
         return gslb_errf(eb, GSLB_ENOMEM, "out of memory");
     s->o = *opts;
+    s->o.cfg = NULL; /* copied below; not kept */
+    pthread_mutex_init(&s->static_mu, NULL);
+    if (gslb_static_backends_build(opts->cfg, &s->statics) < 0) {
+        pthread_mutex_destroy(&s->static_mu);
+        free(s);
+        return gslb_errf(eb, GSLB_ENOMEM, "out of memory");
+    }
     if (!s->o.tick_ms)
         s->o.tick_ms = GSLB_SWEEPER_TICK_MS;
     if (!opts->no_thread) {
@@ -292,6 +329,8 @@ int gslb_sweeper_start(gslb_sweeper_t **out, const gslb_sweeper_opts_t *opts, gs
             .name = "sweeper", .run = sweep_now, .ctx = s, .interval_ms = s->o.tick_ms};
         int rc = gslb_periodic_start(&s->thread, &po, eb);
         if (rc < 0) {
+            gslb_static_backends_free(&s->statics);
+            pthread_mutex_destroy(&s->static_mu);
             free(s);
             return rc;
         }
@@ -305,5 +344,23 @@ void gslb_sweeper_stop(gslb_sweeper_t *s)
     if (!s)
         return;
     gslb_periodic_stop(s->thread);
+    gslb_static_backends_free(&s->statics);
+    pthread_mutex_destroy(&s->static_mu);
     free(s);
+}
+
+int gslb_sweeper_update(gslb_sweeper_t *s, const gslb_config_t *cfg)
+{
+    gslb_static_backends_t next, old;
+    if (!s)
+        return GSLB_OK;
+    int rc = gslb_static_backends_build(cfg, &next);
+    if (rc < 0)
+        return rc;
+    pthread_mutex_lock(&s->static_mu);
+    old = s->statics;
+    s->statics = next;
+    pthread_mutex_unlock(&s->static_mu);
+    gslb_static_backends_free(&old);
+    return GSLB_OK;
 }

@@ -10,6 +10,10 @@
  *  - Silent for >= stale_threshold: the agent and its backends are marked
  *    stale (not served). Silent for >= remove_after: its backends and its
  *    agent record are deleted. Both are measured from the last heartbeat.
+ *    A removed backend that the configuration also lists is not deleted but
+ *    falls back to its configured record (gslb_config_backend_rec: source
+ *    CONFIG, as if no agent had reported it); the sweeper keeps a copy of the
+ *    configured backends (opts.cfg at start, gslb_sweeper_update() on reload).
  *  - Decisions are made on a read snapshot and re-checked inside one write
  *    transaction (which also recompiles the affected answer sets), so a
  *    heartbeat that lands in between wins. No write transaction is opened
@@ -21,6 +25,7 @@
  */
 #pragma once
 
+#include "config.h"
 #include "env.h"
 #include "gslb_err.h"
 
@@ -44,7 +49,8 @@ typedef struct gslb_sweeper_opts {
     uint32_t tick_ms;              /* 0 = GSLB_SWEEPER_TICK_MS */
     gslb_last_heard_fn last_heard; /* may be NULL */
     void *last_heard_ctx;
-    bool no_thread; /* tests: call gslb_sweeper_run_once() */
+    bool no_thread;           /* tests: call gslb_sweeper_run_once() */
+    const gslb_config_t *cfg; /* configured backends to fall back to (copied; may be NULL) */
 } gslb_sweeper_opts_t;
 
 typedef struct gslb_sweeper_counters {
@@ -64,5 +70,7 @@ void gslb_sweeper_counters(const gslb_sweeper_t *s, gslb_sweeper_counters_t *out
 
 int gslb_sweeper_start(gslb_sweeper_t **out, const gslb_sweeper_opts_t *opts, gslb_errbuf_t *eb);
 void gslb_sweeper_stop(gslb_sweeper_t *s);
+/** Take the configured backends of a reloaded configuration (any thread). */
+int gslb_sweeper_update(gslb_sweeper_t *s, const gslb_config_t *cfg);
 /** One sweep at wall time now_ms. Returns 0 or an error. */
 int gslb_sweeper_run_once(gslb_sweeper_t *s, int64_t now_ms);

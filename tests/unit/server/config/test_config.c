@@ -516,7 +516,8 @@ static void test_error_unknown_keys(void **state)
                  "t.yaml:3:3: overwatch.identiti: ", "unknown key");
     expect_error("mode: overwatch\noverwatch:\n  gossip:\n    bind_adress: \"0.0.0.0:7946\"\n",
                  "t.yaml:4:5: overwatch.gossip.bind_adress: ",
-                 "unknown key (expected one of: bind_address, encryption_key, max_clock_skew)");
+                 "unknown key (expected one of: bind_address, encryption_key, max_clock_skew, "
+                 "source_rate, source_burst)");
     expect_error("mode: overwatch\noverwatch:\n  dnssec:\n    key_sync:\n      peer: []\n",
                  "t.yaml:5:7: overwatch.dnssec.key_sync.peer: ", "unknown key");
     expect_error("mode: overwatch\ndns:\n  zones:\n    - name: gslb.example.com\n      sao: {}\n",

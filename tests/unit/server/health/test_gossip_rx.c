@@ -18,6 +18,7 @@
 #include "answers.h"
 #include "config.h"
 #include "env.h"
+#include "gossip_guard.h"
 #include "gossip_rx.h"
 #include "gossip_wire.h"
 #include "gslb_time.h"
@@ -27,6 +28,7 @@
 
 #include <arpa/inet.h>
 #include <endian.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -631,6 +633,400 @@ static void test_validator_vetoes_and_counts_disagreements(void **state)
     close(lfd);
 }
 
+/* ---- hostile agents (issue 16) -------------------------------------------- */
+
+static struct sockaddr_in src_addr(const char *ip)
+{
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons(40000)};
+    assert_int_equal(inet_pton(AF_INET, ip, &sa.sin_addr), 1);
+    return sa;
+}
+
+static enum gslb_gossip_result send_from(fixture_t *f, const msgspec_t *s, const char *ip)
+{
+    uint8_t buf[4096];
+    int n = seal(f, s, buf, sizeof(buf));
+    struct sockaddr_in sa = src_addr(ip);
+    return gslb_gossip_rx_ingest(f->rx, buf, (size_t)n, (struct sockaddr *)&sa, f->now);
+}
+
+/* With only the "other" token, a message naming agent "victim-web" (webapp) neither
+ * deletes nor drains its backends nor poisons its sequence window. */
+static void test_foreign_token_cannot_touch_an_agent(void **state)
+{
+    fixture_t *f = *state;
+    msgspec_t s = heartbeat(f, "victim-web");
+    add_backend(&s, "webapp", "127.0.0.1", 8080, GSLB_HEALTHY);
+    assert_int_equal(send_msg(f, &s), GSLB_GOSSIP_ACCEPTED);
+    flush(f);
+    assert_true(served(f, WEB, "127.0.0.1"));
+    uint64_t before = txnid(f);
+    msgspec_t evil = heartbeat(f, "victim-web");
+    evil.token_name = "other";
+    evil.token = "tok-other";
+    evil.seq = UINT64_MAX;
+    add_backend(&evil, "other", "127.0.0.3", 80, GSLB_HEALTHY);
+    assert_int_equal(send_msg(f, &evil), GSLB_GOSSIP_AGENT_TOKEN_MISMATCH);
+    evil.type = GSLB_GOSSIP_GOODBYE;
+    evil.seq = ++f->seq;
+    assert_int_equal(send_msg(f, &evil), GSLB_GOSSIP_AGENT_TOKEN_MISMATCH);
+    assert_int_equal(result_count(f, GSLB_GOSSIP_AGENT_TOKEN_MISMATCH), 2);
+    flush(f);
+    assert_int_equal(txnid(f), before); /* nothing written */
+    gslb_backend_rec_t b;
+    assert_int_equal(get_backend(f, WEB, "127.0.0.1", 8080, &b), 0);
+    assert_false(b.draining);
+    assert_true(served(f, WEB, "127.0.0.1"));
+    gslb_agent_rec_t a;
+    assert_int_equal(get_agent(f, "victim-web", &a), 0);
+    assert_string_equal(a.token_name, "webapp");
+    assert_int_equal(a.last_seq, s.seq);
+    /* the victim's next heartbeat is accepted, also by a restarted receiver */
+    msgspec_t next = heartbeat(f, "victim-web");
+    add_backend(&next, "webapp", "127.0.0.1", 8080, GSLB_UNHEALTHY);
+    assert_int_equal(send_msg(f, &next), GSLB_GOSSIP_ACCEPTED);
+    flush(f);
+    assert_false(served(f, WEB, "127.0.0.1"));
+    gslb_gossip_rx_stop(f->rx);
+    gslb_errbuf_t eb;
+    gslb_gossip_rx_opts_t ro = {.env = &f->env, .cfg = &f->cfg, .no_sockets = true};
+    assert_int_equal(gslb_gossip_rx_start(&f->rx, &ro, &eb), 0);
+    evil.type = GSLB_GOSSIP_HEARTBEAT;
+    evil.seq = ++f->seq;
+    assert_int_equal(send_msg(f, &evil), GSLB_GOSSIP_AGENT_TOKEN_MISMATCH); /* from the store */
+    msgspec_t again = heartbeat(f, "victim-web");
+    add_backend(&again, "webapp", "127.0.0.1", 8080, GSLB_HEALTHY);
+    assert_int_equal(send_msg(f, &again), GSLB_GOSSIP_ACCEPTED);
+}
+
+/* An id whose owning token left the configuration can be taken by another. */
+static void test_owner_token_removed_frees_the_id(void **state)
+{
+    fixture_t *f = *state;
+    msgspec_t s = heartbeat(f, "agent-x");
+    s.token_name = "other";
+    s.token = "tok-other";
+    assert_int_equal(send_msg(f, &s), GSLB_GOSSIP_ACCEPTED);
+    flush(f);
+    msgspec_t w = heartbeat(f, "agent-x");
+    assert_int_equal(send_msg(f, &w), GSLB_GOSSIP_AGENT_TOKEN_MISMATCH);
+    snprintf(f->cfg.tokens[1].name, sizeof(f->cfg.tokens[1].name), "renamed");
+    gslb_errbuf_t eb;
+    assert_int_equal(gslb_gossip_rx_update(f->rx, &f->cfg, &eb), 0);
+    w.seq = ++f->seq;
+    assert_int_equal(send_msg(f, &w), GSLB_GOSSIP_ACCEPTED);
+    flush(f);
+    gslb_agent_rec_t a;
+    assert_int_equal(get_agent(f, "agent-x", &a), 0);
+    assert_string_equal(a.token_name, "webapp");
+}
+
+static void put_agent_seq(fixture_t *f, const char *id, uint64_t seq)
+{
+    gslb_agent_rec_t a;
+    memset(&a, 0, sizeof(a));
+    snprintf(a.agent_id, sizeof(a.agent_id), "%s", id);
+    snprintf(a.token_name, sizeof(a.token_name), "webapp");
+    a.last_heartbeat = f->now / 1000;
+    a.last_seq = seq;
+    MDB_txn *txn;
+    assert_int_equal(gslb_env_write_begin(&f->env, &txn), 0);
+    assert_int_equal(gslb_store_agent_put(&f->env, txn, &a), 0);
+    assert_int_equal(gslb_env_commit(&f->env, txn), 0);
+}
+
+/* A sequence beyond the clock bound is refused and leaves the window alone; a
+ * window pushed to the bound is passed again by an agent whose sequence follows
+ * its clock; a window already poisoned in an old store does not lock the agent out. */
+static void test_absurd_sequence_cannot_poison_the_window(void **state)
+{
+    fixture_t *f = *state;
+    uint64_t skew = f->cfg.gossip_max_skew_ms, limit = gslb_gossip_seq_limit(f->now, skew);
+    assert_int_equal(limit, ((uint64_t)f->now + skew) * 1000 + GSLB_GOSSIP_SEQ_SLACK_US);
+    msgspec_t s = heartbeat(f, "agent-a");
+    add_backend(&s, "webapp", "127.0.0.1", 8080, GSLB_HEALTHY);
+    assert_int_equal(send_msg(f, &s), GSLB_GOSSIP_ACCEPTED);
+    flush(f);
+    msgspec_t evil = heartbeat(f, "agent-a");
+    evil.seq = UINT64_MAX;
+    assert_int_equal(send_msg(f, &evil), GSLB_GOSSIP_SEQUENCE_AHEAD);
+    evil.seq = limit + 1;
+    assert_int_equal(send_msg(f, &evil), GSLB_GOSSIP_SEQUENCE_AHEAD);
+    msgspec_t next = heartbeat(f, "agent-a");
+    assert_int_equal(send_msg(f, &next), GSLB_GOSSIP_ACCEPTED); /* window untouched */
+    /* pushed to the bound: the agent's clock-based sequence passes it later */
+    evil.seq = limit;
+    assert_int_equal(send_msg(f, &evil), GSLB_GOSSIP_ACCEPTED);
+    flush(f);
+    f->now += (int64_t)skew + 1001;
+    msgspec_t later = heartbeat(f, "agent-a");
+    later.seq = (uint64_t)f->now * 1000;
+    assert_int_equal(send_msg(f, &later), GSLB_GOSSIP_ACCEPTED);
+    /* a store poisoned before this rule: the window is void */
+    put_agent_seq(f, "agent-p", UINT64_MAX);
+    msgspec_t p = heartbeat(f, "agent-p");
+    p.seq = (uint64_t)f->now * 1000;
+    assert_int_equal(send_msg(f, &p), GSLB_GOSSIP_ACCEPTED);
+    assert_int_equal(send_msg(f, &p), GSLB_GOSSIP_REPLAYED); /* and protects again */
+    assert_int_equal(gslb_gossip_seq_limit(INT64_MAX, UINT64_MAX), UINT64_MAX);
+    assert_int_equal(gslb_gossip_seq_limit(INT64_MIN, 5000), GSLB_GOSSIP_SEQ_SLACK_US);
+}
+
+/* Timestamps at the int64 extremes are stale, without overflow (UBSan build). */
+static void test_timestamp_extremes(void **state)
+{
+    fixture_t *f = *state;
+    assert_false(gslb_gossip_timestamp_ok(INT64_MIN, f->now, 5000));
+    assert_false(gslb_gossip_timestamp_ok(INT64_MAX, f->now, 5000));
+    assert_false(gslb_gossip_timestamp_ok(INT64_MAX, INT64_MIN, UINT64_MAX - 1));
+    assert_false(gslb_gossip_timestamp_ok(1, INT64_MIN, 5000));
+    assert_true(gslb_gossip_timestamp_ok(INT64_MAX, INT64_MAX, 0));
+    assert_true(gslb_gossip_timestamp_ok(f->now + 5000, f->now, 5000));
+    assert_false(gslb_gossip_timestamp_ok(f->now - 5001, f->now, 5000));
+    msgspec_t s = heartbeat(f, "agent-a");
+    s.ts = INT64_MIN;
+    assert_int_equal(send_msg(f, &s), GSLB_GOSSIP_STALE_TIMESTAMP);
+    s.ts = INT64_MAX;
+    assert_int_equal(send_msg(f, &s), GSLB_GOSSIP_STALE_TIMESTAMP);
+    s.ts = 1;
+    int64_t saved = f->now;
+    f->now = INT64_MIN;
+    assert_int_equal(send_msg(f, &s), GSLB_GOSSIP_STALE_TIMESTAMP);
+    f->now = INT64_MAX;
+    assert_int_equal(send_msg(f, &s), GSLB_GOSSIP_STALE_TIMESTAMP);
+    f->now = saved;
+}
+
+/* Per-source token bucket before decryption: burst, then rate_limited (nothing
+ * decrypted, even a valid message), refill with time; other sources unaffected. */
+static void test_rate_limit_per_source(void **state)
+{
+    fixture_t *f = *state;
+    f->cfg.gossip_source_rate = 10;
+    f->cfg.gossip_source_burst = 20;
+    gslb_errbuf_t eb;
+    assert_int_equal(gslb_gossip_rx_update(f->rx, &f->cfg, &eb), 0);
+    uint8_t junk[100] = {'O', 'G', 1, 0};
+    struct sockaddr_in a = src_addr("192.0.2.1"), b = src_addr("192.0.2.2");
+    for (int i = 0; i < 20; i++)
+        assert_int_equal(
+            gslb_gossip_rx_ingest(f->rx, junk, sizeof(junk), (struct sockaddr *)&a, f->now),
+            GSLB_GOSSIP_DECRYPT_FAILED);
+    assert_int_equal(
+        gslb_gossip_rx_ingest(f->rx, junk, sizeof(junk), (struct sockaddr *)&a, f->now),
+        GSLB_GOSSIP_RATE_LIMITED);
+    msgspec_t s = heartbeat(f, "agent-a");
+    add_backend(&s, "webapp", "127.0.0.1", 8080, GSLB_HEALTHY);
+    assert_int_equal(send_from(f, &s, "192.0.2.1"), GSLB_GOSSIP_RATE_LIMITED);
+    assert_int_equal(result_count(f, GSLB_GOSSIP_RATE_LIMITED), 2);
+    assert_int_equal(send_from(f, &s, "192.0.2.2"), GSLB_GOSSIP_ACCEPTED); /* other source */
+    assert_int_equal(
+        gslb_gossip_rx_ingest(f->rx, junk, sizeof(junk), (struct sockaddr *)&b, f->now),
+        GSLB_GOSSIP_DECRYPT_FAILED);
+    assert_int_equal(send_msg(f, &s), GSLB_GOSSIP_REPLAYED); /* no address: never limited */
+    f->now += 100;                                           /* one message refilled at 10/s */
+    msgspec_t s2 = heartbeat(f, "agent-a");
+    assert_int_equal(send_from(f, &s2, "192.0.2.1"), GSLB_GOSSIP_ACCEPTED);
+    assert_int_equal(send_from(f, &s2, "192.0.2.1"), GSLB_GOSSIP_RATE_LIMITED);
+    /* rate 0 switches the limit off */
+    f->cfg.gossip_source_rate = 0;
+    assert_int_equal(gslb_gossip_rx_update(f->rx, &f->cfg, &eb), 0);
+    for (int i = 0; i < 100; i++)
+        assert_int_equal(
+            gslb_gossip_rx_ingest(f->rx, junk, sizeof(junk), (struct sockaddr *)&a, f->now),
+            GSLB_GOSSIP_DECRYPT_FAILED);
+}
+
+static void test_rejection_log_limiter(void **state)
+{
+    (void)state;
+    gslb_log_table_t *t;
+    assert_int_equal(gslb_log_table_new(&t), 0);
+    gslb_addr_t a, b;
+    assert_int_equal(gslb_addr_parse("192.0.2.1", &a), 0);
+    assert_int_equal(gslb_addr_parse("2001:db8::1", &b), 0);
+    uint64_t more = 99, dropped = 99;
+    int64_t now = 1000;
+    assert_true(gslb_log_table_should_log(t, &a, 2, now, &more, &dropped));
+    assert_int_equal(more, 0);
+    assert_int_equal(dropped, 0);
+    assert_false(gslb_log_table_should_log(t, &a, 2, now + 1, &more, &dropped));
+    assert_false(gslb_log_table_should_log(t, &a, 2, now + 59999, &more, &dropped));
+    assert_true(gslb_log_table_should_log(t, &a, 4, now + 2, &more, &dropped)); /* reason */
+    assert_true(gslb_log_table_should_log(t, &b, 2, now + 3, &more, &dropped)); /* source */
+    assert_true(gslb_log_table_should_log(t, &a, 2, now + 60000, &more, &dropped));
+    assert_int_equal(more, 2);
+    /* the global cap: 20 lines a minute whatever the sources */
+    gslb_log_table_free(t);
+    assert_int_equal(gslb_log_table_new(&t), 0);
+    int logged = 0;
+    for (int i = 0; i < 200; i++) {
+        gslb_addr_t x = {.family = AF_INET, .bytes = {10, 0, (uint8_t)(i >> 8), (uint8_t)i}};
+        logged += gslb_log_table_should_log(t, &x, 1, now, &more, &dropped);
+    }
+    assert_int_equal(logged, GSLB_GUARD_LOG_BURST);
+    assert_true(
+        gslb_log_table_should_log(t, &a, 1, now + GSLB_GUARD_LOG_INTERVAL_MS, &more, &dropped));
+    assert_int_equal(dropped, 200 - GSLB_GUARD_LOG_BURST);
+    gslb_log_table_free(t);
+}
+
+/* The guards take any int64 clock value (UBSan build: no overflow). */
+static void test_guards_at_clock_extremes(void **state)
+{
+    (void)state;
+    gslb_addr_t a;
+    assert_int_equal(gslb_addr_parse("192.0.2.1", &a), 0);
+    gslb_rate_table_t *r;
+    assert_int_equal(gslb_rate_table_new(&r, 10, 2), 0);
+    assert_true(gslb_rate_allow(r, &a, INT64_MIN));
+    assert_true(gslb_rate_allow(r, &a, INT64_MAX)); /* refilled (to the burst) */
+    assert_true(gslb_rate_allow(r, &a, INT64_MAX));
+    assert_false(gslb_rate_allow(r, &a, INT64_MAX));
+    assert_false(gslb_rate_allow(r, &a, INT64_MIN)); /* clock back: no refill */
+    gslb_rate_table_free(r);
+    gslb_log_table_t *t;
+    uint64_t more, dropped;
+    assert_int_equal(gslb_log_table_new(&t), 0);
+    assert_true(gslb_log_table_should_log(t, &a, 1, INT64_MIN, &more, &dropped));
+    assert_true(gslb_log_table_should_log(t, &a, 1, INT64_MAX, &more, &dropped));
+    assert_false(gslb_log_table_should_log(t, &a, 1, INT64_MAX, &more, &dropped));
+    /* clock back: a new window from now */
+    assert_true(gslb_log_table_should_log(t, &a, 1, INT64_MIN, &more, &dropped));
+    assert_int_equal(more, 1);
+    gslb_log_table_free(t);
+}
+
+/* Run fn with stderr (the log) in a file; returns what was logged (malloc'd). */
+static char *capture_log(fixture_t *f, void (*fn)(fixture_t *))
+{
+    char path[128];
+    snprintf(path, sizeof(path), "%s/log.txt", f->dir);
+    fflush(stderr);
+    int saved = dup(2), fd = open(path, O_CREAT | O_TRUNC | O_WRONLY, 0600);
+    assert_true(saved >= 0 && fd >= 0);
+    dup2(fd, 2);
+    close(fd);
+    fn(f);
+    fflush(stderr);
+    dup2(saved, 2);
+    close(saved);
+    FILE *fp = fopen(path, "r");
+    assert_non_null(fp);
+    char *text = calloc(1, 65536);
+    size_t n = fread(text, 1, 65535, fp);
+    text[n] = '\0';
+    fclose(fp);
+    return text;
+}
+
+static size_t occurrences(const char *text, const char *needle)
+{
+    size_t n = 0;
+    for (const char *p = text; (p = strstr(p, needle)); p += strlen(needle))
+        n++;
+    return n;
+}
+
+static void hostile_then_real(fixture_t *f)
+{
+    msgspec_t bad = heartbeat(f, "agent-a");
+    bad.token = "wrong-value";
+    for (int i = 0; i < 5; i++)
+        assert_int_equal(send_from(f, &bad, "192.0.2.7"), GSLB_GOSSIP_UNKNOWN_TOKEN);
+    uint8_t junk[100] = {'O', 'G', 1, 0};
+    struct sockaddr_in sa = src_addr("192.0.2.8");
+    assert_int_equal(
+        gslb_gossip_rx_ingest(f->rx, junk, sizeof(junk), (struct sockaddr *)&sa, f->now),
+        GSLB_GOSSIP_DECRYPT_FAILED);
+    msgspec_t s = heartbeat(f, "agent-a");
+    add_backend(&s, "webapp", "127.0.0.1", 8080, GSLB_HEALTHY);
+    assert_int_equal(send_from(f, &s, "192.0.2.9"), GSLB_GOSSIP_ACCEPTED);
+    flush(f);
+    msgspec_t s2 = heartbeat(f, "agent-a");
+    add_backend(&s2, "webapp", "127.0.0.1", 8080, GSLB_UNHEALTHY);
+    assert_int_equal(send_from(f, &s2, "192.0.2.9"), GSLB_GOSSIP_ACCEPTED);
+    flush(f);
+}
+
+/* A rejected agent is visible in the log (once per source and reason, no token
+ * value); registration and health transitions are logged too. */
+static void test_rejections_and_transitions_are_logged(void **state)
+{
+    fixture_t *f = *state;
+    char *log = capture_log(f, hostile_then_real);
+    assert_int_equal(occurrences(log,
+                                 "gossip: rejected a message from 192.0.2.7: unknown_token (agent "
+                                 "agent-a, token name \"webapp\""),
+                     1);
+    assert_int_equal(occurrences(log, "rejected a message from 192.0.2.8: decrypt_failed"), 1);
+    assert_null(strstr(log, "wrong-value"));
+    assert_null(strstr(log, "tok-webapp"));
+    assert_int_equal(
+        occurrences(log, "gossip: agent agent-a registered: token \"webapp\", region us-east, "
+                         "from 192.0.2.9"),
+        1);
+    assert_int_equal(occurrences(log, "gossip: backend webapp.gslb.example.com 127.0.0.1:8080 "
+                                      "healthy -> unhealthy (agent agent-a)"),
+                     1);
+    free(log);
+}
+
+/* A configured backend that an agent reported falls back to its configured
+ * record when the agent stops reporting it, and when the sweeper removes the agent. */
+static void test_configured_backend_survives_its_agent(void **state)
+{
+    fixture_t *f = *state;
+    msgspec_t s = heartbeat(f, "agent-a");
+    add_backend(&s, "webapp", "127.0.0.99", 80, GSLB_UNHEALTHY);
+    add_backend(&s, "webapp", "127.0.0.1", 8080, GSLB_HEALTHY);
+    assert_int_equal(send_msg(f, &s), GSLB_GOSSIP_ACCEPTED);
+    flush(f);
+    gslb_backend_rec_t b;
+    assert_int_equal(get_backend(f, WEB, "127.0.0.99", 80, &b), 0);
+    assert_int_equal(b.source, GSLB_SOURCE_AGENT);
+    assert_false(served(f, WEB, "127.0.0.99"));
+    /* no longer reported: back to the configured record */
+    msgspec_t s2 = heartbeat(f, "agent-a");
+    add_backend(&s2, "webapp", "127.0.0.1", 8080, GSLB_HEALTHY);
+    assert_int_equal(send_msg(f, &s2), GSLB_GOSSIP_ACCEPTED);
+    flush(f);
+    assert_int_equal(get_backend(f, WEB, "127.0.0.99", 80, &b), 0);
+    assert_int_equal(b.source, GSLB_SOURCE_CONFIG);
+    assert_string_equal(b.agent_id, "");
+    assert_true(served(f, WEB, "127.0.0.99"));
+    /* reported again, then the agent goes silent and the sweeper removes it */
+    msgspec_t s3 = heartbeat(f, "agent-a");
+    add_backend(&s3, "webapp", "127.0.0.99", 80, GSLB_UNHEALTHY);
+    assert_int_equal(send_msg(f, &s3), GSLB_GOSSIP_ACCEPTED);
+    flush(f);
+    assert_false(served(f, WEB, "127.0.0.99"));
+    gslb_sweeper_t *sw;
+    gslb_errbuf_t eb;
+    gslb_sweeper_opts_t so = {.env = &f->env,
+                              .stale_threshold_ms = 2000,
+                              .remove_after_ms = 6000,
+                              .no_thread = true,
+                              .cfg = &f->cfg};
+    assert_int_equal(gslb_sweeper_start(&sw, &so, &eb), 0);
+    int64_t heard = (f->now / 1000) * 1000 + 999;
+    assert_int_equal(gslb_sweeper_run_once(sw, heard + 6000), 0);
+    gslb_agent_rec_t a;
+    assert_int_equal(get_agent(f, "agent-a", &a), GSLB_ENOENT);
+    assert_int_equal(get_backend(f, WEB, "127.0.0.99", 80, &b), 0);
+    assert_int_equal(b.source, GSLB_SOURCE_CONFIG);
+    assert_int_equal(b.agent_health, GSLB_UNKNOWN);
+    assert_false(b.stale);
+    assert_int_equal(b.weight, 100);
+    assert_string_equal(b.region, "us-east");
+    assert_true(served(f, WEB, "127.0.0.99"));
+    assert_int_equal(get_backend(f, WEB, "127.0.0.1", 8080, &b), GSLB_ENOENT); /* unreported */
+    gslb_sweeper_counters_t c;
+    gslb_sweeper_counters(sw, &c);
+    assert_int_equal(c.backends_removed, 1);
+    gslb_sweeper_stop(sw);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -645,6 +1041,18 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_sweeper_uses_receiver_time, setup, teardown),
         cmocka_unit_test_setup_teardown(test_sweeper_full_scans_find_orphans, setup, teardown),
         cmocka_unit_test_setup_teardown(test_validator_vetoes_and_counts_disagreements, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_foreign_token_cannot_touch_an_agent, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_owner_token_removed_frees_the_id, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_absurd_sequence_cannot_poison_the_window, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_timestamp_extremes, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_rate_limit_per_source, setup, teardown),
+        cmocka_unit_test(test_rejection_log_limiter),
+        cmocka_unit_test(test_guards_at_clock_extremes),
+        cmocka_unit_test_setup_teardown(test_rejections_and_transitions_are_logged, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_configured_backend_survives_its_agent, setup,
                                         teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -2,7 +2,9 @@
  * test_api_parsers.c - the API's pure parts: CIDR parsing and matching
  * (IPv4, IPv6, v4-mapped, host bits, garbage), key_sync peer URLs to host
  * routes (literals, "localhost", garbage), the override body parser, the
- * route matcher, constant-time secret comparison and Prometheus escaping.
+ * route matcher, constant-time secret comparison and Prometheus escaping,
+ * the JSON nesting bound (json_bounded.h) and a deeply nested override body
+ * parsed on a small thread stack (it used to overflow a CivetWeb worker's).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -12,10 +14,13 @@
 #include <cmocka.h>
 
 #include "acl.h"
+#include "json_bounded.h"
 #include "metrics.h"
 #include "override_body.h"
 #include "routes.h"
 
+#include <pthread.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 
@@ -251,6 +256,86 @@ static void test_acl_admits_peers(void **state)
     gslb_acl_free(&acl);
 }
 
+/* "[[[...]]]" (or "{"a":{"a":...}}" when objects) nested `depth` levels; caller frees. */
+static char *nested(size_t depth, bool objects)
+{
+    char *s = malloc(depth * 6 + 8), *p = s;
+    for (size_t i = 0; i < depth; i++)
+        p += objects ? (size_t)sprintf(p, "{\"a\":") : (size_t)sprintf(p, "[");
+    p += (size_t)sprintf(p, "1");
+    for (size_t i = 0; i < depth; i++)
+        *p++ = objects ? '}' : ']';
+    *p = '\0';
+    return s;
+}
+
+static void test_json_depth_bound(void **state)
+{
+    json_error_t err;
+    for (int objects = 0; objects < 2; objects++) {
+        char *ok = nested(GSLB_JSON_MAX_DEPTH, objects),
+             *deep = nested(GSLB_JSON_MAX_DEPTH + 1, objects);
+        json_t *j = gslb_json_loadb_bounded(ok, strlen(ok), 0, &err);
+        assert_non_null(j);
+        json_decref(j);
+        assert_null(gslb_json_loadb_bounded(deep, strlen(deep), 0, &err));
+        assert_non_null(strstr(err.text, "nested deeper than 32 levels"));
+        assert_int_equal(err.line, 1);
+        assert_int_equal(err.position, objects ? 32 * 5 : 32);
+        free(ok);
+        free(deep);
+    }
+    /* brackets inside strings (escaped quotes included) do not count */
+    char s[400];
+    snprintf(s, sizeof(s), "{\"a\":\"\\\"%0100d\", \"b\":[\"]]]]\\\\\"]}", 0);
+    memset(strstr(s, "0000"), '[', 100);
+    json_t *j = gslb_json_loadb_bounded(s, strlen(s), 0, &err);
+    assert_non_null(j);
+    json_decref(j);
+    /* closing brackets never make depth negative: "]]]]" then 33 "[" is still too deep */
+    char *deep = nested(33, false), text[600];
+    snprintf(text, sizeof(text), "]]]]%s", deep);
+    assert_true(gslb_json_depth_error(text, strlen(text), 32, &err));
+    free(deep);
+    /* line and column of the offending bracket */
+    assert_true(gslb_json_depth_error("\n [[", 4, 1, &err));
+    assert_int_equal(err.line, 2);
+    assert_int_equal(err.column, 3);
+    assert_false(gslb_json_depth_error(NULL, 0, 1, &err));
+}
+
+typedef struct deep_body {
+    const char *body;
+    int rc;
+    gslb_errbuf_t eb;
+} deep_body_t;
+
+static void *parse_deep_body(void *arg)
+{
+    deep_body_t *d = arg;
+    gslb_override_req_t r;
+    d->rc = gslb_override_body_parse(d->body, strlen(d->body), &r, &d->eb);
+    return NULL;
+}
+
+/* The attack of issue 16: ~900 nested "[" in a PUT body crashed a CivetWeb worker inside
+ * jansson. Parse 2000 levels on a 128 KiB stack: refused before jansson recurses. */
+static void test_override_body_deep_nesting_small_stack(void **state)
+{
+    char *deep = nested(2000, false);
+    deep_body_t d = {.body = deep, .rc = 1};
+    pthread_attr_t attr;
+    pthread_t t;
+    pthread_attr_init(&attr);
+    pthread_attr_setstacksize(&attr, 128 * 1024);
+    assert_int_equal(pthread_create(&t, &attr, parse_deep_body, &d), 0);
+    pthread_join(t, NULL);
+    pthread_attr_destroy(&attr);
+    assert_int_equal(d.rc, GSLB_EINVAL);
+    assert_non_null(strstr(d.eb.msg, "nested deeper than 32 levels"));
+    free(deep);
+}
+
 int main(void)
 {
     /* test_peer_url_garbage resolves a .invalid name: bound it to one 1 s try on hosts
@@ -261,6 +346,8 @@ int main(void)
         cmocka_unit_test(test_cidr_rejects_garbage),
         cmocka_unit_test(test_acl_is_literal),
         cmocka_unit_test(test_override_body),
+        cmocka_unit_test(test_json_depth_bound),
+        cmocka_unit_test(test_override_body_deep_nesting_small_stack),
         cmocka_unit_test(test_route_matching),
         cmocka_unit_test(test_secret_equal),
         cmocka_unit_test(test_prom_escaping),

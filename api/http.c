@@ -6,6 +6,7 @@
 #include "http.h"
 #include "override_body.h"
 #include "routes.h"
+#include "uri.h"
 #include "views.h"
 
 #include "gslb_log.h"
@@ -250,11 +251,30 @@ static int read_body(gslb_req_t *rq)
 
 /* ---- dispatch ------------------------------------------------------------------------ */
 
+/* The path decoded by us (CivetWeb runs with decode_url=no, uri.h) and the raw
+ * query string checked: a control byte or a bad escape is 400, never a cut path. */
+static int decode_target(gslb_req_t *rq)
+{
+    gslb_errbuf_t eb;
+    size_t cap = strlen(rq->path) + 1;
+    rq->path_buf = malloc(cap);
+    if (!rq->path_buf)
+        return gslb_req_error(rq, 500, "out of memory");
+    if (gslb_uri_decode_path(rq->path, rq->path_buf, cap, &eb) != 0 ||
+        gslb_uri_check_query(rq->query, &eb) != 0)
+        return gslb_req_error(rq, 400, "%s", eb.msg);
+    rq->path = rq->path_buf;
+    return 0;
+}
+
 static int handle(gslb_req_t *rq, long long content_length)
 {
     if (!client_allowed(rq->api, rq->client))
         return gslb_req_error(
             rq, 403, "client %s is not in api.allowed_networks nor a key_sync peer", rq->client);
+    int status = decode_target(rq);
+    if (status != 0)
+        return status;
     const gslb_route_t *route = NULL;
     char allow[64];
     switch (gslb_route_find(rq->method, rq->path, rq, &route, allow, sizeof(allow))) {
@@ -266,7 +286,6 @@ static int handle(gslb_req_t *rq, long long content_length)
     case GSLB_ROUTE_FOUND:
         break;
     }
-    int status;
     if ((route->flags & GSLB_ROUTE_TOKEN) && (status = check_token(rq)) != 0)
         return status;
     if ((route->flags & GSLB_ROUTE_TLS) && !rq->is_tls && !plaintext_allowed(rq->api))
@@ -327,6 +346,7 @@ static int dispatch(struct mg_connection *conn, void *cbdata)
     count_status(rq->api, status);
     json_decref(rq->reply);
     free(rq->body);
+    free(rq->path_buf);
     free(rq);
     return status;
 }
@@ -499,7 +519,7 @@ int gslb_http_start(gslb_api_t *api, gslb_errbuf_t *eb)
                              "enable_keep_alive",
                              "no",
                              "decode_url",
-                             "yes",
+                             "no", /* uri.h: we decode, strictly */
                              "access_control_allow_origin",
                              "",
                              NULL};

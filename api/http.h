@@ -4,7 +4,8 @@
  *
  * Contract:
  *  - Every request passes, in order: allowed_networks or a key_sync peer's
- *    address (403), route lookup (404,
+ *    address (403), strict path decoding and query check (400, uri.h: no
+ *    control bytes, no bad escapes), route lookup (404,
  *    405 with Allow), bearer token for routes flagged GSLB_ROUTE_TOKEN (401),
  *    TLS for routes flagged GSLB_ROUTE_TLS (403; waived only by
  *    overwatch.dnssec.key_sync.allow_plaintext_export), body limit (413) and body
@@ -67,7 +68,8 @@ typedef struct gslb_req {
     gslb_api_t *api;
     struct mg_connection *conn;
     const char *method;
-    const char *path;   /* decoded, without query string */
+    const char *path;   /* decoded (uri.h), without query string */
+    char *path_buf;     /* owns the decoded path */
     const char *query;  /* raw query string or NULL */
     const char *client; /* client address text */
     bool is_tls;

@@ -466,6 +466,8 @@ int gslb_metrics_start(gslb_api_t *api, gslb_errbuf_t *eb)
                              "10000",
                              "enable_keep_alive",
                              "no",
+                             "decode_url",
+                             "no", /* "/metrics%00x" is not "/metrics" */
                              "access_control_allow_origin",
                              "",
                              NULL};

@@ -4,7 +4,8 @@
  * routes (literals, "localhost", garbage), the override body parser, the
  * route matcher, constant-time secret comparison and Prometheus escaping,
  * the JSON nesting bound (json_bounded.h) and a deeply nested override body
- * parsed on a small thread stack (it used to overflow a CivetWeb worker's).
+ * parsed on a small thread stack (it used to overflow a CivetWeb worker's),
+ * strict path decoding and query checks (uri.h: no NUL or control bytes).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -18,6 +19,7 @@
 #include "metrics.h"
 #include "override_body.h"
 #include "routes.h"
+#include "uri.h"
 
 #include <pthread.h>
 #include <stdlib.h>
@@ -336,6 +338,53 @@ static void test_override_body_deep_nesting_small_stack(void **state)
     free(deep);
 }
 
+static void test_uri_path_decoding(void **state)
+{
+    char out[128];
+    gslb_errbuf_t eb;
+    assert_int_equal(gslb_uri_decode_path("/api/v1/domains/web%61pp", out, sizeof(out), &eb), 0);
+    assert_string_equal(out, "/api/v1/domains/webapp");
+    assert_int_equal(gslb_uri_decode_path("/a%2Fb+c%25", out, sizeof(out), &eb), 0);
+    assert_string_equal(out, "/a/b+c%");
+    assert_int_equal(gslb_uri_decode_path("/caf%C3%A9/...", out, sizeof(out), &eb), 0);
+    assert_string_equal(out, "/caf\xc3\xa9/...");
+    /* issue 16, item 11: %00 used to cut the path */
+    static const char *const bad[] = {
+        "/api/v1/overrides/webapp/127.0.0.12%00garbage",
+        "/api/v1/domains/%00",
+        "/api/v1/domains/a%0ab",
+        "/api/v1/domains/a%1F",
+        "/api/v1/domains/a%7f",
+        "/api/v1/domains/a\x01",
+        "/api/v1/domains/%",
+        "/api/v1/domains/%4",
+        "/api/v1/domains/%zz",
+        "/api/v1/domains/%2e%2e",
+        "/api/v1/%2E/domains",
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        eb.msg[0] = '\0';
+        if (gslb_uri_decode_path(bad[i], out, sizeof(out), &eb) != GSLB_EINVAL)
+            fail_msg("accepted %s", bad[i]);
+        assert_true(eb.msg[0] != '\0');
+    }
+    assert_int_equal(gslb_uri_decode_path("/api/v1/domains/%00", out, sizeof(out), &eb),
+                     GSLB_EINVAL);
+    assert_non_null(strstr(eb.msg, "control character (0x00)"));
+    assert_int_equal(gslb_uri_decode_path("/abc", out, 4, &eb), GSLB_EINVAL); /* no room */
+}
+
+static void test_uri_query_check(void **state)
+{
+    gslb_errbuf_t eb;
+    assert_int_equal(gslb_uri_check_query(NULL, &eb), 0);
+    assert_int_equal(gslb_uri_check_query("", &eb), 0);
+    assert_int_equal(gslb_uri_check_query("service=web+app&limit=5&x=%41", &eb), 0);
+    assert_int_equal(gslb_uri_check_query("service=webapp%00x", &eb), GSLB_EINVAL);
+    assert_int_equal(gslb_uri_check_query("limit=1%0d%0a", &eb), GSLB_EINVAL);
+    assert_int_equal(gslb_uri_check_query("limit=%g1", &eb), GSLB_EINVAL);
+}
+
 int main(void)
 {
     /* test_peer_url_garbage resolves a .invalid name: bound it to one 1 s try on hosts
@@ -349,6 +398,8 @@ int main(void)
         cmocka_unit_test(test_json_depth_bound),
         cmocka_unit_test(test_override_body_deep_nesting_small_stack),
         cmocka_unit_test(test_route_matching),
+        cmocka_unit_test(test_uri_path_decoding),
+        cmocka_unit_test(test_uri_query_check),
         cmocka_unit_test(test_secret_equal),
         cmocka_unit_test(test_prom_escaping),
         cmocka_unit_test(test_peer_url_literals),

@@ -26,6 +26,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #define API_THREADS "6"
@@ -73,8 +74,10 @@ int gslb_req_store_error(gslb_req_t *rq, int code, const char *what)
     switch (code) {
     case GSLB_ENOENT:
         return gslb_req_error(rq, 404, "%s: not found", what);
-    case GSLB_EMAPFULL:
+    case GSLB_EMAPFULL: /* logged by env.c, at most once a minute */
         return gslb_req_error(rq, 507, "%s: storage map is full (raise storage.map_size)", what);
+    case GSLB_ENOSPC:
+        return gslb_req_error(rq, 507, "%s: no space left on the device holding the store", what);
     case GSLB_EBUSY:
     case GSLB_EAGAIN:
         return gslb_req_error(rq, 503, "%s: store busy, retry", what);
@@ -119,6 +122,49 @@ void gslb_req_identity(const gslb_req_t *rq, char *node_id, char *region, size_t
     snprintf(node_id, cap, "%s", rq->api->node_id);
     snprintf(region, cap, "%s", rq->api->region);
     pthread_rwlock_unlock(&rq->api->settings_lock);
+}
+
+/* ---- readiness (GET /api/v1/ready, opengslb_up) ------------------------------- */
+
+static bool store_readable(gslb_reader_t *reader, char *reason, size_t cap)
+{
+    if (!reader || gslb_reader_begin(reader) != 0) {
+        snprintf(reason, cap, "store is not readable");
+        return false;
+    }
+    gslb_reader_end(reader);
+    return true;
+}
+
+static bool store_writable(char *reason, size_t cap)
+{
+    int code;
+    int64_t since;
+    if (!gslb_env_storage_full(&code, &since))
+        return true;
+    char when[32];
+    struct tm tm;
+    time_t t = (time_t)since;
+    strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", gmtime_r(&t, &tm));
+    snprintf(reason, cap,
+             "storage full since %s: writes fail (%s); DNS answers from the stored state", when,
+             code == GSLB_EMAPFULL ? "LMDB map full, raise storage.map_size"
+                                   : "no space left on device");
+    return false;
+}
+
+bool gslb_api_ready(gslb_api_t *api, gslb_reader_t *reader, char *reason, size_t cap)
+{
+    const gslb_api_hooks_t *h = &api->hooks;
+    reason[0] = '\0';
+    bool ready = store_readable(reader, reason, cap);
+    if (ready && h->ready && !h->ready(h->ctx, reason, cap))
+        ready = false;
+    if (ready && !store_writable(reason, cap))
+        ready = false;
+    if (!ready && !reason[0])
+        snprintf(reason, cap, "not ready");
+    return ready;
 }
 
 /* ---- responses -------------------------------------------------------------- */

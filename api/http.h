@@ -85,7 +85,8 @@ typedef struct gslb_req {
 /** Set an error body {"error": msg, "code": status}; returns status. */
 int gslb_req_error(gslb_req_t *rq, int status, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
-/** Map a GSLB_E* code from the store to 404/409/500/507 with a message. */
+/** Map a GSLB_E* code from the store to 404/409/500/503/507 with a message
+ *  (507 for GSLB_EMAPFULL and GSLB_ENOSPC, which env.c has logged already). */
 int gslb_req_store_error(gslb_req_t *rq, int code, const char *what);
 /** Set the body (steals the reference); returns status. NULL body = out of memory. */
 int gslb_req_reply(gslb_req_t *rq, int status, json_t *body);
@@ -102,6 +103,11 @@ void gslb_req_actor(const gslb_req_t *rq, char *out, size_t cap);
 
 /** Copy node identity from the current settings (under the settings lock). */
 void gslb_req_identity(const gslb_req_t *rq, char *node_id, char *region, size_t cap);
+
+/** true when /api/v1/ready answers 200: a read snapshot opens, the server's
+ *  ready hook agrees and writes do not fail for lack of space
+ *  (gslb_env_storage_full); else the reason. reader may be NULL (not ready). */
+bool gslb_api_ready(gslb_api_t *api, gslb_reader_t *reader, char *reason, size_t cap);
 
 /** Constant-time comparison of two secrets of any lengths. */
 bool gslb_secret_equal(const char *a, const char *b);

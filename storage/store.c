@@ -292,6 +292,16 @@ int gslb_store_foreach_raw(gslb_env_t *e, MDB_txn *txn, enum gslb_dbi dbi, const
     return result;
 }
 
+int gslb_store_count(gslb_env_t *e, MDB_txn *txn, enum gslb_dbi dbi, size_t *out)
+{
+    MDB_stat st;
+    int rc = mdb_stat(txn, e->dbi[dbi], &st);
+    if (rc)
+        return gslb_env_map_err(e, rc, "count records");
+    *out = st.ms_entries;
+    return GSLB_OK;
+}
+
 /* Typed iteration: decode each value into a stack record and call the typed
  * callback. An undecodable value aborts with its decoder's error. */
 #define GSLB_TYPED_FOREACH(suffix, rec_t, decode, cb_t)                                            \

@@ -40,6 +40,9 @@ typedef int (*gslb_raw_cb)(const MDB_val *key, const MDB_val *val, void *ctx);
 int gslb_store_foreach_raw(gslb_env_t *e, MDB_txn *txn, enum gslb_dbi dbi, const void *prefix,
                            size_t prefix_len, gslb_raw_cb cb, void *ctx);
 
+/** Number of records in one sub-DB (mdb_stat). */
+int gslb_store_count(gslb_env_t *e, MDB_txn *txn, enum gslb_dbi dbi, size_t *out);
+
 int gslb_store_meta_get(gslb_env_t *e, MDB_txn *txn, gslb_meta_rec_t *out);
 int gslb_store_meta_put(gslb_env_t *e, MDB_txn *txn, const gslb_meta_rec_t *r);
 

@@ -2,22 +2,29 @@
 
 Covers: a deeply nested JSON body (item 1: used to overflow a CivetWeb worker's stack and kill
 the process) is a 400 and DNS keeps answering; NUL and control bytes in the path or query
-string (item 11: "%00" used to cut the path) are 400 and change nothing.
+string (item 11: "%00" used to cut the path) are 400 and change nothing; a full disk (item 8,
+on a 3 MiB tmpfs: root only) answers writes with 507, logs once, turns /ready to 503 and
+opengslb_storage_full to 1, keeps DNS answering, survives a restart and recovers.
 Every test is bounded in time (short timeouts, no unbounded waits).
 """
+import errno
 import http.client
+import subprocess
 
 import pytest
 
-from harness import API_TOKEN, WEB, assert_error, default_overwatch, json_of
+from harness import (ALL_PORTS, API_TOKEN, WEB, Overwatch, assert_error, default_config,
+                     default_overwatch, json_of, wait_until)
 
 
 @pytest.fixture(scope="module")
 def ow(tmp_path_factory):
     o = default_overwatch(tmp_path_factory.mktemp("hostile"))
     o.start()
-    yield o
-    o.stop_clean()
+    try:
+        yield o
+    finally:
+        o.stop()  # conftest may have stopped it first (module teardown order); tests check alive()
 
 
 def raw_request(o, method, target, body=None, token=API_TOKEN, timeout=5):
@@ -76,3 +83,99 @@ def test_control_bytes_and_bad_escapes_are_400(ow, target):
     status, text = raw_request(ow, "GET", target)
     assert status == 400, text
     assert '"code":400' in text
+
+
+# ---- item 8: a full disk ----------------------------------------------------------------------
+
+@pytest.fixture
+def small_fs(tmp_path):
+    """A 3 MiB tmpfs (root only; skipped otherwise), unmounted afterwards."""
+    mnt = tmp_path / "small"
+    mnt.mkdir()
+    r = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=3m", "tmpfs", str(mnt)],
+                       capture_output=True, text=True)
+    if r.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {r.stderr.strip()}")
+    try:
+        yield mnt
+    finally:
+        subprocess.run(["umount", "-l", str(mnt)], check=False)
+
+
+def fill(path):
+    """Write a filler file until the device is full."""
+    with open(path, "wb") as f:
+        try:
+            while True:
+                f.write(b"\0" * 65536)
+                f.flush()
+        except OSError as e:
+            assert e.errno == errno.ENOSPC, e
+    try:
+        with open(path, "ab") as f:  # the last partial block
+            while True:
+                f.write(b"\0" * 512)
+                f.flush()
+    except OSError:
+        pass
+
+
+def put_until_507(o, limit=400):
+    """PUT overrides with long reasons until one fails; returns (response, count)."""
+    for i in range(limit):
+        addr = ("127.0.0.10", "127.0.0.11", "127.0.0.12")[i % 3]
+        r = o.request("PUT", f"/api/v1/overrides/webapp/{addr}", token=API_TOKEN, timeout=5,
+                      body={"state": ("up", "drain")[i % 2], "reason": f"{i:0120d}"})
+        if r.status_code != 200:
+            return r, i
+    raise AssertionError(f"no write failed after {limit} PUTs on a full device")
+
+
+def storage_full_config(o):
+    c = default_config(o.ports, o.data_dir)
+    c["storage"]["map_size"] = "64MiB"
+    return c
+
+
+def test_full_disk_is_507_ready_503_one_log_line_and_survives_restart(small_fs, tmp_path):
+    o = Overwatch(tmp_path / "full", storage_full_config, ports=ALL_PORTS)
+    o.data_dir = small_fs / "data"
+    o.start()
+    try:
+        assert o.metric("opengslb_storage_full") == 0
+        fill(small_fs / "filler")
+        r, n = put_until_507(o)
+        assert_error(r, 507, "no space left")
+        # more failing writes: the log says it once (rate-limited), the API once per request
+        mark = len(o.log())
+        for _ in range(20):
+            assert put_until_507(o, limit=3)[0].status_code == 507
+        assert o.log()[mark:].count("no space left on device") == 0
+        assert o.log().count("storage: no space left on device") == 1
+        assert "I/O error" not in o.log()
+        r = o.get("/api/v1/ready")
+        assert r.status_code == 503 and "storage full" in r.json()["reason"], r.text
+        assert o.metric("opengslb_storage_full") == 1
+        assert o.metric("opengslb_storage_no_space_total") >= 21
+        assert o.metric("opengslb_up") == 0
+        assert o.a_records(WEB) is not None  # DNS serves the stored state
+        json_of(o.get("/api/v1/overrides"), 200)  # reads work
+
+        # a restart on the full disk keeps serving DNS from the store
+        assert o.stop() == 0
+        o.spawn()
+        wait_until(o.answers_dns, timeout=15, what="DNS after a restart on a full disk")
+        assert o.alive()
+        assert "The store is FULL: serving DNS" in o.log()[o.start_mark:]
+        assert o.a_records(WEB) is not None
+        assert o.get("/api/v1/ready").status_code == 503
+
+        # space again: the next write succeeds and readiness comes back
+        (small_fs / "filler").unlink()
+        json_of(o.request("PUT", "/api/v1/overrides/webapp/127.0.0.10", token=API_TOKEN,
+                          body={"state": "up"}), 200)
+        json_of(o.get("/api/v1/ready"), 200)
+        assert o.metric("opengslb_storage_full") == 0
+        assert "writes succeed again" in o.log()
+    finally:
+        o.stop_clean()

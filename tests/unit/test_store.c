@@ -22,6 +22,7 @@
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <errno.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -395,12 +396,47 @@ static void test_map_full_is_reported(void **state)
     assert_int_equal(rc, GSLB_EMAPFULL);
     assert_true(i > 10); /* some records fitted */
     assert_int_equal(gslb_env_map_full_count(), before + 1);
+    /* the store is "full" (readiness, metrics) until a write succeeds */
+    int code = 0;
+    int64_t since = 0;
+    assert_true(gslb_env_storage_full(&code, &since));
+    assert_int_equal(code, GSLB_EMAPFULL);
+    assert_true(since > 0);
     mdb_txn_abort(txn);
-    /* the environment stays usable for small writes */
+    /* the environment stays usable for small writes, and that ends the episode */
     assert_int_equal(gslb_env_write_begin(&f->env, &txn), GSLB_OK);
     gslb_agent_rec_t a = sample_agent("after-full");
     assert_int_equal(gslb_store_agent_put(&f->env, txn, &a), GSLB_OK);
+    assert_true(gslb_env_storage_full(NULL, NULL));
     assert_int_equal(gslb_env_commit(&f->env, txn), GSLB_OK);
+    assert_false(gslb_env_storage_full(&code, &since));
+    assert_int_equal(code, 0);
+    assert_int_equal(since, 0);
+}
+
+static void test_no_space_maps_to_enospc(void **state)
+{
+    fixture_t *f = *state;
+    assert_int_equal(open_env(f, 64 * 1024, 0, false), GSLB_OK);
+    uint64_t before = gslb_env_no_space_count();
+    assert_int_equal(gslb_env_map_err(&f->env, ENOSPC, "test write"), GSLB_ENOSPC);
+    assert_int_equal(gslb_env_map_err(&f->env, EDQUOT, "test write"), GSLB_ENOSPC);
+    assert_int_equal(gslb_env_no_space_count(), before + 2);
+    int code = 0;
+    assert_true(gslb_env_storage_full(&code, NULL));
+    assert_int_equal(code, GSLB_ENOSPC);
+    assert_string_equal(gslb_strerror(GSLB_ENOSPC), "no space left on device");
+    MDB_txn *txn;
+    assert_int_equal(gslb_env_write_begin(&f->env, &txn), GSLB_OK);
+    gslb_agent_rec_t a = sample_agent("space-again");
+    assert_int_equal(gslb_store_agent_put(&f->env, txn, &a), GSLB_OK);
+    assert_int_equal(gslb_env_commit(&f->env, txn), GSLB_OK);
+    assert_false(gslb_env_storage_full(NULL, NULL));
+    size_t n = 0;
+    assert_int_equal(gslb_env_read_begin(&f->env, &txn), GSLB_OK);
+    assert_int_equal(gslb_store_count(&f->env, txn, GSLB_DBI_AGENTS, &n), GSLB_OK);
+    assert_int_equal(n, 1);
+    mdb_txn_abort(txn);
 }
 
 static void test_newer_schema_is_refused(void **state)
@@ -563,6 +599,7 @@ int main(void)
         T(test_audit_sequence_and_order),
         T(test_reader_sees_consistent_snapshot_while_writer_commits),
         T(test_map_full_is_reported),
+        T(test_no_space_maps_to_enospc),
         T(test_newer_schema_is_refused),
         T(test_unknown_meta_encoding_is_refused),
         T(test_readonly_mode),

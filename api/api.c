@@ -42,6 +42,8 @@ static void copy_reloadable(gslb_api_t *api, const gslb_api_settings_t *set)
     OPENSSL_cleanse(api->token, sizeof(api->token)); /* no tail of the old token stays */
     snprintf(api->token, sizeof(api->token), "%s", set->token);
     api->allow_plaintext_export = set->allow_plaintext_export;
+    api->audit_max_age_ms = set->audit_max_age_ms;
+    api->audit_max_entries = set->audit_max_entries;
 }
 
 void gslb_api_set_settings(gslb_api_t *api, const gslb_api_settings_t *set)

@@ -11,7 +11,7 @@
  *    configuration; the API never sees the server's configuration struct. The
  *    API copies what it keeps: gslb_api_start() takes the listeners and TLS
  *    files (bound until the API stops) and, like gslb_api_set_settings() on a
- *    reload, the identity, token, plaintext-export switch and the ACL built
+ *    reload, the identity, token, plaintext-export switch, audit retention and the ACL built
  *    from the allowed networks and key_sync peers. The caller's struct and its
  *    lists are read during the call only. A reload swaps the copied values
  *    under a write lock, so a request sees either the old or the new set.
@@ -144,6 +144,8 @@ typedef struct gslb_api_settings {
     char region[GSLB_LABEL_MAX];
     char token[256];             /* bearer token of mutating routes, "" = they are refused */
     bool allow_plaintext_export; /* key export over plain HTTP (lab only) */
+    uint64_t audit_max_age_ms;   /* api.audit_retention.max_age, 0 = no age limit */
+    uint32_t audit_max_entries;  /* api.audit_retention.max_entries, 0 = no count limit */
     size_t allowed_net_count;
     const char (*allowed_networks)[64]; /* CIDR texts; an empty list admits nobody */
     size_t peer_count;

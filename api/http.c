@@ -10,6 +10,8 @@
 #include "views.h"
 
 #include "gslb_log.h"
+#include "gslb_time.h"
+#include "store.h"
 
 #include <arpa/inet.h>
 #include <civetweb.h>
@@ -114,6 +116,21 @@ void gslb_req_read_end(gslb_req_t *rq)
 void gslb_req_actor(const gslb_req_t *rq, char *out, size_t cap)
 {
     snprintf(out, cap, "api@%s", rq->client);
+}
+
+int gslb_req_audit_prune(gslb_req_t *rq, MDB_txn *txn)
+{
+    pthread_rwlock_rdlock(&rq->api->settings_lock);
+    uint64_t max_age_ms = rq->api->audit_max_age_ms;
+    size_t max_entries = rq->api->audit_max_entries;
+    pthread_rwlock_unlock(&rq->api->settings_lock);
+    int64_t before_ms = max_age_ms ? gslb_wall_ms() - (int64_t)max_age_ms : 0;
+    size_t removed = 0;
+    int rc = gslb_store_audit_prune(rq->api->env, txn, before_ms, max_entries,
+                                    GSLB_AUDIT_PRUNE_BATCH, &removed);
+    if (rc == 0 && removed)
+        gslb_debug("api: audit retention removed %zu old record(s)", removed);
+    return rc;
 }
 
 void gslb_req_identity(const gslb_req_t *rq, char *node_id, char *region, size_t cap)

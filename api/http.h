@@ -46,7 +46,9 @@ struct gslb_api {
     char node_id[GSLB_LABEL_MAX], region[GSLB_LABEL_MAX];
     bool allow_plaintext_export;
     gslb_acl_t acl;
-    char token[256]; /* "" = no token configured: mutating routes refused */
+    char token[256];           /* "" = no token configured: mutating routes refused */
+    uint64_t audit_max_age_ms; /* api.audit_retention (0 = no limit) */
+    size_t audit_max_entries;
 
     struct mg_context *http;
     struct mg_context *metrics;
@@ -100,6 +102,12 @@ void gslb_req_read_end(gslb_req_t *rq);
 
 /** Actor for audit records: "api@<client>". */
 void gslb_req_actor(const gslb_req_t *rq, char *out, size_t cap);
+
+/** Audit retention (api.audit_retention), run in the write txn that appended an
+ *  audit record: drops records beyond the current max_entries / max_age, at most
+ *  GSLB_AUDIT_PRUNE_BATCH per call. 0 or a store error. */
+int gslb_req_audit_prune(gslb_req_t *rq, MDB_txn *txn);
+#define GSLB_AUDIT_PRUNE_BATCH 1000
 
 /** Copy node identity from the current settings (under the settings lock). */
 void gslb_req_identity(const gslb_req_t *rq, char *node_id, char *region, size_t cap);

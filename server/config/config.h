@@ -101,6 +101,11 @@ typedef struct gslb_cfg_restart {
     uint64_t validation_interval_ms, validation_timeout_ms;
 } gslb_cfg_restart_t;
 
+/* api.audit_retention defaults (docs/configuration.md) */
+#define GSLB_AUDIT_DEFAULT_MAX_AGE_MS (30ULL * 86400000ULL) /* 30d */
+#define GSLB_AUDIT_DEFAULT_MAX_ENTRIES 100000u
+#define GSLB_AUDIT_MAX_AGE_LIMIT_MS (3650ULL * 86400000ULL) /* 10 years */
+
 typedef struct gslb_config {
     char source[4096];          /* file path or "<embedded>" */
     char mode[16];              /* "overwatch" */
@@ -129,6 +134,8 @@ typedef struct gslb_config {
     size_t allowed_net_count;
     char (*allowed_networks)[64]; /* CIDR text */
     char api_token[256];          /* bearer token for mutating routes ("" = use agent_tokens.api) */
+    uint64_t audit_max_age_ms;    /* api.audit_retention.max_age (0 = no age limit) */
+    uint32_t audit_max_entries;   /* api.audit_retention.max_entries (0 = no count limit) */
     /* regions / domains */
     size_t region_count;
     gslb_cfg_region_t *regions;

@@ -4,7 +4,8 @@ Covers: a deeply nested JSON body (item 1: used to overflow a CivetWeb worker's 
 the process) is a 400 and DNS keeps answering; NUL and control bytes in the path or query
 string (item 11: "%00" used to cut the path) are 400 and change nothing; a full disk (item 8,
 on a 3 MiB tmpfs: root only) answers writes with 507, logs once, turns /ready to 503 and
-opengslb_storage_full to 1, keeps DNS answering, survives a restart and recovers.
+opengslb_storage_full to 1, keeps DNS answering, survives a restart and recovers; the audit
+table a token holder can grow is bounded by api.audit_retention (item 13) and follows a reload.
 Every test is bounded in time (short timeouts, no unbounded waits).
 """
 import errno
@@ -177,5 +178,38 @@ def test_full_disk_is_507_ready_503_one_log_line_and_survives_restart(small_fs, 
         json_of(o.get("/api/v1/ready"), 200)
         assert o.metric("opengslb_storage_full") == 0
         assert "writes succeed again" in o.log()
+    finally:
+        o.stop_clean()
+
+
+# ---- item 13: the audit table is bounded -------------------------------------------------------
+
+def retention_config(max_entries):
+    def config(o):
+        return default_config(o.ports, o.data_dir, api_extra={
+            "audit_retention": {"max_age": "30d", "max_entries": max_entries}})
+    return config
+
+
+def audit_details(o):
+    body = json_of(o.get("/api/v1/audit-logs?limit=1000"), 200)
+    return [e["detail"] for e in body["audit_logs"]]
+
+
+def test_audit_retention_bounds_the_table_and_follows_reload(tmp_path):
+    o = Overwatch(tmp_path / "audit", retention_config(5), ports=ALL_PORTS)
+    o.start()
+    try:
+        for i in range(12):
+            json_of(o.request("PUT", "/api/v1/overrides/webapp/127.0.0.10", token=API_TOKEN,
+                              body={"state": "drain", "reason": f"r{i}"}), 200)
+        details = audit_details(o)
+        assert len(details) == 5, details
+        assert "r11" in details[0] and "r7" in details[-1]  # the newest five, newest first
+        o.config = retention_config(2)
+        o.write_config()
+        o.sighup()
+        json_of(o.request("DELETE", "/api/v1/overrides/webapp/127.0.0.10", token=API_TOKEN), 200)
+        assert len(audit_details(o)) == 2
     finally:
         o.stop_clean()

@@ -31,10 +31,10 @@
 #include <time.h>
 #include <unistd.h>
 
-#define API_THREADS "6"
-#define API_REQUEST_TIMEOUT_MS "10000"
 /* Bodies above the limit are drained (up to this much) so the client reads the 413. */
 #define BODY_DRAIN_MAX (1024 * 1024)
+#define STR_(x) #x
+#define STR(x) STR_(x)
 
 /* ---- small shared helpers ------------------------------------------------- */
 
@@ -275,12 +275,21 @@ static bool plaintext_allowed(gslb_api_t *api)
 
 /* ---- request body ---------------------------------------------------------------- */
 
+/* A body that trickles in is cut at GSLB_HTTP_BODY_DEADLINE_MS (each mg_read
+ * waits at most GSLB_HTTP_HEAD_TIMEOUT_MS): no client keeps a worker longer. */
+static bool body_deadline_passed(int64_t start_ms)
+{
+    return gslb_mono_ms() - start_ms > GSLB_HTTP_BODY_DEADLINE_MS;
+}
+
 static void drain_body(struct mg_connection *conn)
 {
     char buf[4096];
     size_t total = 0;
+    int64_t start = gslb_mono_ms();
     int n;
-    while (total < BODY_DRAIN_MAX && (n = mg_read(conn, buf, sizeof(buf))) > 0)
+    while (total < BODY_DRAIN_MAX && !body_deadline_passed(start) &&
+           (n = mg_read(conn, buf, sizeof(buf))) > 0)
         total += (size_t)n;
 }
 
@@ -299,10 +308,14 @@ static int read_body(gslb_req_t *rq)
     if (!rq->body)
         return gslb_req_error(rq, 500, "out of memory");
     size_t len = 0;
+    int64_t start = gslb_mono_ms();
     int n;
-    while (len <= GSLB_API_BODY_MAX &&
+    while (len <= GSLB_API_BODY_MAX && !body_deadline_passed(start) &&
            (n = mg_read(rq->conn, rq->body + len, GSLB_API_BODY_MAX + 1 - len)) > 0)
         len += (size_t)n;
+    if (body_deadline_passed(start))
+        return gslb_req_error(rq, 408, "request body not received within %d ms",
+                              GSLB_HTTP_BODY_DEADLINE_MS);
     if (len > GSLB_API_BODY_MAX) {
         drain_body(rq->conn);
         return gslb_req_error(rq, 413, "request body larger than %d bytes", GSLB_API_BODY_MAX);
@@ -421,10 +434,18 @@ static gslb_api_t *ctx_api(const struct mg_context *ctx)
     return mg_get_user_data(ctx);
 }
 
+static __thread const gslb_api_t *tls_worker_of;
+
+bool gslb_http_on_worker(const gslb_api_t *api)
+{
+    return tls_worker_of == api;
+}
+
 static void *init_thread(const struct mg_context *ctx, int thread_type)
 {
     if (thread_type != 1)
         return NULL;
+    tls_worker_of = ctx_api(ctx);
     gslb_reader_t *r = calloc(1, sizeof(*r));
     if (!r || gslb_reader_init(r, ctx_api(ctx)->env) != 0) {
         gslb_error("api: cannot create an LMDB reader for a worker thread");
@@ -441,6 +462,26 @@ static void exit_thread(const struct mg_context *ctx, int thread_type, void *ptr
         return;
     gslb_reader_destroy(r);
     free(r);
+}
+
+/* ---- per-client connection limit (conn_limit.h) ------------------------------------------ */
+
+static int init_http_connection(const struct mg_connection *conn, void **conn_data)
+{
+    gslb_api_t *api = mg_get_user_data(mg_get_context(conn));
+    *conn_data = NULL;
+    if (api)
+        gslb_conn_limit_enforce(&api->http_limit);
+    return 0;
+}
+
+static int init_metrics_connection(const struct mg_connection *conn, void **conn_data)
+{
+    gslb_api_t *api = mg_get_user_data(mg_get_context(conn));
+    *conn_data = NULL;
+    if (api)
+        gslb_conn_limit_enforce(&api->metrics_limit);
+    return 0;
 }
 
 static int log_message(const struct mg_connection *conn, const char *message)
@@ -479,11 +520,12 @@ static int init_ssl(void *ssl_ctx, void *user_data)
     return 1;
 }
 
-void gslb_http_common_callbacks(struct mg_callbacks *cb)
+void gslb_http_common_callbacks(struct mg_callbacks *cb, bool metrics)
 {
     cb->init_thread = init_thread;
     cb->exit_thread = exit_thread;
     cb->log_message = log_message;
+    cb->init_connection = metrics ? init_metrics_connection : init_http_connection;
 }
 
 /* ---- start / stop ---------------------------------------------------------------------------- */
@@ -557,6 +599,18 @@ static int check_tls_library(gslb_errbuf_t *eb)
     return 0;
 }
 
+/* A restart (api.c) listens on the ports bound now, also when configured as 0. */
+static void remember_bound_ports(gslb_api_t *api)
+{
+    struct mg_server_port ports[4];
+    int n = mg_get_server_ports(api->http, 4, ports);
+    api->api_addr.port = api->http_port;
+    if (api->local_enabled && n > 1) {
+        api->local_port = (uint16_t)ports[1].port;
+        api->local_addr.port = api->local_port;
+    }
+}
+
 int gslb_http_start(gslb_api_t *api, gslb_errbuf_t *eb)
 {
     char ports[600];
@@ -573,12 +627,24 @@ int gslb_http_start(gslb_api_t *api, gslb_errbuf_t *eb)
     }
     if (api->tls && (rc = check_tls_library(eb)) != 0)
         return rc;
+    pthread_rwlock_rdlock(&api->settings_lock); /* a reload replaces acl_spec */
+    char *acl = strdup(api->acl_spec ? api->acl_spec : "-0.0.0.0/0");
+    pthread_rwlock_unlock(&api->settings_lock);
+    if (!acl)
+        return gslb_errf(eb, GSLB_ENOMEM, "api: out of memory");
+    /* access_control_list: a client outside allowed_networks and the key_sync peers
+     * is closed at accept and never takes a worker (acl.h). request_timeout_ms bounds
+     * the whole request head (CivetWeb's read_message), so a slow client holds a
+     * worker for a few seconds at most; GSLB_API_PER_CLIENT < GSLB_API_THREADS keeps
+     * workers in reserve for other clients (conn_limit.h). */
     const char *options[] = {"listening_ports",
                              ports,
                              "num_threads",
-                             API_THREADS,
+                             STR(GSLB_API_THREADS),
                              "request_timeout_ms",
-                             API_REQUEST_TIMEOUT_MS,
+                             STR(GSLB_HTTP_HEAD_TIMEOUT_MS),
+                             "access_control_list",
+                             acl,
                              "enable_keep_alive",
                              "no",
                              "decode_url",
@@ -587,7 +653,7 @@ int gslb_http_start(gslb_api_t *api, gslb_errbuf_t *eb)
                              "",
                              NULL};
     struct mg_callbacks cb = {0};
-    gslb_http_common_callbacks(&cb);
+    gslb_http_common_callbacks(&cb, false);
     if (api->tls)
         cb.init_ssl = init_ssl;
     char errtext[256] = "";
@@ -595,6 +661,7 @@ int gslb_http_start(gslb_api_t *api, gslb_errbuf_t *eb)
     struct mg_init_data init = {
         .callbacks = &cb, .user_data = api, .configuration_options = options};
     api->http = mg_start2(&init, &err);
+    free(acl);
     if (!api->http)
         return gslb_errf(eb, GSLB_EIO, "api: cannot listen on %s: %s", ports,
                          gslb_http_bind_problem(&api->api_addr,
@@ -602,6 +669,8 @@ int gslb_http_start(gslb_api_t *api, gslb_errbuf_t *eb)
                                                 errtext, sizeof(errtext)));
     mg_set_request_handler(api->http, "/**", dispatch, api);
     api->http_port = gslb_http_bound_port(api->http);
+    remember_bound_ports(api);
+    gslb_conn_limit_set_ports(&api->http_limit, api->http_port, api->local_port);
     gslb_info("api: listening on %s://%s:%u", api->tls ? "https" : "http",
               api->api_addr.host[0] ? api->api_addr.host : "0.0.0.0", api->http_port);
     if (api->local_enabled)

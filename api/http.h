@@ -24,6 +24,7 @@
 
 #include "acl.h"
 #include "api.h"
+#include "conn_limit.h"
 #include "env.h"
 
 #include <jansson.h>
@@ -52,7 +53,18 @@ struct gslb_api {
 
     struct mg_context *http;
     struct mg_context *metrics;
-    uint16_t http_port, metrics_port;
+    uint16_t http_port, metrics_port, local_port;
+    /* acl as CivetWeb's access_control_list (applied at accept; under
+     * settings_lock). A reload that changes it restarts the http context on the
+     * same ports, on a thread of its own (api.c); restart_lock serialises those
+     * restarts and the final stop (never taken by an API worker). */
+    char *acl_spec;
+    pthread_mutex_t restart_lock;
+    bool stopping; /* under restart_lock */
+    atomic_uint restarts_asked, restarts_done;
+    atomic_int restarts_running;
+    /* per-client connection limits of the two contexts (conn_limit.h) */
+    gslb_conn_limit_t http_limit, metrics_limit;
     bool tls;
     char tls_cert[4096], tls_key[4096];
     /* start-time values, to log "requires restart" on reload */
@@ -128,8 +140,22 @@ int gslb_metrics_start(gslb_api_t *api, gslb_errbuf_t *eb);
 int gslb_http_listen_spec(const gslb_hostport_t *hp, bool tls, char *out, size_t cap,
                           gslb_errbuf_t *eb);
 /** Callbacks both contexts use: per-thread LMDB reader (init_thread/exit_thread,
- *  fetched with mg_get_thread_pointer) and CivetWeb's log lines into gslb_log. */
-void gslb_http_common_callbacks(struct mg_callbacks *cb);
+ *  fetched with mg_get_thread_pointer), CivetWeb's log lines into gslb_log and
+ *  the per-client connection limit (init_connection: conn_limit.h) of the
+ *  API's http_limit, or metrics_limit when metrics is set. */
+void gslb_http_common_callbacks(struct mg_callbacks *cb, bool metrics);
+/** true on a worker thread of one of api's CivetWeb contexts. */
+bool gslb_http_on_worker(const gslb_api_t *api);
+
+/* CivetWeb settings of the two contexts (docs/api.md, "Threads and limits"). */
+#define GSLB_API_THREADS 16
+#define GSLB_API_PER_CLIENT 4 /* connections in API workers per client address */
+#define GSLB_METRICS_THREADS 4
+#define GSLB_METRICS_PER_CLIENT 2
+#define GSLB_HTTP_HEAD_TIMEOUT_MS                                                                  \
+    5000                                 /* whole request head; also each body/response read/write \
+                                          */
+#define GSLB_HTTP_BODY_DEADLINE_MS 10000 /* whole request body */
 /** After CivetWeb failed to listen on hp: the OS reason ("Address already in
  *  use") found by trying to bind the address ourselves, else fallback. */
 const char *gslb_http_bind_problem(const gslb_hostport_t *hp, const char *fallback, char *buf,

@@ -16,7 +16,8 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
-#define METRICS_THREADS "2"
+#define STR_(x) #x
+#define STR(x) STR_(x)
 #define PROM_CONTENT_TYPE "text/plain; version=0.0.4; charset=utf-8"
 
 /* ---- text buffer -------------------------------------------------------------- */
@@ -469,9 +470,9 @@ int gslb_metrics_start(gslb_api_t *api, gslb_errbuf_t *eb)
     const char *options[] = {"listening_ports",
                              ports,
                              "num_threads",
-                             METRICS_THREADS,
+                             STR(GSLB_METRICS_THREADS),
                              "request_timeout_ms",
-                             "10000",
+                             STR(GSLB_HTTP_HEAD_TIMEOUT_MS),
                              "enable_keep_alive",
                              "no",
                              "decode_url",
@@ -480,7 +481,7 @@ int gslb_metrics_start(gslb_api_t *api, gslb_errbuf_t *eb)
                              "",
                              NULL};
     struct mg_callbacks cb = {0};
-    gslb_http_common_callbacks(&cb);
+    gslb_http_common_callbacks(&cb, true);
     char errtext[256] = "";
     struct mg_error_data err = {.text = errtext, .text_buffer_size = sizeof(errtext)};
     struct mg_init_data init = {
@@ -493,6 +494,7 @@ int gslb_metrics_start(gslb_api_t *api, gslb_errbuf_t *eb)
                                                 errtext, sizeof(errtext)));
     mg_set_request_handler(api->metrics, "/**", metrics_handler, api);
     api->metrics_port = gslb_http_bound_port(api->metrics);
+    gslb_conn_limit_set_ports(&api->metrics_limit, api->metrics_port, 0);
     gslb_info("metrics: listening on http://%s:%u/metrics",
               api->metrics_addr.host[0] ? api->metrics_addr.host : "0.0.0.0", api->metrics_port);
     return 0;

@@ -5,14 +5,20 @@ the process) is a 400 and DNS keeps answering; NUL and control bytes in the path
 string (item 11: "%00" used to cut the path) are 400 and change nothing; a full disk (item 8,
 on a 3 MiB tmpfs: root only) answers writes with 507, logs once, turns /ready to 503 and
 opengslb_storage_full to 1, keeps DNS answering, survives a restart and recovers; the audit
-table a token holder can grow is bounded by api.audit_retention (item 13) and follows a reload.
+table a token holder can grow is bounded by api.audit_retention (item 13) and follows a reload;
+idle connections from outside allowed_networks are closed at accept and 60 header-trickling
+connections from one allowed address leave /api/v1/live and /metrics answering (item 5).
 Every test is bounded in time (short timeouts, no unbounded waits).
 """
 import errno
 import http.client
+import socket
 import subprocess
+import threading
+import time
 
 import pytest
+import requests
 
 from harness import (ALL_PORTS, API_TOKEN, WEB, Overwatch, assert_error, default_config,
                      default_overwatch, json_of, wait_until)
@@ -213,3 +219,93 @@ def test_audit_retention_bounds_the_table_and_follows_reload(tmp_path):
         assert len(audit_details(o)) == 2
     finally:
         o.stop_clean()
+
+
+# ---- item 5: the API cannot be silenced from outside, nor by one client --------------------------
+
+def acl_config(o):
+    return default_config(o.ports, o.data_dir, allowed_networks=["127.0.0.1/32", "127.0.0.3/32"])
+
+
+def open_from(source, port, n, first=b""):
+    """n TCP connections from the loopback address source, each having sent first."""
+    socks = []
+    for _ in range(n):
+        s = socket.create_connection(("127.0.0.1", port), timeout=2, source_address=(source, 0))
+        if first:
+            s.sendall(first)
+        socks.append(s)
+    return socks
+
+
+def answers_fast(url, timeout=2.0):
+    t0 = time.monotonic()
+    r = requests.get(url, timeout=timeout)
+    return r.status_code == 200 and time.monotonic() - t0 < timeout
+
+
+@pytest.fixture
+def acl_ow(tmp_path):
+    o = Overwatch(tmp_path / "acl", acl_config, ports=ALL_PORTS)
+    o.start()
+    yield o
+    o.stop_clean()
+
+
+def test_disallowed_clients_are_closed_at_accept(acl_ow):
+    o = acl_ow
+    idle = open_from("127.0.0.2", o.ports["api"], 40)
+    try:
+        for s in idle[:5]:  # closed by the server without a reply
+            s.settimeout(2)
+            assert s.recv(100) == b""
+        for _ in range(5):
+            assert answers_fast(o.api_url + "/api/v1/live")
+    finally:
+        for s in idle:
+            s.close()
+    assert "127.0.0.2 is not allowed to connect" in o.log()
+
+
+def test_one_slow_client_cannot_take_every_worker(acl_ow):
+    """60 connections trickling their request head from one allowed address (and 60 more on
+    the metrics listener) leave /api/v1/live and /metrics answering for everybody else."""
+    o = acl_ow
+    head = b"GET /api/v1/live HTTP/1.1\r\nHost: x\r\n"
+    slow = open_from("127.0.0.3", o.ports["api"], 60, head)
+    slow += open_from("127.0.0.3", o.ports["metrics"], 60, head)
+    stop = threading.Event()
+
+    def trickle():
+        while not stop.is_set():
+            for s in slow:
+                try:
+                    s.send(b"X")
+                except OSError:
+                    pass
+            stop.wait(0.3)
+
+    t = threading.Thread(target=trickle, daemon=True)
+    t.start()
+    try:
+        deadline = time.monotonic() + 3
+        while time.monotonic() < deadline:
+            assert answers_fast(o.api_url + "/api/v1/live")
+            assert answers_fast(o.metrics_url)
+            time.sleep(0.2)
+    finally:
+        stop.set()
+        t.join(5)
+        closed = 0
+        for s in slow:
+            s.settimeout(0.2)
+            try:
+                closed += s.recv(400) == b""
+            except OSError:
+                closed += 1  # reset
+            s.close()
+    # beyond the per-client limit (4 on the API, 2 on metrics) they were shut down at once
+    assert closed >= 110, closed
+    log = o.log()
+    assert "api: 127.0.0.3 has" in log and "more than 4 per client" in log
+    assert "metrics: 127.0.0.3 has" in log

@@ -5,7 +5,9 @@
  * route matcher, constant-time secret comparison and Prometheus escaping,
  * the JSON nesting bound (json_bounded.h) and a deeply nested override body
  * parsed on a small thread stack (it used to overflow a CivetWeb worker's),
- * strict path decoding and query checks (uri.h: no NUL or control bytes).
+ * strict path decoding and query checks (uri.h: no NUL or control bytes),
+ * the acl as CivetWeb's access_control_list and the per-client connection
+ * limit on real loopback sockets (conn_limit.h).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -15,6 +17,7 @@
 #include <cmocka.h>
 
 #include "acl.h"
+#include "conn_limit.h"
 #include "json_bounded.h"
 #include "metrics.h"
 #include "override_body.h"
@@ -24,7 +27,10 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 static bool matches(const char *cidr, const char *addr)
 {
@@ -385,6 +391,93 @@ static void test_uri_query_check(void **state)
     assert_int_equal(gslb_uri_check_query("limit=%g1", &eb), GSLB_EINVAL);
 }
 
+static void test_acl_civetweb_spec(void **state)
+{
+    gslb_acl_t acl;
+    gslb_errbuf_t eb;
+    /* empty: deny everybody */
+    assert_int_equal(gslb_acl_build(&acl, NULL, 0, &eb), 0);
+    char *spec = gslb_acl_civetweb_spec(&acl, true);
+    assert_string_equal(spec, "-0.0.0.0/0");
+    free(spec);
+    const char nets[][64] = {"10.1.2.3/8", "::1/128", "127.0.0.0/8", "10.9.0.0/16", "192.0.2.7"};
+    assert_int_equal(gslb_acl_build(&acl, nets, 5, &eb), 0);
+    /* Debian's CivetWeb (no IPv6): IPv4 only, sorted, 10.9/16 inside 10/8 left out */
+    spec = gslb_acl_civetweb_spec(&acl, false);
+    assert_string_equal(spec, "-0.0.0.0/0,+10.0.0.0/8,+127.0.0.0/8,+192.0.2.7/32");
+    free(spec);
+    spec = gslb_acl_civetweb_spec(&acl, true);
+    assert_string_equal(spec, "-0.0.0.0/0,+10.0.0.0/8,+[::ffff:10.0.0.0]/104,+127.0.0.0/8,"
+                              "+[::ffff:127.0.0.0]/104,+192.0.2.7/32,+[::ffff:192.0.2.7]/128,"
+                              "+[::1]/128");
+    free(spec);
+    /* a key_sync peer inside allowed_networks changes nothing (no listener restart) */
+    gslb_cidr_t peer;
+    assert_int_equal(gslb_cidr_parse("127.0.0.3", &peer), 0);
+    gslb_cidr_t *more = realloc(acl.nets, (acl.count + 1) * sizeof(*more));
+    assert_non_null(more);
+    acl.nets = more;
+    acl.nets[acl.count++] = peer;
+    spec = gslb_acl_civetweb_spec(&acl, false);
+    assert_string_equal(spec, "-0.0.0.0/0,+10.0.0.0/8,+127.0.0.0/8,+192.0.2.7/32");
+    free(spec);
+    gslb_acl_free(&acl);
+}
+
+/* A TCP connection from the loopback address `from` to port; returns the client fd. */
+static int connect_from(const char *from, uint16_t port)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in src = {.sin_family = AF_INET}, dst = {.sin_family = AF_INET};
+    inet_pton(AF_INET, from, &src.sin_addr);
+    inet_pton(AF_INET, "127.0.0.1", &dst.sin_addr);
+    dst.sin_port = htons(port);
+    assert_int_equal(bind(fd, (struct sockaddr *)&src, sizeof(src)), 0);
+    assert_int_equal(connect(fd, (struct sockaddr *)&dst, sizeof(dst)), 0);
+    return fd;
+}
+
+static bool closed_by_server(int fd)
+{
+    struct timeval tv = {.tv_sec = 0, .tv_usec = 200 * 1000};
+    char c;
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+    return recv(fd, &c, 1, 0) == 0;
+}
+
+static void test_conn_limit_per_client(void **state)
+{
+    int lfd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET};
+    socklen_t alen = sizeof(a);
+    inet_pton(AF_INET, "127.0.0.1", &a.sin_addr);
+    assert_int_equal(bind(lfd, (struct sockaddr *)&a, sizeof(a)), 0);
+    assert_int_equal(listen(lfd, 64), 0);
+    getsockname(lfd, (struct sockaddr *)&a, &alen);
+    uint16_t port = ntohs(a.sin_port);
+
+    gslb_conn_limit_t l;
+    gslb_conn_limit_init(&l, "test", 3);
+    int clients[8], served[8];
+    for (int i = 0; i < 8; i++) { /* 6 from 127.0.0.2, 2 from 127.0.0.4 */
+        clients[i] = connect_from(i < 6 ? "127.0.0.2" : "127.0.0.4", port);
+        served[i] = accept(lfd, NULL, NULL);
+        assert_true(served[i] >= 0);
+    }
+    assert_int_equal(gslb_conn_limit_enforce(&l), 0); /* no ports set yet: nothing */
+    gslb_conn_limit_set_ports(&l, port, 0);
+    assert_int_equal(gslb_conn_limit_enforce(&l), 3);
+    assert_int_equal(atomic_load(&l.closed), 3);
+    for (int i = 0; i < 8; i++) /* the newest three of 127.0.0.2 went, 127.0.0.4 kept both */
+        assert_int_equal(closed_by_server(clients[i]), i >= 3 && i < 6);
+    assert_int_equal(gslb_conn_limit_enforce(&l), 0); /* shut down ones are not counted again */
+    for (int i = 0; i < 8; i++) {
+        close(clients[i]);
+        close(served[i]);
+    }
+    close(lfd);
+}
+
 int main(void)
 {
     /* test_peer_url_garbage resolves a .invalid name: bound it to one 1 s try on hosts
@@ -406,6 +499,8 @@ int main(void)
         cmocka_unit_test(test_peer_url_localhost_resolves_to_loopback),
         cmocka_unit_test(test_peer_url_garbage),
         cmocka_unit_test(test_acl_admits_peers),
+        cmocka_unit_test(test_acl_civetweb_spec),
+        cmocka_unit_test(test_conn_limit_per_client),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

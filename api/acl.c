@@ -189,9 +189,10 @@ char *gslb_acl_civetweb_spec(const gslb_acl_t *acl, bool ipv6)
         free(out);
         return NULL;
     }
-    if (acl->count)
+    if (acl->count) {
         memcpy(nets, acl->nets, acl->count * sizeof(*nets));
-    qsort(nets, acl->count, sizeof(*nets), cidr_order);
+        qsort(nets, acl->count, sizeof(*nets), cidr_order);
+    }
     size_t used = (size_t)snprintf(out, cap, "%s", deny_all);
     for (size_t i = 0; i < acl->count; i++) {
         const gslb_cidr_t *c = &nets[i];

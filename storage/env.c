@@ -37,7 +37,7 @@ static _Atomic uint64_t g_no_space_count;
  * EMAPFULL), until the next successful commit. */
 static _Atomic int g_full_code;
 static _Atomic int64_t g_full_since_s;
-static _Atomic int64_t g_full_logged_ms; /* 0 = not logged in this episode */
+static _Atomic int64_t g_full_logged_ms; /* monotonic ms of the last error line, 0 = never */
 static _Atomic uint64_t g_full_suppressed;
 
 uint64_t gslb_env_map_full_count(void)
@@ -105,15 +105,18 @@ static void note_full(const gslb_env_t *e, int code, const char *what)
                    (unsigned long long)suppressed);
 }
 
-/* A commit went through: the store takes writes again. */
+/* A commit went through: the store takes writes again. Small writes may fit in
+ * freed pages while larger ones still fail, so the state can flap: the rate
+ * limit of the error line is kept across episodes, and this line has its own. */
 static void note_write_ok(void)
 {
-    if (atomic_load(&g_full_code) == 0)
+    static _Atomic int64_t ok_logged_ms;
+    if (atomic_load(&g_full_code) == 0 || atomic_exchange(&g_full_code, 0) == 0)
         return;
-    if (atomic_exchange(&g_full_code, 0) != 0) {
-        atomic_store(&g_full_logged_ms, 0);
+    int64_t now = gslb_mono_ms(), last = atomic_load(&ok_logged_ms);
+    if ((last == 0 || now - last >= FULL_LOG_INTERVAL_MS) &&
+        atomic_compare_exchange_strong(&ok_logged_ms, &last, now ? now : 1))
         gslb_info("storage: writes succeed again (space available)");
-    }
 }
 
 static int map_errno(int rc)

@@ -16,6 +16,11 @@
  *    lists are read during the call only. A reload swaps the copied values
  *    under a write lock, so a request sees either the old or the new set.
  *    Which settings need a restart is the server's business (reload.c).
+ *  - The ACL is applied when a connection is accepted (CivetWeb's
+ *    access_control_list) and again per request. CivetWeb reads that list only
+ *    at start, so a gslb_api_set_settings() that changes the admitted set
+ *    restarts the API listener on the same ports (on a thread of its own; the
+ *    call waits for it up to 5 s unless made from an API worker).
  *  - Threads: handlers run on CivetWeb's worker threads. Each worker owns one
  *    gslb_reader_t (created in CivetWeb's init_thread callback) and never holds a
  *    read txn across network I/O. Mutations are short durable write txns.

@@ -131,3 +131,78 @@ void gslb_acl_free(gslb_acl_t *acl)
     acl->nets = NULL;
     acl->count = 0;
 }
+
+/* One "+net/len" entry (IPv4, IPv6 in brackets, or IPv4 as IPv4-mapped IPv6). */
+static int spec_entry(const gslb_cidr_t *c, bool mapped, char *out, size_t cap)
+{
+    char text[INET6_ADDRSTRLEN];
+    if (c->family == AF_INET && !mapped) {
+        inet_ntop(AF_INET, c->bytes, text, sizeof(text));
+        return snprintf(out, cap, ",+%s/%u", text, c->prefix);
+    }
+    if (c->family == AF_INET) {
+        inet_ntop(AF_INET, c->bytes, text, sizeof(text));
+        return snprintf(out, cap, ",+[::ffff:%s]/%u", text, 96u + c->prefix);
+    }
+    inet_ntop(AF_INET6, c->bytes, text, sizeof(text));
+    return snprintf(out, cap, ",+[%s]/%u", text, c->prefix);
+}
+
+/* a lies inside b (same family, b's prefix no longer and matching). */
+static bool cidr_within(const gslb_cidr_t *a, const gslb_cidr_t *b)
+{
+    return a->family == b->family && b->prefix <= a->prefix &&
+           prefix_equal(a->bytes, b->bytes, b->prefix);
+}
+
+static int cidr_order(const void *pa, const void *pb)
+{
+    const gslb_cidr_t *a = pa, *b = pb;
+    if (a->family != b->family)
+        return a->family < b->family ? -1 : 1;
+    int c = memcmp(a->bytes, b->bytes, 16);
+    return c ? c : (int)a->prefix - (int)b->prefix;
+}
+
+/* Entry i is needed: no other entry covers it (of equal ones, the first stays). */
+static bool spec_needs(const gslb_cidr_t *nets, size_t n, size_t i)
+{
+    for (size_t j = 0; j < n; j++) {
+        if (j == i || !cidr_within(&nets[i], &nets[j]))
+            continue;
+        if (!cidr_within(&nets[j], &nets[i]) || j < i)
+            return false;
+    }
+    return true;
+}
+
+char *gslb_acl_civetweb_spec(const gslb_acl_t *acl, bool ipv6)
+{
+    static const char deny_all[] = "-0.0.0.0/0";
+    size_t per_entry = 2 * (INET6_ADDRSTRLEN + 16), cap = sizeof(deny_all) + acl->count * per_entry;
+    char *out = malloc(cap);
+    if (!out)
+        return NULL;
+    /* sorted and without covered entries: the same admitted set gives the same text */
+    gslb_cidr_t *nets = acl->count ? calloc(acl->count, sizeof(*nets)) : NULL;
+    if (acl->count && !nets) {
+        free(out);
+        return NULL;
+    }
+    if (acl->count) {
+        memcpy(nets, acl->nets, acl->count * sizeof(*nets));
+        qsort(nets, acl->count, sizeof(*nets), cidr_order);
+    }
+    size_t used = (size_t)snprintf(out, cap, "%s", deny_all);
+    for (size_t i = 0; i < acl->count; i++) {
+        const gslb_cidr_t *c = &nets[i];
+        if (!spec_needs(nets, acl->count, i))
+            continue;
+        if (c->family == AF_INET)
+            used += (size_t)spec_entry(c, false, out + used, cap - used);
+        if (ipv6)
+            used += (size_t)spec_entry(c, c->family == AF_INET, out + used, cap - used);
+    }
+    free(nets);
+    return out;
+}

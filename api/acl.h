@@ -9,7 +9,9 @@
  *  - The list is taken literally: an empty list allows nobody. (The default
  *    [127.0.0.0/8, ::1/128] is the configuration loader's, docs/configuration.md.)
  *  - An acl is immutable once built (gslb_acl_build() plus, for the API,
- *    gslb_acl_add_peers()); matching is thread-safe.
+ *    gslb_acl_add_peers()); matching is thread-safe. The API applies it twice:
+ *    at accept, as CivetWeb's access_control_list (gslb_acl_civetweb_spec(): a
+ *    refused client never ties up a worker), and per request (gslb_acl_allows()).
  *  - The API also admits the overwatch.dnssec.key_sync.peers, so the peers a
  *    node trusts for keys may reach its API (docs/api.md, "Access"): each peer
  *    URL's host (CURLU parsing) becomes host routes, an IP literal as is, a
@@ -44,6 +46,20 @@ int gslb_acl_build(gslb_acl_t *acl, const char (*nets)[64], size_t count, gslb_e
 /** true when the client address text (as CivetWeb reports it) is allowed. */
 bool gslb_acl_allows(const gslb_acl_t *acl, const char *client);
 void gslb_acl_free(gslb_acl_t *acl);
+
+/**
+ * The acl as CivetWeb's access_control_list option, applied when a connection
+ * is accepted (before it takes a worker thread): "-0.0.0.0/0" (deny all, also
+ * for an empty acl) followed by "+net/len" per entry. IPv6 entries, and the
+ * IPv4-mapped form "+[::ffff:a.b.c.d]/(96+len)" of each IPv4 entry, are written
+ * only when ipv6 is set: a CivetWeb built without IPv6 (Debian's) treats an IPv6
+ * entry as a malformed list and refuses every client, and has no IPv6 listener
+ * for such clients anyway. Entries are sorted and those inside another entry
+ * left out (a key_sync peer inside allowed_networks adds nothing), so the same
+ * admitted set always gives the same text. Returns a malloc'ed string or NULL
+ * (out of memory).
+ */
+char *gslb_acl_civetweb_spec(const gslb_acl_t *acl, bool ipv6);
 
 /**
  * Host routes (/32, /128) for the host of a key_sync peer URL: an IP literal

@@ -44,6 +44,91 @@ static void copy_reloadable(gslb_api_t *api, const gslb_api_settings_t *set)
     OPENSSL_cleanse(api->token, sizeof(api->token)); /* no tail of the old token stays */
     snprintf(api->token, sizeof(api->token), "%s", set->token);
     api->allow_plaintext_export = set->allow_plaintext_export;
+    api->audit_max_age_ms = set->audit_max_age_ms;
+    api->audit_max_entries = set->audit_max_entries;
+}
+
+static char *civetweb_acl(const gslb_acl_t *acl)
+{
+    return gslb_acl_civetweb_spec(acl, mg_check_feature(MG_FEATURES_IPV6) != 0);
+}
+
+/* ---- restart of the API listener when the acl changes ------------------------------ */
+
+typedef struct stopper {
+    struct mg_context *ctx;
+    uint16_t port;
+    const gslb_hostport_t *addr;
+    atomic_bool done;
+    pthread_t thread;
+    bool started;
+} stopper_t;
+
+static void stop_contexts(stopper_t *s, size_t n, const uint16_t *ports, size_t nports);
+
+/* CivetWeb applies access_control_list at accept but reads it only at start: a
+ * reload that changes the admitted addresses restarts the API context on the
+ * same ports (a moment without API; DNS is not affected). On its own thread: the
+ * reload may come from an API worker (POST /api/v1/reload), which mg_stop waits for. */
+static void *restart_http(void *arg)
+{
+    gslb_api_t *api = arg;
+    gslb_errbuf_t eb = {{0}};
+    int rc = GSLB_OK;
+    pthread_mutex_lock(&api->restart_lock); /* never taken by an API worker */
+    if (!api->stopping) {
+        stopper_t s = {.ctx = api->http, .port = api->http_port, .addr = &api->api_addr};
+        const uint16_t ports[] = {api->http_port, api->local_enabled ? api->local_addr.port : 0};
+        if (s.ctx)
+            stop_contexts(&s, 1, ports, 2);
+        api->http = NULL;
+        rc = GSLB_EIO;
+        for (int i = 0; i < 50 && rc != GSLB_OK && !api->stopping; i++) {
+            rc = gslb_http_start(api, &eb);
+            if (rc != GSLB_OK)
+                usleep(100 * 1000); /* the port may linger a moment */
+        }
+    }
+    pthread_mutex_unlock(&api->restart_lock);
+    if (rc != GSLB_OK)
+        gslb_error("api: cannot restart the listener for the new allowed_networks/key_sync "
+                   "peers: %s; the API stays down until gslb-overwatch restarts",
+                   eb.msg);
+    else
+        gslb_info("api: listener restarted: allowed_networks/key_sync peers changed (applied "
+                  "when a connection is accepted)");
+    atomic_fetch_add(&api->restarts_done, 1);
+    atomic_fetch_sub(&api->restarts_running, 1);
+    return NULL;
+}
+
+/* Wait (outside API workers, at most 5 s) until the restart asked for has run, so
+ * a reload's "applied" means the listener admits the new set. The bound avoids a
+ * deadlock with an API worker that waits for the caller (a concurrent reload). */
+static void wait_for_restart(gslb_api_t *api, unsigned ticket)
+{
+    if (gslb_http_on_worker(api))
+        return;
+    for (int i = 0; i < 500 && atomic_load(&api->restarts_done) < ticket; i++)
+        usleep(10 * 1000);
+}
+
+static void schedule_restart(gslb_api_t *api)
+{
+    unsigned ticket = atomic_fetch_add(&api->restarts_asked, 1) + 1;
+    pthread_t t;
+    pthread_attr_t attr;
+    pthread_attr_init(&attr);
+    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+    atomic_fetch_add(&api->restarts_running, 1);
+    if (pthread_create(&t, &attr, restart_http, api) != 0) {
+        atomic_fetch_add(&api->restarts_done, 1);
+        atomic_fetch_sub(&api->restarts_running, 1);
+        gslb_error("api: cannot start a thread to apply the new allowed_networks at accept; "
+                   "they apply per request (403) until gslb-overwatch restarts");
+    }
+    pthread_attr_destroy(&attr);
+    wait_for_restart(api, ticket);
 }
 
 void gslb_api_set_settings(gslb_api_t *api, const gslb_api_settings_t *set)
@@ -54,17 +139,31 @@ void gslb_api_set_settings(gslb_api_t *api, const gslb_api_settings_t *set)
     bool acl_ok = build_acl(set, api->api_enabled, &acl, &eb) == 0;
     if (!acl_ok)
         gslb_error("api: %s; keeping the previous allowed_networks", eb.msg);
+    char *spec = acl_ok ? civetweb_acl(&acl) : NULL;
+    if (acl_ok && !spec) {
+        gslb_error("api: out of memory; keeping the previous allowed_networks");
+        gslb_acl_free(&acl);
+        acl_ok = false;
+    }
 
     pthread_rwlock_wrlock(&api->settings_lock);
     copy_reloadable(api, set);
     old = api->acl;
-    if (acl_ok)
+    bool spec_changed = acl_ok && strcmp(spec, api->acl_spec) != 0;
+    if (acl_ok) {
         api->acl = acl;
+        free(api->acl_spec);
+        api->acl_spec = spec;
+    }
     pthread_rwlock_unlock(&api->settings_lock);
 
     if (acl_ok)
         gslb_acl_free(&old);
+    if (spec_changed && api->api_enabled)
+        schedule_restart(api);
 }
+
+static void free_state(gslb_api_t *api);
 
 static int init_state(gslb_api_t *api, gslb_env_t *env, const gslb_api_settings_t *set,
                       const gslb_api_hooks_t *hooks, gslb_errbuf_t *eb)
@@ -87,6 +186,9 @@ static int init_state(gslb_api_t *api, gslb_env_t *env, const gslb_api_settings_
     int rc = build_acl(set, api->api_enabled, &api->acl, eb);
     if (rc != 0)
         return rc;
+    api->acl_spec = civetweb_acl(&api->acl);
+    if (!api->acl_spec)
+        return gslb_errf(eb, GSLB_ENOMEM, "api: out of memory");
     copy_reloadable(api, set);
     if (api->api_enabled && !api->token[0])
         gslb_warn("api: no api.token (or agent_tokens.api) configured: mutating routes are "
@@ -116,14 +218,17 @@ int gslb_api_start(gslb_env_t *env, const gslb_api_settings_t *set, const gslb_a
     if (!api)
         return gslb_errf(eb, GSLB_ENOMEM, "api: out of memory");
     pthread_rwlock_init(&api->settings_lock, NULL);
+    pthread_mutex_init(&api->restart_lock, NULL);
+    atomic_init(&api->restarts_running, 0);
+    atomic_init(&api->restarts_asked, 0);
+    atomic_init(&api->restarts_done, 0);
+    gslb_conn_limit_init(&api->http_limit, "api", GSLB_API_PER_CLIENT);
+    gslb_conn_limit_init(&api->metrics_limit, "metrics", GSLB_METRICS_PER_CLIENT);
     int rc = init_state(api, env, set, hooks, eb);
     if (rc == 0)
         rc = init_civetweb(api, eb);
     if (rc != 0) {
-        gslb_acl_free(&api->acl);
-        pthread_rwlock_destroy(&api->settings_lock);
-        OPENSSL_cleanse(api->token, sizeof(api->token));
-        free(api);
+        free_state(api);
         return rc;
     }
     if (api->api_enabled)
@@ -147,15 +252,6 @@ uint16_t gslb_api_metrics_port(const gslb_api_t *api)
 {
     return api ? api->metrics_port : 0;
 }
-
-typedef struct stopper {
-    struct mg_context *ctx;
-    uint16_t port;
-    const gslb_hostport_t *addr;
-    atomic_bool done;
-    pthread_t thread;
-    bool started;
-} stopper_t;
 
 static void *stop_thread(void *arg)
 {
@@ -220,34 +316,60 @@ static void wake_connections(const uint16_t *ports, size_t n)
     closedir(dir);
 }
 
-static void stop_listeners(gslb_api_t *api)
+/* Stop n contexts at once (each on its own thread, poked awake); the accepted
+ * connections on ports[] are woken so that no worker waits for an idle client. */
+static void stop_contexts(stopper_t *s, size_t n, const uint16_t *ports, size_t nports)
 {
-    const uint16_t ports[] = {api->http_port, api->metrics_port,
-                              api->local_enabled ? api->local_addr.port : 0};
-    stopper_t s[2] = {{.ctx = api->http, .port = api->http_port, .addr = &api->api_addr},
-                      {.ctx = api->metrics, .port = api->metrics_port, .addr = &api->metrics_addr}};
-    for (size_t i = 0; i < 2; i++) {
+    for (size_t i = 0; i < n; i++) {
         atomic_init(&s[i].done, s[i].ctx == NULL);
         if (s[i].ctx)
             s[i].started = pthread_create(&s[i].thread, NULL, stop_thread, &s[i]) == 0;
         if (s[i].ctx && !s[i].started)
             stop_thread(&s[i]);
     }
-    for (int round = 0; round < 200 && !(atomic_load(&s[0].done) && atomic_load(&s[1].done));
-         round++) {
-        for (size_t i = 0; i < 2; i++) {
+    for (int round = 0; round < 200; round++) {
+        bool all_done = true;
+        for (size_t i = 0; i < n; i++) {
             if (!atomic_load(&s[i].done) && s[i].port)
                 poke(&s[i]);
+            all_done = all_done && atomic_load(&s[i].done);
         }
-        wake_connections(ports, sizeof(ports) / sizeof(ports[0]));
+        if (all_done)
+            break;
+        wake_connections(ports, nports);
         usleep(round == 0 ? 2000 : 20 * 1000);
     }
-    for (size_t i = 0; i < 2; i++) {
+    for (size_t i = 0; i < n; i++) {
         if (s[i].started)
             pthread_join(s[i].thread, NULL);
     }
+}
+
+static void stop_listeners(gslb_api_t *api)
+{
+    /* no restart may start a context behind our back, and a running one ends first */
+    pthread_mutex_lock(&api->restart_lock);
+    api->stopping = true;
+    pthread_mutex_unlock(&api->restart_lock);
+    while (atomic_load(&api->restarts_running) > 0)
+        usleep(10 * 1000);
+    const uint16_t ports[] = {api->http_port, api->metrics_port,
+                              api->local_enabled ? api->local_addr.port : 0};
+    stopper_t s[2] = {{.ctx = api->http, .port = api->http_port, .addr = &api->api_addr},
+                      {.ctx = api->metrics, .port = api->metrics_port, .addr = &api->metrics_addr}};
+    stop_contexts(s, 2, ports, sizeof(ports) / sizeof(ports[0]));
     api->http = NULL;
     api->metrics = NULL;
+}
+
+static void free_state(gslb_api_t *api)
+{
+    gslb_acl_free(&api->acl);
+    free(api->acl_spec);
+    pthread_rwlock_destroy(&api->settings_lock);
+    pthread_mutex_destroy(&api->restart_lock);
+    OPENSSL_cleanse(api->token, sizeof(api->token));
+    free(api);
 }
 
 void gslb_api_stop(gslb_api_t *api)
@@ -255,9 +377,6 @@ void gslb_api_stop(gslb_api_t *api)
     if (!api)
         return;
     stop_listeners(api);
-    gslb_acl_free(&api->acl);
-    pthread_rwlock_destroy(&api->settings_lock);
-    OPENSSL_cleanse(api->token, sizeof(api->token));
-    free(api);
+    free_state(api);
     mg_exit_library();
 }

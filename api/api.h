@@ -11,11 +11,16 @@
  *    configuration; the API never sees the server's configuration struct. The
  *    API copies what it keeps: gslb_api_start() takes the listeners and TLS
  *    files (bound until the API stops) and, like gslb_api_set_settings() on a
- *    reload, the identity, token, plaintext-export switch and the ACL built
+ *    reload, the identity, token, plaintext-export switch, audit retention and the ACL built
  *    from the allowed networks and key_sync peers. The caller's struct and its
  *    lists are read during the call only. A reload swaps the copied values
  *    under a write lock, so a request sees either the old or the new set.
  *    Which settings need a restart is the server's business (reload.c).
+ *  - The ACL is applied when a connection is accepted (CivetWeb's
+ *    access_control_list) and again per request. CivetWeb reads that list only
+ *    at start, so a gslb_api_set_settings() that changes the admitted set
+ *    restarts the API listener on the same ports (on a thread of its own; the
+ *    call waits for it up to 5 s unless made from an API worker).
  *  - Threads: handlers run on CivetWeb's worker threads. Each worker owns one
  *    gslb_reader_t (created in CivetWeb's init_thread callback) and never holds a
  *    read txn across network I/O. Mutations are short durable write txns.
@@ -144,6 +149,8 @@ typedef struct gslb_api_settings {
     char region[GSLB_LABEL_MAX];
     char token[256];             /* bearer token of mutating routes, "" = they are refused */
     bool allow_plaintext_export; /* key export over plain HTTP (lab only) */
+    uint64_t audit_max_age_ms;   /* api.audit_retention.max_age, 0 = no age limit */
+    uint32_t audit_max_entries;  /* api.audit_retention.max_entries, 0 = no count limit */
     size_t allowed_net_count;
     const char (*allowed_networks)[64]; /* CIDR texts; an empty list admits nobody */
     size_t peer_count;

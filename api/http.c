@@ -6,9 +6,12 @@
 #include "http.h"
 #include "override_body.h"
 #include "routes.h"
+#include "uri.h"
 #include "views.h"
 
 #include "gslb_log.h"
+#include "gslb_time.h"
+#include "store.h"
 
 #include <arpa/inet.h>
 #include <civetweb.h>
@@ -25,12 +28,13 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
-#define API_THREADS "6"
-#define API_REQUEST_TIMEOUT_MS "10000"
 /* Bodies above the limit are drained (up to this much) so the client reads the 413. */
 #define BODY_DRAIN_MAX (1024 * 1024)
+#define STR_(x) #x
+#define STR(x) STR_(x)
 
 /* ---- small shared helpers ------------------------------------------------- */
 
@@ -72,8 +76,10 @@ int gslb_req_store_error(gslb_req_t *rq, int code, const char *what)
     switch (code) {
     case GSLB_ENOENT:
         return gslb_req_error(rq, 404, "%s: not found", what);
-    case GSLB_EMAPFULL:
+    case GSLB_EMAPFULL: /* logged by env.c, at most once a minute */
         return gslb_req_error(rq, 507, "%s: storage map is full (raise storage.map_size)", what);
+    case GSLB_ENOSPC:
+        return gslb_req_error(rq, 507, "%s: no space left on the device holding the store", what);
     case GSLB_EBUSY:
     case GSLB_EAGAIN:
         return gslb_req_error(rq, 503, "%s: store busy, retry", what);
@@ -112,12 +118,70 @@ void gslb_req_actor(const gslb_req_t *rq, char *out, size_t cap)
     snprintf(out, cap, "api@%s", rq->client);
 }
 
+int gslb_req_audit_prune(gslb_req_t *rq, MDB_txn *txn)
+{
+    pthread_rwlock_rdlock(&rq->api->settings_lock);
+    uint64_t max_age_ms = rq->api->audit_max_age_ms;
+    size_t max_entries = rq->api->audit_max_entries;
+    pthread_rwlock_unlock(&rq->api->settings_lock);
+    int64_t before_ms = max_age_ms ? gslb_wall_ms() - (int64_t)max_age_ms : 0;
+    size_t removed = 0;
+    int rc = gslb_store_audit_prune(rq->api->env, txn, before_ms, max_entries,
+                                    GSLB_AUDIT_PRUNE_BATCH, &removed);
+    if (rc == 0 && removed)
+        gslb_debug("api: audit retention removed %zu old record(s)", removed);
+    return rc;
+}
+
 void gslb_req_identity(const gslb_req_t *rq, char *node_id, char *region, size_t cap)
 {
     pthread_rwlock_rdlock(&rq->api->settings_lock);
     snprintf(node_id, cap, "%s", rq->api->node_id);
     snprintf(region, cap, "%s", rq->api->region);
     pthread_rwlock_unlock(&rq->api->settings_lock);
+}
+
+/* ---- readiness (GET /api/v1/ready, opengslb_up) ------------------------------- */
+
+static bool store_readable(gslb_reader_t *reader, char *reason, size_t cap)
+{
+    if (!reader || gslb_reader_begin(reader) != 0) {
+        snprintf(reason, cap, "store is not readable");
+        return false;
+    }
+    gslb_reader_end(reader);
+    return true;
+}
+
+static bool store_writable(char *reason, size_t cap)
+{
+    int code;
+    int64_t since;
+    if (!gslb_env_storage_full(&code, &since))
+        return true;
+    char when[32];
+    struct tm tm;
+    time_t t = (time_t)since;
+    strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", gmtime_r(&t, &tm));
+    snprintf(reason, cap,
+             "storage full since %s: writes fail (%s); DNS answers from the stored state", when,
+             code == GSLB_EMAPFULL ? "LMDB map full, raise storage.map_size"
+                                   : "no space left on device");
+    return false;
+}
+
+bool gslb_api_ready(gslb_api_t *api, gslb_reader_t *reader, char *reason, size_t cap)
+{
+    const gslb_api_hooks_t *h = &api->hooks;
+    reason[0] = '\0';
+    bool ready = store_readable(reader, reason, cap);
+    if (ready && h->ready && !h->ready(h->ctx, reason, cap))
+        ready = false;
+    if (ready && !store_writable(reason, cap))
+        ready = false;
+    if (!ready && !reason[0])
+        snprintf(reason, cap, "not ready");
+    return ready;
 }
 
 /* ---- responses -------------------------------------------------------------- */
@@ -211,12 +275,21 @@ static bool plaintext_allowed(gslb_api_t *api)
 
 /* ---- request body ---------------------------------------------------------------- */
 
+/* A body that trickles in is cut at GSLB_HTTP_BODY_DEADLINE_MS (each mg_read
+ * waits at most GSLB_HTTP_HEAD_TIMEOUT_MS): no client keeps a worker longer. */
+static bool body_deadline_passed(int64_t start_ms)
+{
+    return gslb_mono_ms() - start_ms > GSLB_HTTP_BODY_DEADLINE_MS;
+}
+
 static void drain_body(struct mg_connection *conn)
 {
     char buf[4096];
     size_t total = 0;
+    int64_t start = gslb_mono_ms();
     int n;
-    while (total < BODY_DRAIN_MAX && (n = mg_read(conn, buf, sizeof(buf))) > 0)
+    while (total < BODY_DRAIN_MAX && !body_deadline_passed(start) &&
+           (n = mg_read(conn, buf, sizeof(buf))) > 0)
         total += (size_t)n;
 }
 
@@ -235,10 +308,14 @@ static int read_body(gslb_req_t *rq)
     if (!rq->body)
         return gslb_req_error(rq, 500, "out of memory");
     size_t len = 0;
+    int64_t start = gslb_mono_ms();
     int n;
-    while (len <= GSLB_API_BODY_MAX &&
+    while (len <= GSLB_API_BODY_MAX && !body_deadline_passed(start) &&
            (n = mg_read(rq->conn, rq->body + len, GSLB_API_BODY_MAX + 1 - len)) > 0)
         len += (size_t)n;
+    if (body_deadline_passed(start))
+        return gslb_req_error(rq, 408, "request body not received within %d ms",
+                              GSLB_HTTP_BODY_DEADLINE_MS);
     if (len > GSLB_API_BODY_MAX) {
         drain_body(rq->conn);
         return gslb_req_error(rq, 413, "request body larger than %d bytes", GSLB_API_BODY_MAX);
@@ -250,11 +327,30 @@ static int read_body(gslb_req_t *rq)
 
 /* ---- dispatch ------------------------------------------------------------------------ */
 
+/* The path decoded by us (CivetWeb runs with decode_url=no, uri.h) and the raw
+ * query string checked: a control byte or a bad escape is 400, never a cut path. */
+static int decode_target(gslb_req_t *rq)
+{
+    gslb_errbuf_t eb;
+    size_t cap = strlen(rq->path) + 1;
+    rq->path_buf = malloc(cap);
+    if (!rq->path_buf)
+        return gslb_req_error(rq, 500, "out of memory");
+    if (gslb_uri_decode_path(rq->path, rq->path_buf, cap, &eb) != 0 ||
+        gslb_uri_check_query(rq->query, &eb) != 0)
+        return gslb_req_error(rq, 400, "%s", eb.msg);
+    rq->path = rq->path_buf;
+    return 0;
+}
+
 static int handle(gslb_req_t *rq, long long content_length)
 {
     if (!client_allowed(rq->api, rq->client))
         return gslb_req_error(
             rq, 403, "client %s is not in api.allowed_networks nor a key_sync peer", rq->client);
+    int status = decode_target(rq);
+    if (status != 0)
+        return status;
     const gslb_route_t *route = NULL;
     char allow[64];
     switch (gslb_route_find(rq->method, rq->path, rq, &route, allow, sizeof(allow))) {
@@ -266,7 +362,6 @@ static int handle(gslb_req_t *rq, long long content_length)
     case GSLB_ROUTE_FOUND:
         break;
     }
-    int status;
     if ((route->flags & GSLB_ROUTE_TOKEN) && (status = check_token(rq)) != 0)
         return status;
     if ((route->flags & GSLB_ROUTE_TLS) && !rq->is_tls && !plaintext_allowed(rq->api))
@@ -327,6 +422,7 @@ static int dispatch(struct mg_connection *conn, void *cbdata)
     count_status(rq->api, status);
     json_decref(rq->reply);
     free(rq->body);
+    free(rq->path_buf);
     free(rq);
     return status;
 }
@@ -338,10 +434,18 @@ static gslb_api_t *ctx_api(const struct mg_context *ctx)
     return mg_get_user_data(ctx);
 }
 
+static __thread const gslb_api_t *tls_worker_of;
+
+bool gslb_http_on_worker(const gslb_api_t *api)
+{
+    return tls_worker_of == api;
+}
+
 static void *init_thread(const struct mg_context *ctx, int thread_type)
 {
     if (thread_type != 1)
         return NULL;
+    tls_worker_of = ctx_api(ctx);
     gslb_reader_t *r = calloc(1, sizeof(*r));
     if (!r || gslb_reader_init(r, ctx_api(ctx)->env) != 0) {
         gslb_error("api: cannot create an LMDB reader for a worker thread");
@@ -358,6 +462,26 @@ static void exit_thread(const struct mg_context *ctx, int thread_type, void *ptr
         return;
     gslb_reader_destroy(r);
     free(r);
+}
+
+/* ---- per-client connection limit (conn_limit.h) ------------------------------------------ */
+
+static int init_http_connection(const struct mg_connection *conn, void **conn_data)
+{
+    gslb_api_t *api = mg_get_user_data(mg_get_context(conn));
+    *conn_data = NULL;
+    if (api)
+        gslb_conn_limit_enforce(&api->http_limit);
+    return 0;
+}
+
+static int init_metrics_connection(const struct mg_connection *conn, void **conn_data)
+{
+    gslb_api_t *api = mg_get_user_data(mg_get_context(conn));
+    *conn_data = NULL;
+    if (api)
+        gslb_conn_limit_enforce(&api->metrics_limit);
+    return 0;
 }
 
 static int log_message(const struct mg_connection *conn, const char *message)
@@ -396,11 +520,12 @@ static int init_ssl(void *ssl_ctx, void *user_data)
     return 1;
 }
 
-void gslb_http_common_callbacks(struct mg_callbacks *cb)
+void gslb_http_common_callbacks(struct mg_callbacks *cb, bool metrics)
 {
     cb->init_thread = init_thread;
     cb->exit_thread = exit_thread;
     cb->log_message = log_message;
+    cb->init_connection = metrics ? init_metrics_connection : init_http_connection;
 }
 
 /* ---- start / stop ---------------------------------------------------------------------------- */
@@ -503,6 +628,18 @@ static int start_error(const gslb_api_t *api, char *errtext, size_t cap, gslb_er
                                             cap));
 }
 
+/* A restart (api.c) listens on the ports bound now, also when configured as 0. */
+static void remember_bound_ports(gslb_api_t *api)
+{
+    struct mg_server_port ports[4];
+    int n = mg_get_server_ports(api->http, 4, ports);
+    api->api_addr.port = api->http_port;
+    if (api->local_enabled && n > 1) {
+        api->local_port = (uint16_t)ports[1].port;
+        api->local_addr.port = api->local_port;
+    }
+}
+
 int gslb_http_start(gslb_api_t *api, gslb_errbuf_t *eb)
 {
     char ports[600];
@@ -519,21 +656,33 @@ int gslb_http_start(gslb_api_t *api, gslb_errbuf_t *eb)
     }
     if (api->tls && (rc = check_tls_library(eb)) != 0)
         return rc;
+    pthread_rwlock_rdlock(&api->settings_lock); /* a reload replaces acl_spec */
+    char *acl = strdup(api->acl_spec ? api->acl_spec : "-0.0.0.0/0");
+    pthread_rwlock_unlock(&api->settings_lock);
+    if (!acl)
+        return gslb_errf(eb, GSLB_ENOMEM, "api: out of memory");
+    /* access_control_list: a client outside allowed_networks and the key_sync peers
+     * is closed at accept and never takes a worker (acl.h). request_timeout_ms bounds
+     * the whole request head (CivetWeb's read_message), so a slow client holds a
+     * worker for a few seconds at most; GSLB_API_PER_CLIENT < GSLB_API_THREADS keeps
+     * workers in reserve for other clients (conn_limit.h). */
     const char *options[] = {"listening_ports",
                              ports,
                              "num_threads",
-                             API_THREADS,
+                             STR(GSLB_API_THREADS),
                              "request_timeout_ms",
-                             API_REQUEST_TIMEOUT_MS,
+                             STR(GSLB_HTTP_HEAD_TIMEOUT_MS),
+                             "access_control_list",
+                             acl,
                              "enable_keep_alive",
                              "no",
                              "decode_url",
-                             "yes",
+                             "no", /* uri.h: we decode, strictly */
                              "access_control_allow_origin",
                              "",
                              NULL};
     struct mg_callbacks cb = {0};
-    gslb_http_common_callbacks(&cb);
+    gslb_http_common_callbacks(&cb, false);
     if (api->tls)
         cb.init_ssl = init_ssl;
     char errtext[256] = "";
@@ -541,10 +690,13 @@ int gslb_http_start(gslb_api_t *api, gslb_errbuf_t *eb)
     struct mg_init_data init = {
         .callbacks = &cb, .user_data = api, .configuration_options = options};
     api->http = mg_start2(&init, &err);
+    free(acl);
     if (!api->http)
         return start_error(api, errtext, sizeof(errtext), eb);
     mg_set_request_handler(api->http, "/**", dispatch, api);
     api->http_port = gslb_http_bound_port(api->http);
+    remember_bound_ports(api);
+    gslb_conn_limit_set_ports(&api->http_limit, api->http_port, api->local_port);
     gslb_info("api: listening on %s://%s:%u", api->tls ? "https" : "http",
               api->api_addr.host[0] ? api->api_addr.host : "0.0.0.0", api->http_port);
     if (api->local_enabled)

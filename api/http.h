@@ -4,7 +4,8 @@
  *
  * Contract:
  *  - Every request passes, in order: allowed_networks or a key_sync peer's
- *    address (403), route lookup (404,
+ *    address (403), strict path decoding and query check (400, uri.h: no
+ *    control bytes, no bad escapes), route lookup (404,
  *    405 with Allow), bearer token for routes flagged GSLB_ROUTE_TOKEN (401),
  *    TLS for routes flagged GSLB_ROUTE_TLS (403; waived only by
  *    overwatch.dnssec.key_sync.allow_plaintext_export), body limit (413) and body
@@ -23,6 +24,7 @@
 
 #include "acl.h"
 #include "api.h"
+#include "conn_limit.h"
 #include "env.h"
 
 #include <jansson.h>
@@ -45,11 +47,24 @@ struct gslb_api {
     char node_id[GSLB_LABEL_MAX], region[GSLB_LABEL_MAX];
     bool allow_plaintext_export;
     gslb_acl_t acl;
-    char token[256]; /* "" = no token configured: mutating routes refused */
+    char token[256];           /* "" = no token configured: mutating routes refused */
+    uint64_t audit_max_age_ms; /* api.audit_retention (0 = no limit) */
+    size_t audit_max_entries;
 
     struct mg_context *http;
     struct mg_context *metrics;
-    uint16_t http_port, metrics_port;
+    uint16_t http_port, metrics_port, local_port;
+    /* acl as CivetWeb's access_control_list (applied at accept; under
+     * settings_lock). A reload that changes it restarts the http context on the
+     * same ports, on a thread of its own (api.c); restart_lock serialises those
+     * restarts and the final stop (never taken by an API worker). */
+    char *acl_spec;
+    pthread_mutex_t restart_lock;
+    bool stopping; /* under restart_lock */
+    atomic_uint restarts_asked, restarts_done;
+    atomic_int restarts_running;
+    /* per-client connection limits of the two contexts (conn_limit.h) */
+    gslb_conn_limit_t http_limit, metrics_limit;
     bool tls;
     char tls_cert[4096], tls_key[4096];
     /* start-time values, to log "requires restart" on reload */
@@ -67,7 +82,8 @@ typedef struct gslb_req {
     gslb_api_t *api;
     struct mg_connection *conn;
     const char *method;
-    const char *path;   /* decoded, without query string */
+    const char *path;   /* decoded (uri.h), without query string */
+    char *path_buf;     /* owns the decoded path */
     const char *query;  /* raw query string or NULL */
     const char *client; /* client address text */
     bool is_tls;
@@ -83,7 +99,8 @@ typedef struct gslb_req {
 /** Set an error body {"error": msg, "code": status}; returns status. */
 int gslb_req_error(gslb_req_t *rq, int status, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
-/** Map a GSLB_E* code from the store to 404/409/500/507 with a message. */
+/** Map a GSLB_E* code from the store to 404/409/500/503/507 with a message
+ *  (507 for GSLB_EMAPFULL and GSLB_ENOSPC, which env.c has logged already). */
 int gslb_req_store_error(gslb_req_t *rq, int code, const char *what);
 /** Set the body (steals the reference); returns status. NULL body = out of memory. */
 int gslb_req_reply(gslb_req_t *rq, int status, json_t *body);
@@ -98,8 +115,19 @@ void gslb_req_read_end(gslb_req_t *rq);
 /** Actor for audit records: "api@<client>". */
 void gslb_req_actor(const gslb_req_t *rq, char *out, size_t cap);
 
+/** Audit retention (api.audit_retention), run in the write txn that appended an
+ *  audit record: drops records beyond the current max_entries / max_age, at most
+ *  GSLB_AUDIT_PRUNE_BATCH per call. 0 or a store error. */
+int gslb_req_audit_prune(gslb_req_t *rq, MDB_txn *txn);
+#define GSLB_AUDIT_PRUNE_BATCH 1000
+
 /** Copy node identity from the current settings (under the settings lock). */
 void gslb_req_identity(const gslb_req_t *rq, char *node_id, char *region, size_t cap);
+
+/** true when /api/v1/ready answers 200: a read snapshot opens, the server's
+ *  ready hook agrees and writes do not fail for lack of space
+ *  (gslb_env_storage_full); else the reason. reader may be NULL (not ready). */
+bool gslb_api_ready(gslb_api_t *api, gslb_reader_t *reader, char *reason, size_t cap);
 
 /** Constant-time comparison of two secrets of any lengths. */
 bool gslb_secret_equal(const char *a, const char *b);
@@ -112,8 +140,22 @@ int gslb_metrics_start(gslb_api_t *api, gslb_errbuf_t *eb);
 int gslb_http_listen_spec(const gslb_hostport_t *hp, bool tls, char *out, size_t cap,
                           gslb_errbuf_t *eb);
 /** Callbacks both contexts use: per-thread LMDB reader (init_thread/exit_thread,
- *  fetched with mg_get_thread_pointer) and CivetWeb's log lines into gslb_log. */
-void gslb_http_common_callbacks(struct mg_callbacks *cb);
+ *  fetched with mg_get_thread_pointer), CivetWeb's log lines into gslb_log and
+ *  the per-client connection limit (init_connection: conn_limit.h) of the
+ *  API's http_limit, or metrics_limit when metrics is set. */
+void gslb_http_common_callbacks(struct mg_callbacks *cb, bool metrics);
+/** true on a worker thread of one of api's CivetWeb contexts. */
+bool gslb_http_on_worker(const gslb_api_t *api);
+
+/* CivetWeb settings of the two contexts (docs/api.md, "Threads and limits"). */
+#define GSLB_API_THREADS 16
+#define GSLB_API_PER_CLIENT 4 /* connections in API workers per client address */
+#define GSLB_METRICS_THREADS 4
+#define GSLB_METRICS_PER_CLIENT 2
+#define GSLB_HTTP_HEAD_TIMEOUT_MS                                                                  \
+    5000                                 /* whole request head; also each body/response read/write \
+                                          */
+#define GSLB_HTTP_BODY_DEADLINE_MS 10000 /* whole request body */
 /** After CivetWeb failed to listen on hp: the OS reason ("Address already in
  *  use") found by trying to bind the address ourselves, else fallback. */
 const char *gslb_http_bind_problem(const gslb_hostport_t *hp, const char *fallback, char *buf,

@@ -16,7 +16,8 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
-#define METRICS_THREADS "2"
+#define STR_(x) #x
+#define STR(x) STR_(x)
 #define PROM_CONTENT_TYPE "text/plain; version=0.0.4; charset=utf-8"
 
 /* ---- text buffer -------------------------------------------------------------- */
@@ -262,14 +263,14 @@ static void render_build_info(gslb_api_t *api, gslb_prom_t *p)
 }
 
 /* The node's own view of its health: 1 when /api/v1/ready would answer 200 (DNS workers
- * serve and the store is open). Prometheus' `up` only says the scrape worked. */
-static void render_up(gslb_api_t *api, gslb_prom_t *p)
+ * serve, the store is open and takes writes). Prometheus' `up` only says the scrape worked. */
+static void render_up(gslb_api_t *api, gslb_reader_t *reader, gslb_prom_t *p)
 {
-    char reason[128] = "";
-    bool ready =
-        api->hooks.ready ? api->hooks.ready(api->hooks.ctx, reason, sizeof(reason)) : false;
+    char reason[256] = "";
+    bool ready = gslb_api_ready(api, reader, reason, sizeof(reason));
     gslb_prom_family(p, "opengslb_up", "gauge",
-                     "1 when this overwatch serves DNS and its store is open (as /api/v1/ready).");
+                     "1 when this overwatch serves DNS and its store is open and writable (as "
+                     "/api/v1/ready).");
     gslb_prom_sample_u64(p, "opengslb_up", ready ? 1 : 0, NULL);
 }
 
@@ -375,6 +376,14 @@ static void render_storage_and_api(gslb_api_t *api, gslb_prom_t *p)
     gslb_prom_family(p, "opengslb_storage_map_full_total", "counter",
                      "Writes refused because the LMDB map was full.");
     gslb_prom_sample_u64(p, "opengslb_storage_map_full_total", gslb_env_map_full_count(), NULL);
+    gslb_prom_family(p, "opengslb_storage_no_space_total", "counter",
+                     "Writes refused because the device holding the store is full (ENOSPC).");
+    gslb_prom_sample_u64(p, "opengslb_storage_no_space_total", gslb_env_no_space_count(), NULL);
+    gslb_prom_family(p, "opengslb_storage_full", "gauge",
+                     "1 while writes fail for lack of space (disk or LMDB map); DNS serves the "
+                     "stored state.");
+    gslb_prom_sample_u64(p, "opengslb_storage_full", gslb_env_storage_full(NULL, NULL) ? 1 : 0,
+                         NULL);
     gslb_prom_family(p, "opengslb_api_requests_total", "counter",
                      "API requests answered, by status class.");
     for (size_t i = 0; i < 6; i++)
@@ -406,7 +415,7 @@ int gslb_metrics_render(gslb_api_t *api, gslb_reader_t *reader, gslb_prom_t *out
     gslb_store_summary_t sum;
     int rc = summarize(api, reader, &sum);
     render_build_info(api, out);
-    render_up(api, out);
+    render_up(api, reader, out);
     render_dns(st, out);
     render_gossip_and_dnssec(st, out);
     render_reloads(st, out);
@@ -461,16 +470,18 @@ int gslb_metrics_start(gslb_api_t *api, gslb_errbuf_t *eb)
     const char *options[] = {"listening_ports",
                              ports,
                              "num_threads",
-                             METRICS_THREADS,
+                             STR(GSLB_METRICS_THREADS),
                              "request_timeout_ms",
-                             "10000",
+                             STR(GSLB_HTTP_HEAD_TIMEOUT_MS),
                              "enable_keep_alive",
                              "no",
+                             "decode_url",
+                             "no", /* "/metrics%00x" is not "/metrics" */
                              "access_control_allow_origin",
                              "",
                              NULL};
     struct mg_callbacks cb = {0};
-    gslb_http_common_callbacks(&cb);
+    gslb_http_common_callbacks(&cb, true);
     char errtext[256] = "";
     struct mg_error_data err = {.text = errtext, .text_buffer_size = sizeof(errtext)};
     struct mg_init_data init = {
@@ -483,6 +494,7 @@ int gslb_metrics_start(gslb_api_t *api, gslb_errbuf_t *eb)
                                                 errtext, sizeof(errtext)));
     mg_set_request_handler(api->metrics, "/**", metrics_handler, api);
     api->metrics_port = gslb_http_bound_port(api->metrics);
+    gslb_conn_limit_set_ports(&api->metrics_limit, api->metrics_port, 0);
     gslb_info("metrics: listening on http://%s:%u/metrics",
               api->metrics_addr.host[0] ? api->metrics_addr.host : "0.0.0.0", api->metrics_port);
     return 0;

@@ -3,6 +3,8 @@
  */
 #include "override_body.h"
 
+#include "json_bounded.h"
+
 #include <jansson.h>
 #include <stdio.h>
 #include <string.h>
@@ -118,7 +120,7 @@ int gslb_override_body_parse(const char *body, size_t len, gslb_override_req_t *
     if (len > GSLB_API_BODY_MAX)
         return gslb_errf(eb, GSLB_EINVAL, "body larger than %d bytes", GSLB_API_BODY_MAX);
     json_error_t jerr;
-    json_t *root = json_loadb(body, len, JSON_REJECT_DUPLICATES, &jerr);
+    json_t *root = gslb_json_loadb_bounded(body, len, JSON_REJECT_DUPLICATES, &jerr);
     if (!root)
         return gslb_errf(eb, GSLB_EINVAL, "invalid JSON at line %d column %d: %.160s", jerr.line,
                          jerr.column, jerr.text);

@@ -10,7 +10,9 @@
  *      "state": "up" | "down" | "drain"   or   "healthy": true | false
  *    and optional "reason" (<= 127 bytes) and "source" (<= 63 bytes, who set it).
  *    Unknown keys, duplicate keys, wrong types and control characters in
- *    strings are rejected.
+ *    strings are rejected. A body nested deeper than GSLB_JSON_MAX_DEPTH (32)
+ *    is rejected before jansson sees it (json_bounded.h): deep nesting must not
+ *    exhaust a CivetWeb worker's stack.
  */
 #pragma once
 

@@ -12,28 +12,11 @@ int gslb_route_live(gslb_req_t *rq)
     return gslb_req_reply(rq, 200, json_pack("{s:s}", "status", "alive"));
 }
 
-/* Ready = the server says its DNS workers serve, and a read snapshot opens. */
-static bool store_readable(gslb_req_t *rq, char *reason, size_t cap)
-{
-    if (!rq->reader || gslb_reader_begin(rq->reader) != 0) {
-        snprintf(reason, cap, "store is not readable");
-        return false;
-    }
-    gslb_reader_end(rq->reader);
-    return true;
-}
-
 int gslb_route_ready(gslb_req_t *rq)
 {
     char reason[256] = "";
-    const gslb_api_hooks_t *h = &rq->api->hooks;
-    bool ready = store_readable(rq, reason, sizeof(reason));
-    if (ready && h->ready && !h->ready(h->ctx, reason, sizeof(reason)))
-        ready = false;
-    if (ready)
+    if (gslb_api_ready(rq->api, rq->reader, reason, sizeof(reason)))
         return gslb_req_reply(rq, 200, json_pack("{s:s}", "status", "ready"));
-    if (!reason[0])
-        snprintf(reason, sizeof(reason), "not ready");
     return gslb_req_reply(rq, 503,
                           json_pack("{s:s, s:s, s:s, s:i}", "status", "not_ready", "reason", reason,
                                     "error", reason, "code", 503));

@@ -117,7 +117,8 @@ static int append_audit(gslb_req_t *rq, MDB_txn *txn, const char *action, const 
     snprintf(a.action, sizeof(a.action), "%s", action);
     snprintf(a.target, sizeof(a.target), "%s/%s", t->domain.name, t->addr_text);
     snprintf(a.detail, sizeof(a.detail), "%s", detail);
-    return gslb_store_audit_append(rq->api->env, txn, &a);
+    int rc = gslb_store_audit_append(rq->api->env, txn, &a);
+    return rc == 0 ? gslb_req_audit_prune(rq, txn) : rc;
 }
 
 /* Rebuild the domain's answers, append the audit record and commit durably. */

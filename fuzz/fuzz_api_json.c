@@ -1,8 +1,11 @@
 /*
  * fuzz_api_json.c - the override PUT body parser (api/override_body.c) on
  * arbitrary bytes: it must accept or reject with a message, never crash or
- * leak, and an accepted request must satisfy the documented invariants.
+ * leak, and an accepted request must satisfy the documented invariants. Input
+ * nested deeper than GSLB_JSON_MAX_DEPTH must be refused as such (the corpus
+ * has deep_* seeds: 2000 and 60000 levels, objects, brackets in strings).
  */
+#include "json_bounded.h"
 #include "override_body.h"
 
 #include <stdint.h>
@@ -17,6 +20,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     gslb_errbuf_t eb;
     eb.msg[0] = '\0';
     int rc = gslb_override_body_parse((const char *)data, size, &req, &eb);
+    bool too_deep = size <= GSLB_API_BODY_MAX &&
+                    gslb_json_depth_error((const char *)data, size, GSLB_JSON_MAX_DEPTH, NULL);
+    if (too_deep && (rc == 0 || !strstr(eb.msg, "nested deeper")))
+        abort(); /* the bound holds before jansson recurses */
     if (rc != 0) {
         if (eb.msg[0] == '\0')
             abort(); /* every rejection explains itself */

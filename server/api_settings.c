@@ -39,6 +39,8 @@ void gslb_api_settings_from_config(const gslb_config_t *cfg, gslb_api_settings_t
     snprintf(out->region, sizeof(out->region), "%s", cfg->restart.region);
     resolve_token(cfg, out->token, sizeof(out->token));
     out->allow_plaintext_export = cfg->key_sync_allow_plaintext_export;
+    out->audit_max_age_ms = cfg->audit_max_age_ms;
+    out->audit_max_entries = cfg->audit_max_entries;
     out->allowed_net_count = cfg->allowed_net_count;
     out->allowed_networks = (const char(*)[64])cfg->allowed_networks;
     out->peer_count = cfg->peer_count;

@@ -195,6 +195,22 @@ static int load_config(gslb_runtime_t *rt, const cli_t *cli, gslb_errbuf_t *eb)
     return gslb_config_load_default(rt->cfg, dir, (uint16_t)cli->port, eb);
 }
 
+/* The store holds an applied configuration (at least one zone) to serve from. */
+static bool store_holds_config(gslb_env_t *env)
+{
+    MDB_txn *txn = NULL;
+    size_t zones = 0;
+    if (gslb_env_read_begin(env, &txn) != GSLB_OK)
+        return false;
+    int rc = gslb_store_count(env, txn, GSLB_DBI_ZONES, &zones);
+    mdb_txn_abort(txn);
+    return rc == GSLB_OK && zones > 0;
+}
+
+/* Open the store and apply the configuration to it. A write that fails for lack
+ * of space (disk or map) is not fatal when the store already holds an applied
+ * configuration: DNS then serves what is stored (issue 16: a restart on a full
+ * disk used to exit 1 and take DNS down). */
 static int open_store(gslb_runtime_t *rt, gslb_errbuf_t *eb)
 {
     gslb_env_opts_t o = {
@@ -206,7 +222,16 @@ static int open_store(gslb_runtime_t *rt, gslb_errbuf_t *eb)
     if (rc)
         return rc;
     rt->env_open = true;
-    return gslb_config_apply_to_store(rt->cfg, &rt->env, eb);
+    rc = gslb_config_apply_to_store(rt->cfg, &rt->env, eb);
+    if ((rc == GSLB_ENOSPC || rc == GSLB_EMAPFULL) && store_holds_config(&rt->env)) {
+        gslb_error("store: %s. The store is FULL: serving DNS from the configuration applied "
+                   "before (this file's changes are NOT in effect; /api/v1/ready answers 503 "
+                   "until a write succeeds). Free space, then reload (SIGHUP)",
+                   eb->msg[0] ? eb->msg : gslb_strerror(rc));
+        eb->msg[0] = '\0';
+        return GSLB_OK;
+    }
+    return rc;
 }
 
 /* ---- extension points (runtime.h) ------------------------------------------ */
@@ -418,10 +443,12 @@ int main(int argc, char **argv)
     rc = start_dns(&rt, passed, predecessor != 0, &eb);
     if (rc)
         return fail(&rt, "dns", &eb, rc);
+    /* Without it a later --takeover cannot find this process; DNS still serves
+     * (a full disk must not take DNS down). */
     rc = gslb_pidfile_write(rt.cfg->restart.data_dir, &eb);
     if (rc)
-        return fail(&rt, "pid file", &eb, rc);
-    rt.pidfile = true;
+        gslb_warn("%s; a later --takeover will not find this overwatch", eb.msg);
+    rt.pidfile = rc == GSLB_OK;
     if (predecessor)
         signal_predecessor(predecessor);
     rc = start_services_after(&rt, predecessor, &eb);

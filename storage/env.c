@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 const char *const gslb_dbi_names[GSLB_DBI_COUNT] = {
@@ -27,21 +28,96 @@ const char *const gslb_dbi_names[GSLB_DBI_COUNT] = {
     [GSLB_DBI_AUDIT] = "audit",
 };
 
+/* ---- storage full: writes refused for lack of space ------------------------ */
+
+#define FULL_LOG_INTERVAL_MS 60000
+
 static _Atomic uint64_t g_map_full_count;
+static _Atomic uint64_t g_no_space_count;
+/* 0 = writes work; else the GSLB_E* code of the last refused write (ENOSPC or
+ * EMAPFULL), until the next successful commit. */
+static _Atomic int g_full_code;
+static _Atomic int64_t g_full_since_s;
+static _Atomic int64_t g_full_logged_ms; /* monotonic ms of the last error line, 0 = never */
+static _Atomic uint64_t g_full_suppressed;
 
 uint64_t gslb_env_map_full_count(void)
 {
     return atomic_load(&g_map_full_count);
 }
 
-static void log_map_full(const gslb_env_t *e, const char *what)
+uint64_t gslb_env_no_space_count(void)
 {
-    uint64_t n = atomic_fetch_add(&g_map_full_count, 1) + 1;
+    return atomic_load(&g_no_space_count);
+}
+
+bool gslb_env_storage_full(int *code, int64_t *since)
+{
+    int c = atomic_load(&g_full_code);
+    if (code)
+        *code = c;
+    if (since)
+        *since = c ? atomic_load(&g_full_since_s) : 0;
+    return c != 0;
+}
+
+/* One log line per FULL_LOG_INTERVAL_MS however many writes fail (a full disk
+ * fails every write: gossip batches, API requests). */
+static bool full_log_due(uint64_t *suppressed)
+{
+    int64_t now = gslb_mono_ms(), last = atomic_load(&g_full_logged_ms);
+    if (last != 0 && now - last < FULL_LOG_INTERVAL_MS) {
+        atomic_fetch_add(&g_full_suppressed, 1);
+        return false;
+    }
+    if (!atomic_compare_exchange_strong(&g_full_logged_ms, &last, now ? now : 1)) {
+        atomic_fetch_add(&g_full_suppressed, 1);
+        return false;
+    }
+    *suppressed = atomic_exchange(&g_full_suppressed, 0);
+    return true;
+}
+
+static void note_full(const gslb_env_t *e, int code, const char *what)
+{
+    int expected = 0;
+    if (atomic_compare_exchange_strong(&g_full_code, &expected, code))
+        atomic_store(&g_full_since_s, gslb_wall_s());
+    else
+        atomic_store(&g_full_code, code);
+    uint64_t n =
+        atomic_fetch_add(code == GSLB_EMAPFULL ? &g_map_full_count : &g_no_space_count, 1) + 1;
+    uint64_t suppressed = 0;
+    if (!full_log_due(&suppressed))
+        return;
     size_t size = e ? e->map_size : 0;
-    gslb_error("storage: MDB_MAP_FULL during %s: the map of %s (storage.map_size = %zu bytes, "
-               "%zu MiB) is exhausted; the change was NOT stored. Raise storage.map_size and "
-               "restart (map_full events so far: %llu)",
-               what ? what : "write", e ? e->path : "?", size, size >> 20, (unsigned long long)n);
+    if (code == GSLB_EMAPFULL)
+        gslb_error("storage: MDB_MAP_FULL during %s: the map of %s (storage.map_size = %zu bytes, "
+                   "%zu MiB) is exhausted; the change was NOT stored and DNS serves the stored "
+                   "state. Raise storage.map_size and restart (map_full events so far: %llu; %llu "
+                   "similar failures not logged; next report in 60 s at the earliest)",
+                   what ? what : "write", e ? e->path : "?", size, size >> 20,
+                   (unsigned long long)n, (unsigned long long)suppressed);
+    else
+        gslb_error("storage: no space left on device during %s (%s): writes are refused, DNS "
+                   "serves the stored state; free disk space (no_space events so far: %llu; "
+                   "%llu similar failures not logged; next report in 60 s at the earliest)",
+                   what ? what : "write", e ? e->path : "?", (unsigned long long)n,
+                   (unsigned long long)suppressed);
+}
+
+/* A commit went through: the store takes writes again. Small writes may fit in
+ * freed pages while larger ones still fail, so the state can flap: the rate
+ * limit of the error line is kept across episodes, and this line has its own. */
+static void note_write_ok(void)
+{
+    static _Atomic int64_t ok_logged_ms;
+    if (atomic_load(&g_full_code) == 0 || atomic_exchange(&g_full_code, 0) == 0)
+        return;
+    int64_t now = gslb_mono_ms(), last = atomic_load(&ok_logged_ms);
+    if ((last == 0 || now - last >= FULL_LOG_INTERVAL_MS) &&
+        atomic_compare_exchange_strong(&ok_logged_ms, &last, now ? now : 1))
+        gslb_info("storage: writes succeed again (space available)");
 }
 
 static int map_errno(int rc)
@@ -53,10 +129,12 @@ static int map_errno(int rc)
         return GSLB_ENOENT;
     case EINVAL:
         return GSLB_EINVAL;
+    case ENOSPC:
+    case EDQUOT:
+        return GSLB_ENOSPC;
     case EACCES:
     case EPERM:
     case EIO:
-    case ENOSPC:
     case EROFS:
     case EAGAIN:
         return GSLB_EIO;
@@ -103,11 +181,25 @@ static int map_code(int rc)
     }
 }
 
+/* LMDB reports a short write as EIO (mdb_page_flush): on a full file system
+ * that is the same condition as ENOSPC. "Full" = less than this left for us. */
+#define NEARLY_FULL_BYTES (1024 * 1024)
+
+static bool disk_nearly_full(const gslb_env_t *e)
+{
+    struct statvfs vfs;
+    if (!e || !e->path[0] || statvfs(e->path, &vfs) != 0)
+        return false;
+    return (uint64_t)vfs.f_bavail * vfs.f_frsize < NEARLY_FULL_BYTES;
+}
+
 int gslb_env_map_err(gslb_env_t *e, int mdb_rc, const char *what)
 {
     int code = map_code(mdb_rc);
-    if (code == GSLB_EMAPFULL)
-        log_map_full(e, what);
+    if (code == GSLB_EIO && mdb_rc == EIO && disk_nearly_full(e))
+        code = GSLB_ENOSPC;
+    if (code == GSLB_EMAPFULL || code == GSLB_ENOSPC)
+        note_full(e, code, what);
     else if (code != GSLB_OK && code != GSLB_ENOENT && code != GSLB_EEXIST)
         gslb_error("storage: %s failed: %s (%s)", what ? what : "operation", mdb_strerror(mdb_rc),
                    gslb_strerror(code));
@@ -207,7 +299,10 @@ int gslb_env_read_begin(gslb_env_t *e, MDB_txn **txn)
 int gslb_env_commit(gslb_env_t *e, MDB_txn *txn)
 {
     int rc = mdb_txn_commit(txn);
-    return rc ? gslb_env_map_err(e, rc, "commit") : GSLB_OK;
+    if (rc)
+        return gslb_env_map_err(e, rc, "commit");
+    note_write_ok();
+    return GSLB_OK;
 }
 
 int gslb_env_commit_durable(gslb_env_t *e, MDB_txn *txn)

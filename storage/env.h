@@ -14,8 +14,12 @@
  *  - Read-only mode (gslb-dump): MDB_RDONLY, no map size set (adopts the file's),
  *    works while an overwatch has the environment open for writing.
  *  - Every LMDB error is mapped once by gslb_env_map_err(); MDB_MAP_FULL becomes
- *    GSLB_EMAPFULL, is logged at error level with the configured size, and bumps
- *    the counter returned by gslb_env_map_full_count().
+ *    GSLB_EMAPFULL, ENOSPC/EDQUOT become GSLB_ENOSPC. Either marks the store
+ *    "full" (gslb_env_storage_full(): writes are refused, reads and DNS go on)
+ *    until the next successful commit, bumps its counter
+ *    (gslb_env_map_full_count(), gslb_env_no_space_count()) and is logged at
+ *    error level at most once a minute (the line counts what it left out); the
+ *    caller does not log it again. The state is process-wide, like the counters.
  *  - Thread safety: the env is shared; a gslb_reader_t belongs to one thread at a
  *    time; write txns are serialised by LMDB.
  */
@@ -74,6 +78,12 @@ void gslb_env_close(gslb_env_t *e);
 int gslb_env_map_err(gslb_env_t *e, int mdb_rc, const char *what);
 /** Number of MDB_MAP_FULL events since start (for metrics). */
 uint64_t gslb_env_map_full_count(void);
+/** Number of writes refused with ENOSPC/EDQUOT since start (for metrics). */
+uint64_t gslb_env_no_space_count(void);
+/** true while writes fail for lack of space (the last write failed with
+ *  GSLB_ENOSPC or GSLB_EMAPFULL, put in *code; *since = unix s of the first
+ *  failure of this episode). Either pointer may be NULL. */
+bool gslb_env_storage_full(int *code, int64_t *since);
 
 /** Begin a write txn. */
 int gslb_env_write_begin(gslb_env_t *e, MDB_txn **txn);

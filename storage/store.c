@@ -306,6 +306,16 @@ int gslb_store_foreach_raw(gslb_env_t *e, MDB_txn *txn, enum gslb_dbi dbi, const
     return result;
 }
 
+int gslb_store_count(gslb_env_t *e, MDB_txn *txn, enum gslb_dbi dbi, size_t *out)
+{
+    MDB_stat st;
+    int rc = mdb_stat(txn, e->dbi[dbi], &st);
+    if (rc)
+        return gslb_env_map_err(e, rc, "count records");
+    *out = st.ms_entries;
+    return GSLB_OK;
+}
+
 /* Typed iteration: decode each value into a stack record and call the typed
  * callback. An undecodable value aborts with its decoder's error. */
 #define GSLB_TYPED_FOREACH(suffix, rec_t, decode, cb_t)                                            \
@@ -647,4 +657,42 @@ int gslb_store_audit_append(gslb_env_t *e, MDB_txn *txn, gslb_audit_rec_t *r)
     audit_key(r->time_ms, r->seq, key);
     return put_encoded(e, txn, GSLB_DBI_AUDIT, key, sizeof(key), buf,
                        gslb_audit_encode(r, buf, sizeof(buf)), MDB_NOOVERWRITE);
+}
+
+/* Whether the oldest record (key k) must go: too many left, or too old. */
+static bool audit_expired(const MDB_val *k, size_t left, int64_t before_ms, size_t max_entries)
+{
+    if (max_entries && left > max_entries)
+        return true;
+    return before_ms > 0 && k->mv_size == 12 && (int64_t)gslb_get_be64(k->mv_data) < before_ms;
+}
+
+int gslb_store_audit_prune(gslb_env_t *e, MDB_txn *txn, int64_t before_ms, size_t max_entries,
+                           size_t max_remove, size_t *removed)
+{
+    size_t count = 0, n = 0;
+    if (removed)
+        *removed = 0;
+    int rc = gslb_store_count(e, txn, GSLB_DBI_AUDIT, &count);
+    if (rc)
+        return rc;
+    MDB_cursor *cur = NULL;
+    rc = mdb_cursor_open(txn, e->dbi[GSLB_DBI_AUDIT], &cur);
+    if (rc)
+        return gslb_env_map_err(e, rc, "open audit cursor");
+    MDB_val k, v;
+    for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST);
+         rc == 0 && n < max_remove && audit_expired(&k, count - n, before_ms, max_entries);
+         rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+        rc = mdb_cursor_del(cur, 0);
+        if (rc)
+            break;
+        n++;
+    }
+    mdb_cursor_close(cur);
+    if (removed)
+        *removed = n;
+    if (rc != 0 && rc != MDB_NOTFOUND)
+        return gslb_env_map_err(e, rc, "prune audit");
+    return GSLB_OK;
 }

@@ -40,6 +40,9 @@ typedef int (*gslb_raw_cb)(const MDB_val *key, const MDB_val *val, void *ctx);
 int gslb_store_foreach_raw(gslb_env_t *e, MDB_txn *txn, enum gslb_dbi dbi, const void *prefix,
                            size_t prefix_len, gslb_raw_cb cb, void *ctx);
 
+/** Number of records in one sub-DB (mdb_stat). */
+int gslb_store_count(gslb_env_t *e, MDB_txn *txn, enum gslb_dbi dbi, size_t *out);
+
 int gslb_store_meta_get(gslb_env_t *e, MDB_txn *txn, gslb_meta_rec_t *out);
 int gslb_store_meta_put(gslb_env_t *e, MDB_txn *txn, const gslb_meta_rec_t *r);
 /** The key sync's record in "meta" (GSLB_META_KEYSYNC_KEY); GSLB_ENOENT when absent. */
@@ -82,6 +85,14 @@ int gslb_store_override_del(gslb_env_t *e, MDB_txn *txn, const char *domain,
 
 /** Append an audit record; time_ms/seq are filled in if zero. */
 int gslb_store_audit_append(gslb_env_t *e, MDB_txn *txn, gslb_audit_rec_t *r);
+
+/** Audit retention: delete the oldest records (key order is time order) while
+ *  there are more than max_entries (0 = no count limit) or they are older than
+ *  before_ms (unix ms; 0 = no age limit), at most max_remove of them (keeps a
+ *  write txn short; the next call goes on). *removed (may be NULL) gets the
+ *  number deleted. Write txn only. */
+int gslb_store_audit_prune(gslb_env_t *e, MDB_txn *txn, int64_t before_ms, size_t max_entries,
+                           size_t max_remove, size_t *removed);
 
 typedef int (*gslb_zone_cb)(const gslb_zone_rec_t *r, void *ctx);
 typedef int (*gslb_domain_cb)(const gslb_domain_rec_t *r, void *ctx);

@@ -330,6 +330,8 @@ static void set_defaults(gslb_config_t *cfg)
     cfg->restart.tcp_max_clients_per_source = 32;
     set_hostport(&cfg->restart.api_addr, "0.0.0.0", 9090);
     cfg->restart.api_enabled = true;
+    cfg->audit_max_age_ms = GSLB_AUDIT_DEFAULT_MAX_AGE_MS;
+    cfg->audit_max_entries = GSLB_AUDIT_DEFAULT_MAX_ENTRIES;
     set_hostport(&cfg->restart.metrics_addr, "0.0.0.0", 9091);
     cfg->restart.metrics_enabled = true;
     cfg->log_level = GSLB_LOG_INFO;
@@ -758,10 +760,26 @@ static int parse_local_address(cfg_ctx_t *c, const yc_node_t *api)
     return 0;
 }
 
+/* api.audit_retention: how long / how many audit records the store keeps. */
+static int parse_audit_retention(cfg_ctx_t *c, const yc_node_t *api)
+{
+    static const char *const keys[] = {"max_age", "max_entries", NULL};
+    const yc_node_t *m = NULL;
+    int rc = cfg_section(c, api, "api", "audit_retention", keys, &m);
+    if (rc != 0 || !m)
+        return rc;
+    if ((rc = cfg_opt_duration(c, m, "api.audit_retention", "max_age", 0,
+                               GSLB_AUDIT_MAX_AGE_LIMIT_MS, &c->cfg->audit_max_age_ms)) != 0)
+        return rc;
+    return cfg_opt_u32(c, m, "api.audit_retention", "max_entries", 0, 100000000,
+                       &c->cfg->audit_max_entries);
+}
+
 static int parse_api(cfg_ctx_t *c, const yc_node_t *root)
 {
-    static const char *const keys[] = {"enabled", "address",  "local_address", "allowed_networks",
-                                       "token",   "tls_cert", "tls_key",       NULL};
+    static const char *const keys[] = {"enabled",          "address",         "local_address",
+                                       "allowed_networks", "token",           "tls_cert",
+                                       "tls_key",          "audit_retention", NULL};
     const yc_node_t *m = NULL;
     int rc = cfg_section(c, root, "", "api", keys, &m);
     if (rc != 0)
@@ -787,6 +805,8 @@ static int parse_api(cfg_ctx_t *c, const yc_node_t *root)
                              c->cfg->restart.tls_cert[0] ? "api.tls_cert" : "api.tls_key",
                              "api.tls_cert and api.tls_key must be given together");
     if ((rc = parse_local_address(c, m)) != 0)
+        return rc;
+    if (m && (rc = parse_audit_retention(c, m)) != 0)
         return rc;
     const gslb_token_t *api_tok = gslb_config_token(c->cfg, "api");
     if (!c->cfg->api_token[0] && api_tok)

@@ -117,6 +117,11 @@ typedef struct gslb_cfg_file_keys {
     gslb_cfg_pos_t tls_cert, tls_key, ca_file, data_dir;
 } gslb_cfg_file_keys_t;
 
+/* api.audit_retention defaults (docs/configuration.md) */
+#define GSLB_AUDIT_DEFAULT_MAX_AGE_MS (30ULL * 86400000ULL) /* 30d */
+#define GSLB_AUDIT_DEFAULT_MAX_ENTRIES 100000u
+#define GSLB_AUDIT_MAX_AGE_LIMIT_MS (3650ULL * 86400000ULL) /* 10 years */
+
 typedef struct gslb_config {
     char source[4096];          /* file path or "<embedded>" */
     gslb_cfg_file_keys_t at;    /* positions of the file-naming keys */
@@ -148,6 +153,8 @@ typedef struct gslb_config {
     size_t allowed_net_count;
     char (*allowed_networks)[64]; /* CIDR text */
     char api_token[256];          /* bearer token for mutating routes ("" = use agent_tokens.api) */
+    uint64_t audit_max_age_ms;    /* api.audit_retention.max_age (0 = no age limit) */
+    uint32_t audit_max_entries;   /* api.audit_retention.max_entries (0 = no count limit) */
     /* regions / domains */
     size_t region_count;
     gslb_cfg_region_t *regions;

@@ -6,6 +6,7 @@
 
 #include "gslb_log.h"
 #include "gslb_time.h"
+#include "json_bounded.h"
 #include "keys.h"
 #include "periodic.h"
 #include "store.h"
@@ -221,7 +222,7 @@ int gslb_keysync_parse_export(const char *body, size_t len, gslb_dnskey_rec_t **
     *keys = NULL;
     *n = 0;
     json_error_t jerr;
-    json_t *root = json_loadb(body, len, JSON_REJECT_DUPLICATES, &jerr);
+    json_t *root = gslb_json_loadb_bounded(body, len, JSON_REJECT_DUPLICATES, &jerr);
     if (!root)
         return gslb_errf(eb, GSLB_EINVAL, "malformed JSON: %s", jerr.text);
     json_t *list = json_object_get(root, "keys");

@@ -118,7 +118,8 @@ uint32_t gslb_keysync_dnskey_ttl(gslb_keysync_t *ks, const char *zone);
 /** Parse a key export body ({"keys":[...]}, docs/dnssec.md) into a heap array
  *  of keys (state as the peer exported it, RETIRED when absent or unknown;
  *  gslb_keys_import() stores them RETIRED; not validated yet). Caller wipes and frees *keys.
- *  0 or GSLB_EINVAL with the reason in eb. */
+ *  0 or GSLB_EINVAL with the reason in eb. The body is a peer's: nesting beyond
+ *  GSLB_JSON_MAX_DEPTH is refused before parsing (json_bounded.h). */
 int gslb_keysync_parse_export(const char *body, size_t len, gslb_dnskey_rec_t **keys, size_t *n,
                               gslb_errbuf_t *eb);
 /** Stop the poller (aborts a running fetch) and free. NULL is allowed. */

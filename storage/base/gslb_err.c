@@ -40,6 +40,8 @@ const char *gslb_strerror(int code)
         return "cryptographic failure";
     case GSLB_ENOTSUP:
         return "not supported";
+    case GSLB_ENOSPC:
+        return "no space left on device";
     default:
         return "unknown error";
     }

@@ -28,6 +28,7 @@ enum gslb_err {
     GSLB_EBUSY = -14,   /* resource busy (e.g. readers full) */
     GSLB_ECRYPTO = -15, /* crypto library failure */
     GSLB_ENOTSUP = -16, /* not supported */
+    GSLB_ENOSPC = -17,  /* no space left on the device holding the store */
 };
 
 /** Static, human-readable text for an error code. Never NULL. */

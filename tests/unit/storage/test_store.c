@@ -22,6 +22,7 @@
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <errno.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -291,6 +292,60 @@ static void test_audit_sequence_and_order(void **state)
     mdb_txn_abort(txn);
 }
 
+static size_t audit_count(fixture_t *f, MDB_txn *txn)
+{
+    size_t n = 0;
+    assert_int_equal(gslb_store_count(&f->env, txn, GSLB_DBI_AUDIT, &n), GSLB_OK);
+    return n;
+}
+
+/* api.audit_retention (issue 16, item 13): the oldest records go, by count and by age,
+ * at most max_remove per call. */
+static void test_audit_prune(void **state)
+{
+    fixture_t *f = *state;
+    MDB_txn *txn;
+    assert_int_equal(open_env(f, 0, 0, false), GSLB_OK);
+    assert_int_equal(gslb_env_write_begin(&f->env, &txn), GSLB_OK);
+    for (int64_t t = 1; t <= 50; t++) {
+        gslb_audit_rec_t a = sample_audit(t * 1000, 0);
+        assert_int_equal(gslb_store_audit_append(&f->env, txn, &a), GSLB_OK);
+    }
+    size_t removed = 99;
+    /* nothing to do: no limits, or within them */
+    assert_int_equal(gslb_store_audit_prune(&f->env, txn, 0, 0, 1000, &removed), GSLB_OK);
+    assert_int_equal(removed, 0);
+    assert_int_equal(gslb_store_audit_prune(&f->env, txn, 1000, 50, 1000, &removed), GSLB_OK);
+    assert_int_equal(removed, 0);
+    /* by count, in batches */
+    assert_int_equal(gslb_store_audit_prune(&f->env, txn, 0, 40, 4, &removed), GSLB_OK);
+    assert_int_equal(removed, 4);
+    assert_int_equal(audit_count(f, txn), 46);
+    assert_int_equal(gslb_store_audit_prune(&f->env, txn, 0, 40, 1000, &removed), GSLB_OK);
+    assert_int_equal(removed, 6);
+    assert_int_equal(audit_count(f, txn), 40);
+    struct collect c = {0};
+    assert_int_equal(gslb_store_foreach_audit(&f->env, txn, false, 1, collect_audit, &c), 0);
+    assert_string_equal(c.names[0], "11000/1"); /* the oldest ten went */
+    /* by age: everything before t=30 s */
+    assert_int_equal(gslb_store_audit_prune(&f->env, txn, 30000, 0, 1000, &removed), GSLB_OK);
+    assert_int_equal(removed, 19);
+    memset(&c, 0, sizeof(c));
+    assert_int_equal(gslb_store_foreach_audit(&f->env, txn, false, 1, collect_audit, &c), 0);
+    assert_string_equal(c.names[0], "30000/1");
+    /* both: the stricter wins */
+    assert_int_equal(gslb_store_audit_prune(&f->env, txn, 31000, 5, 1000, &removed), GSLB_OK);
+    assert_int_equal(audit_count(f, txn), 5);
+    assert_int_equal(gslb_env_commit(&f->env, txn), GSLB_OK);
+    /* an empty table */
+    assert_int_equal(gslb_env_write_begin(&f->env, &txn), GSLB_OK);
+    assert_int_equal(gslb_store_audit_prune(&f->env, txn, INT64_MAX, 0, 1000, &removed), GSLB_OK);
+    assert_int_equal(removed, 5);
+    assert_int_equal(gslb_store_audit_prune(&f->env, txn, INT64_MAX, 1, 1000, NULL), GSLB_OK);
+    assert_int_equal(audit_count(f, txn), 0);
+    mdb_txn_abort(txn);
+}
+
 /* ---- snapshot consistency under a concurrent writer ----------------------- */
 
 struct race {
@@ -395,12 +450,47 @@ static void test_map_full_is_reported(void **state)
     assert_int_equal(rc, GSLB_EMAPFULL);
     assert_true(i > 10); /* some records fitted */
     assert_int_equal(gslb_env_map_full_count(), before + 1);
+    /* the store is "full" (readiness, metrics) until a write succeeds */
+    int code = 0;
+    int64_t since = 0;
+    assert_true(gslb_env_storage_full(&code, &since));
+    assert_int_equal(code, GSLB_EMAPFULL);
+    assert_true(since > 0);
     mdb_txn_abort(txn);
-    /* the environment stays usable for small writes */
+    /* the environment stays usable for small writes, and that ends the episode */
     assert_int_equal(gslb_env_write_begin(&f->env, &txn), GSLB_OK);
     gslb_agent_rec_t a = sample_agent("after-full");
     assert_int_equal(gslb_store_agent_put(&f->env, txn, &a), GSLB_OK);
+    assert_true(gslb_env_storage_full(NULL, NULL));
     assert_int_equal(gslb_env_commit(&f->env, txn), GSLB_OK);
+    assert_false(gslb_env_storage_full(&code, &since));
+    assert_int_equal(code, 0);
+    assert_int_equal(since, 0);
+}
+
+static void test_no_space_maps_to_enospc(void **state)
+{
+    fixture_t *f = *state;
+    assert_int_equal(open_env(f, 64 * 1024, 0, false), GSLB_OK);
+    uint64_t before = gslb_env_no_space_count();
+    assert_int_equal(gslb_env_map_err(&f->env, ENOSPC, "test write"), GSLB_ENOSPC);
+    assert_int_equal(gslb_env_map_err(&f->env, EDQUOT, "test write"), GSLB_ENOSPC);
+    assert_int_equal(gslb_env_no_space_count(), before + 2);
+    int code = 0;
+    assert_true(gslb_env_storage_full(&code, NULL));
+    assert_int_equal(code, GSLB_ENOSPC);
+    assert_string_equal(gslb_strerror(GSLB_ENOSPC), "no space left on device");
+    MDB_txn *txn;
+    assert_int_equal(gslb_env_write_begin(&f->env, &txn), GSLB_OK);
+    gslb_agent_rec_t a = sample_agent("space-again");
+    assert_int_equal(gslb_store_agent_put(&f->env, txn, &a), GSLB_OK);
+    assert_int_equal(gslb_env_commit(&f->env, txn), GSLB_OK);
+    assert_false(gslb_env_storage_full(NULL, NULL));
+    size_t n = 0;
+    assert_int_equal(gslb_env_read_begin(&f->env, &txn), GSLB_OK);
+    assert_int_equal(gslb_store_count(&f->env, txn, GSLB_DBI_AGENTS, &n), GSLB_OK);
+    assert_int_equal(n, 1);
+    mdb_txn_abort(txn);
 }
 
 static void test_newer_schema_is_refused(void **state)
@@ -589,8 +679,10 @@ int main(void)
         T(test_backend_prefix_scan_selects_one_domain),
         T(test_domain_by_service_and_callback_control),
         T(test_audit_sequence_and_order),
+        T(test_audit_prune),
         T(test_reader_sees_consistent_snapshot_while_writer_commits),
         T(test_map_full_is_reported),
+        T(test_no_space_maps_to_enospc),
         T(test_newer_schema_is_refused),
         T(test_unknown_meta_encoding_is_refused),
         T(test_keysync_meta_record),

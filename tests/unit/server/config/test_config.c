@@ -78,6 +78,8 @@ static void assert_seed_common(const gslb_config_t *cfg)
     assert_int_equal(cfg->allowed_net_count, 2);
     assert_string_equal(cfg->allowed_networks[0], "127.0.0.0/8");
     assert_string_equal(cfg->allowed_networks[1], "::1/128");
+    assert_int_equal(cfg->audit_max_age_ms, 30ULL * 86400000ULL); /* api.audit_retention */
+    assert_int_equal(cfg->audit_max_entries, 100000);
     assert_string_equal(cfg->restart.data_dir, "/var/lib/opengslb");
     assert_int_equal(cfg->restart.map_size, (uint64_t)4 << 30);
     assert_int_equal(cfg->restart.stale_threshold_ms, 30000);
@@ -389,6 +391,7 @@ static void test_minimal_and_defaults(void **state)
             "  allowed_networks: [10.1.2.3/8, \"2001:db8::1/32\", 192.0.2.7]\n"
             "  tls_cert: /c.pem\n"
             "  tls_key: /k.pem\n"
+            "  audit_retention: {max_age: 7d, max_entries: 500}\n"
             "metrics: {enabled: no, address: \"127.0.0.1:9100\"}\n"
             "logging: {level: debug, format: json}\n",
             &cfg);
@@ -424,6 +427,8 @@ static void test_minimal_and_defaults(void **state)
     assert_string_equal(cfg.allowed_networks[0], "10.0.0.0/8");
     assert_string_equal(cfg.allowed_networks[1], "2001:db8::/32");
     assert_string_equal(cfg.allowed_networks[2], "192.0.2.7/32");
+    assert_int_equal(cfg.audit_max_age_ms, 7ULL * 86400000ULL);
+    assert_int_equal(cfg.audit_max_entries, 500);
     assert_string_equal(cfg.restart.tls_cert, "/c.pem");
     assert_false(cfg.restart.metrics_enabled);
     assert_hostport(&cfg.restart.metrics_addr, "127.0.0.1", 9100);
@@ -629,6 +634,12 @@ static void test_error_addresses(void **state)
 static void test_error_cidr_duration_key(void **state)
 {
     (void)state;
+    expect_error("mode: overwatch\napi:\n  audit_retention: {max_age: 4000d}\n",
+                 "t.yaml:3:30: api.audit_retention.max_age: ", "out of range");
+    expect_error("mode: overwatch\napi:\n  audit_retention: {max_entries: -1}\n",
+                 "t.yaml:3:34: api.audit_retention.max_entries: ", "");
+    expect_error("mode: overwatch\napi:\n  audit_retention: {keep: 5}\n",
+                 "t.yaml:3:21: api.audit_retention.keep: ", "unknown key");
     expect_error("mode: overwatch\napi:\n  allowed_networks:\n    - 10.0.0.0/33\n",
                  "t.yaml:4:7: api.allowed_networks[0]: ", "bad CIDR \"10.0.0.0/33\"");
     expect_error("mode: overwatch\napi:\n  allowed_networks: [\"::1/129\"]\n",

@@ -526,6 +526,13 @@ static void test_parse_export_round_trip_and_garbage(void **state)
         assert_null(keys);
         assert_int_equal(n, 0);
     }
+    /* a peer's body nested deeper than 32 levels is refused before jansson parses it */
+    char *deep = calloc(1, 5000);
+    memcpy(deep, "{\"keys\":", 8);
+    memset(deep + 8, '[', 2000);
+    assert_int_equal(gslb_keysync_parse_export(deep, strlen(deep), &keys, &n, &eb), GSLB_EINVAL);
+    assert_non_null(strstr(eb.msg, "nested deeper"));
+    free(deep);
     /* a public key larger than any DNSKEY field */
     char *huge = calloc(1, 4096);
     memset(huge, 'A', 400);

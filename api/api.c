@@ -41,6 +41,8 @@ static void copy_reloadable(gslb_api_t *api, const gslb_api_settings_t *set)
     snprintf(api->region, sizeof(api->region), "%s", set->region);
     OPENSSL_cleanse(api->token, sizeof(api->token)); /* no tail of the old token stays */
     snprintf(api->token, sizeof(api->token), "%s", set->token);
+    OPENSSL_cleanse(api->cluster_token, sizeof(api->cluster_token));
+    snprintf(api->cluster_token, sizeof(api->cluster_token), "%s", set->cluster_token);
     api->allow_plaintext_export = set->allow_plaintext_export;
 }
 
@@ -87,8 +89,8 @@ static int init_state(gslb_api_t *api, gslb_env_t *env, const gslb_api_settings_
         return rc;
     copy_reloadable(api, set);
     if (api->api_enabled && !api->token[0])
-        gslb_warn("api: no api.token (or agent_tokens.api) configured: mutating routes are "
-                  "refused");
+        gslb_warn("api: no api.token configured: mutating routes are refused with 403 "
+                  "(overrides, reload; an agent token is never accepted there)");
     return 0;
 }
 
@@ -121,6 +123,7 @@ int gslb_api_start(gslb_env_t *env, const gslb_api_settings_t *set, const gslb_a
         gslb_acl_free(&api->acl);
         pthread_rwlock_destroy(&api->settings_lock);
         OPENSSL_cleanse(api->token, sizeof(api->token));
+        OPENSSL_cleanse(api->cluster_token, sizeof(api->cluster_token));
         free(api);
         return rc;
     }
@@ -212,6 +215,7 @@ void gslb_api_stop(gslb_api_t *api)
     gslb_acl_free(&api->acl);
     pthread_rwlock_destroy(&api->settings_lock);
     OPENSSL_cleanse(api->token, sizeof(api->token));
+    OPENSSL_cleanse(api->cluster_token, sizeof(api->cluster_token));
     free(api);
     mg_exit_library();
 }

@@ -164,6 +164,7 @@ static int open_store(gslb_runtime_t *rt, gslb_errbuf_t *eb)
         .data_dir = rt->cfg->restart.data_dir,
         .map_size = (size_t)rt->cfg->restart.map_size,
         .node_id = rt->cfg->restart.node_id,
+        .verify = true, /* damage is found now, not by a request (issue 16) */
     };
     int rc = gslb_env_open(&rt->env, &o, eb);
     if (rc)

@@ -1,8 +1,10 @@
 /*
  * main.c - gslb-overwatch: the authoritative GSLB DNS server process.
  *
- * Start-up: configuration -> logging -> store -> configuration applied to the
- * store -> DNS workers -> other services -> systemd READY=1 -> signal loop.
+ * Start-up: configuration -> logging -> root checks (privdrop.h) -> store
+ * (verified) -> configuration applied to the store -> DNS workers -> other
+ * services -> switch to overwatch.user (when started as root) -> systemd
+ * READY=1 -> signal loop. Files are created private (umask 077).
  * SIGTERM/SIGINT stop gracefully (reverse order); SIGHUP reloads.
  * docs/operations.md describes the command line and the signals.
  */
@@ -14,6 +16,7 @@
 #include "gossip_services.h"
 #include "gslb_log.h"
 #include "keysync_glue.h"
+#include "privdrop.h"
 #include "reload.h"
 #include "runtime.h"
 #include "store.h"
@@ -24,6 +27,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -279,6 +283,7 @@ int main(int argc, char **argv)
     pthread_sigmask(SIG_BLOCK, &set, NULL);
     signal(SIGPIPE, SIG_IGN);
 
+    umask(077); /* the store holds private keys: nothing we create is for others */
     static gslb_runtime_t rt;
     gslb_errbuf_t eb = {{0}};
     int rc = load_config(&rt, &cli, &eb);
@@ -286,7 +291,13 @@ int main(int argc, char **argv)
         return fail(&rt, "configuration", &eb, rc);
     gslb_log_set_level(rt.cfg->log_level);
     gslb_log_set_format(rt.cfg->log_format);
+    gslb_priv_t priv;
+    rc = gslb_priv_prepare(rt.cfg->restart.user, rt.cfg->restart.data_dir, &priv, &eb);
+    if (rc)
+        return fail(&rt, "user", &eb, rc);
     rc = open_store(&rt, &eb);
+    if (rc == 0)
+        rc = gslb_priv_own_store(&priv, rt.cfg->restart.data_dir, &eb);
     if (rc)
         return fail(&rt, "store", &eb, rc);
     /* DNSSEC keys before DNS, without waiting for peers: a zone still waiting for
@@ -303,6 +314,10 @@ int main(int argc, char **argv)
     rc = overwatch_start_services(&rt, &eb);
     if (rc)
         return fail(&rt, "services", &eb, rc);
+    /* every listener is bound (port 53 too): now give up root for good */
+    rc = gslb_priv_drop(&priv, &eb);
+    if (rc)
+        return fail(&rt, "user", &eb, rc);
     atomic_store(&rt.ready, true);
     gslb_info("gslb-overwatch %s ready (node %s, config %s)", GSLB_VERSION, rt.cfg->restart.node_id,
               rt.config_path);

@@ -164,13 +164,11 @@ static void parse_report(report_t *r)
 static int damaged(const gslb_env_t *e, const report_t *r, const char *how, gslb_errbuf_t *eb)
 {
     return gslb_errf(eb, GSLB_ECORRUPT,
-                     "%s/data.mdb is damaged: %s%s%s%s%s. Refusing to start on it: see what is "
-                     "still readable with `gslb-dump --data-dir %s` (save the DNSSEC keys with "
-                     "`gslb-dump --data-dir %s --secrets dnssec_keys`), then move the directory "
-                     "aside and restore a backup or start with an empty one (key sync and the "
-                     "agents fill it again)",
+                     "%s/data.mdb is damaged: %s%s%s%s%s. Refusing to start on it: read what is "
+                     "left with `gslb-dump --data-dir %s` (add --secrets for the DNSSEC keys), "
+                     "then move the directory aside and restore a backup or start empty",
                      e->path, r->where[0] ? "sub-database \"" : "", r->where,
-                     r->where[0] ? "\": " : "", how, r->what[0] ? r->what : "", e->path, e->path);
+                     r->where[0] ? "\": " : "", how, r->what[0] ? r->what : "", e->path);
 }
 
 static int judge(const gslb_env_t *e, int status, report_t *r, gslb_errbuf_t *eb)
@@ -180,7 +178,7 @@ static int judge(const gslb_env_t *e, int status, report_t *r, gslb_errbuf_t *eb
         return GSLB_OK;
     if (WIFSIGNALED(status)) {
         char how[96];
-        snprintf(how, sizeof(how), "reading it made LMDB fail (%s)%s", strsignal(WTERMSIG(status)),
+        snprintf(how, sizeof(how), "LMDB failed (%s)%s", strsignal(WTERMSIG(status)),
                  r->what[0] ? ": " : "");
         return damaged(e, r, how, eb);
     }

@@ -43,6 +43,8 @@ static void copy_reloadable(gslb_api_t *api, const gslb_api_settings_t *set)
     snprintf(api->region, sizeof(api->region), "%s", set->region);
     OPENSSL_cleanse(api->token, sizeof(api->token)); /* no tail of the old token stays */
     snprintf(api->token, sizeof(api->token), "%s", set->token);
+    OPENSSL_cleanse(api->cluster_token, sizeof(api->cluster_token));
+    snprintf(api->cluster_token, sizeof(api->cluster_token), "%s", set->cluster_token);
     api->allow_plaintext_export = set->allow_plaintext_export;
     api->audit_max_age_ms = set->audit_max_age_ms;
     api->audit_max_entries = set->audit_max_entries;
@@ -191,8 +193,8 @@ static int init_state(gslb_api_t *api, gslb_env_t *env, const gslb_api_settings_
         return gslb_errf(eb, GSLB_ENOMEM, "api: out of memory");
     copy_reloadable(api, set);
     if (api->api_enabled && !api->token[0])
-        gslb_warn("api: no api.token (or agent_tokens.api) configured: mutating routes are "
-                  "refused");
+        gslb_warn("api: no api.token configured: mutating routes are refused with 403 "
+                  "(overrides, reload; an agent token is never accepted there)");
     return 0;
 }
 
@@ -369,6 +371,7 @@ static void free_state(gslb_api_t *api)
     pthread_rwlock_destroy(&api->settings_lock);
     pthread_mutex_destroy(&api->restart_lock);
     OPENSSL_cleanse(api->token, sizeof(api->token));
+    OPENSSL_cleanse(api->cluster_token, sizeof(api->cluster_token));
     free(api);
 }
 

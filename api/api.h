@@ -147,7 +147,9 @@ typedef struct gslb_api_settings {
     /* applied at start and by every gslb_api_set_settings() */
     char node_id[GSLB_LABEL_MAX]; /* identity in /metrics and routes */
     char region[GSLB_LABEL_MAX];
-    char token[256];             /* bearer token of mutating routes, "" = they are refused */
+    char token[256];             /* api.token: bearer token of mutating routes, "" = refused */
+    char cluster_token[256];     /* overwatch.dnssec.key_sync.token: bearer token of the key
+                                    export (overwatches only), "" = the export is refused */
     bool allow_plaintext_export; /* key export over plain HTTP (lab only) */
     uint64_t audit_max_age_ms;   /* api.audit_retention.max_age, 0 = no age limit */
     uint32_t audit_max_entries;  /* api.audit_retention.max_entries, 0 = no count limit */
@@ -168,7 +170,7 @@ typedef struct gslb_api gslb_api_t;
 int gslb_api_start(gslb_env_t *env, const gslb_api_settings_t *set, const gslb_api_hooks_t *hooks,
                    gslb_api_t **out, gslb_errbuf_t *eb);
 
-/** New settings (reload): identity, token, plaintext-export switch and ACL
+/** New settings (reload): identity, tokens, plaintext-export switch and ACL
  *  apply to the next request; the listener fields are ignored (the running
  *  listeners stay). The ACL keeps its previous value if it cannot be built.
  *  set is copied; nothing of it is referenced after return. */

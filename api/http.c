@@ -243,21 +243,28 @@ static const char *bearer_token(struct mg_connection *conn)
     return *h ? h : NULL;
 }
 
-static int check_token(gslb_req_t *rq)
+/* The bearer token against the admin token (api.token) or, for the key export,
+ * the cluster secret (key_sync.token); constant-time. 0 when it matches. */
+static int check_token(gslb_req_t *rq, bool cluster)
 {
     const char *given = bearer_token(rq->conn);
     pthread_rwlock_rdlock(&rq->api->settings_lock);
-    bool configured = rq->api->token[0] != '\0';
-    bool ok = configured && given && gslb_secret_equal(given, rq->api->token);
+    const char *want = cluster ? rq->api->cluster_token : rq->api->token;
+    bool configured = want[0] != '\0';
+    bool ok = configured && given && gslb_secret_equal(given, want);
     pthread_rwlock_unlock(&rq->api->settings_lock);
     if (ok)
         return 0;
     snprintf(rq->extra_header, sizeof(rq->extra_header),
              "WWW-Authenticate: Bearer realm=\"opengslb\"");
+    if (!configured && cluster)
+        return gslb_req_error(rq, 403,
+                              "no cluster secret is configured "
+                              "(overwatch.dnssec.key_sync.token): the key export is disabled");
     if (!configured)
         return gslb_req_error(rq, 403,
-                              "no API token is configured (api.token or "
-                              "overwatch.agent_tokens.api): mutations are disabled");
+                              "no API token is configured (api.token): mutations are "
+                              "disabled (an agent token is never accepted here)");
     if (!given)
         return gslb_req_error(rq, 401, "missing bearer token (Authorization: Bearer <token>)");
     return gslb_req_error(rq, 401, "invalid bearer token");
@@ -362,7 +369,9 @@ static int handle(gslb_req_t *rq, long long content_length)
     case GSLB_ROUTE_FOUND:
         break;
     }
-    if ((route->flags & GSLB_ROUTE_TOKEN) && (status = check_token(rq)) != 0)
+    if ((route->flags & GSLB_ROUTE_TOKEN) && (status = check_token(rq, false)) != 0)
+        return status;
+    if ((route->flags & GSLB_ROUTE_CLUSTER) && (status = check_token(rq, true)) != 0)
         return status;
     if ((route->flags & GSLB_ROUTE_TLS) && !rq->is_tls && !plaintext_allowed(rq->api))
         return gslb_req_error(rq, 403, "this route requires HTTPS");

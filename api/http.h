@@ -6,7 +6,9 @@
  *  - Every request passes, in order: allowed_networks or a key_sync peer's
  *    address (403), strict path decoding and query check (400, uri.h: no
  *    control bytes, no bad escapes), route lookup (404,
- *    405 with Allow), bearer token for routes flagged GSLB_ROUTE_TOKEN (401),
+ *    405 with Allow), the admin bearer token (api.token) for routes flagged
+ *    GSLB_ROUTE_TOKEN and the cluster secret (key_sync.token) for routes flagged
+ *    GSLB_ROUTE_CLUSTER (401; 403 when that secret is not configured),
  *    TLS for routes flagged GSLB_ROUTE_TLS (403; waived only by
  *    overwatch.dnssec.key_sync.allow_plaintext_export), body limit (413) and body
  *    read for GSLB_ROUTE_BODY. Only then is the handler called.
@@ -48,6 +50,7 @@ struct gslb_api {
     bool allow_plaintext_export;
     gslb_acl_t acl;
     char token[256];           /* "" = no token configured: mutating routes refused */
+    char cluster_token[256];   /* "" = no cluster secret: the key export is refused */
     uint64_t audit_max_age_ms; /* api.audit_retention (0 = no limit) */
     size_t audit_max_entries;
 

@@ -30,7 +30,7 @@ const gslb_route_t gslb_routes[] = {
      * node poll its configured peers and takes no input (docs/dnssec.md). */
     {"GET", "/api/v1/dnssec/status", 0, gslb_route_dnssec_status},
     {"POST", "/api/v1/dnssec/sync", 0, gslb_route_dnssec_sync},
-    {"GET", "/api/v1/dnssec/keys/export", GSLB_ROUTE_TOKEN | GSLB_ROUTE_TLS,
+    {"GET", "/api/v1/dnssec/keys/export", GSLB_ROUTE_CLUSTER | GSLB_ROUTE_TLS,
      gslb_route_dnssec_export},
     {"GET", "/api/v1/dnssec/ds", 0, gslb_route_dnssec_ds},
 };

@@ -8,16 +8,18 @@
  *    segment; a trailing "/" is ignored.
  *  - Areas add routes by adding rows (one routes_<area>.c per area). The
  *    DNSSEC routes (status, sync, key export) go into this table with their
- *    own area file; the key export uses GSLB_ROUTE_TOKEN | GSLB_ROUTE_TLS.
+ *    own area file; the key export uses GSLB_ROUTE_CLUSTER | GSLB_ROUTE_TLS (the
+ *    cluster secret, never the admin token nor an agent token).
  */
 #pragma once
 
 #include "http.h"
 
 enum gslb_route_flags {
-    GSLB_ROUTE_TOKEN = 1 << 0, /* bearer token required (mutations, key export) */
-    GSLB_ROUTE_BODY = 1 << 1,  /* reads a request body (capped at GSLB_API_BODY_MAX) */
-    GSLB_ROUTE_TLS = 1 << 2,   /* refused over plain HTTP */
+    GSLB_ROUTE_TOKEN = 1 << 0,   /* admin bearer token (api.token) required: mutations */
+    GSLB_ROUTE_BODY = 1 << 1,    /* reads a request body (capped at GSLB_API_BODY_MAX) */
+    GSLB_ROUTE_TLS = 1 << 2,     /* refused over plain HTTP */
+    GSLB_ROUTE_CLUSTER = 1 << 3, /* the cluster secret (key_sync.token) required: key export */
 };
 
 typedef int (*gslb_route_fn)(gslb_req_t *rq);

@@ -7,18 +7,6 @@
 #include <stdio.h>
 #include <string.h>
 
-/* The bearer token for mutating routes: api.token, else agent_tokens "api". */
-static void resolve_token(const gslb_config_t *cfg, char *out, size_t cap)
-{
-    const gslb_token_t *agent_api = gslb_config_token(cfg, "api");
-    if (cfg->api_token[0])
-        snprintf(out, cap, "%s", cfg->api_token);
-    else if (agent_api)
-        snprintf(out, cap, "%s", agent_api->value);
-    else
-        out[0] = '\0';
-}
-
 static void copy_listeners(const gslb_cfg_restart_t *r, gslb_api_settings_t *out)
 {
     out->api_enabled = r->api_enabled;
@@ -37,7 +25,9 @@ void gslb_api_settings_from_config(const gslb_config_t *cfg, gslb_api_settings_t
     copy_listeners(&cfg->restart, out);
     snprintf(out->node_id, sizeof(out->node_id), "%s", cfg->restart.node_id);
     snprintf(out->region, sizeof(out->region), "%s", cfg->restart.region);
-    resolve_token(cfg, out->token, sizeof(out->token));
+    /* api.token only: an agent token is never the admin token (no fallback) */
+    snprintf(out->token, sizeof(out->token), "%s", cfg->api_token);
+    snprintf(out->cluster_token, sizeof(out->cluster_token), "%s", cfg->key_sync_token);
     out->allow_plaintext_export = cfg->key_sync_allow_plaintext_export;
     out->audit_max_age_ms = cfg->audit_max_age_ms;
     out->audit_max_entries = cfg->audit_max_entries;
@@ -50,4 +40,5 @@ void gslb_api_settings_from_config(const gslb_config_t *cfg, gslb_api_settings_t
 void gslb_api_settings_wipe(gslb_api_settings_t *set)
 {
     OPENSSL_cleanse(set->token, sizeof(set->token));
+    OPENSSL_cleanse(set->cluster_token, sizeof(set->cluster_token));
 }

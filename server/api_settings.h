@@ -5,13 +5,13 @@
  * Contract:
  *  - gslb_api_settings_from_config() copies the api.* and metrics.* listeners,
  *    the TLS files, node identity, allowed networks, the key_sync peers (the
- *    API admits their hosts), key_sync.allow_plaintext_export and the bearer
- *    token: api.token, else the agent token named "api", else "" (mutating
- *    routes refused).
+ *    API admits their hosts), key_sync.allow_plaintext_export, the admin bearer
+ *    token api.token ("" = mutating routes refused; never an agent token) and
+ *    the cluster secret overwatch.dnssec.key_sync.token ("" = key export refused).
  *  - The lists (allowed_networks, peers) point into cfg: the settings are
  *    valid while cfg is, which covers gslb_api_start() and
  *    gslb_api_set_settings() (they copy what they keep).
- *  - The settings hold a secret (the token): gslb_api_settings_wipe() clears it.
+ *  - The settings hold secrets (the tokens): gslb_api_settings_wipe() clears them.
  */
 #pragma once
 

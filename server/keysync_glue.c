@@ -21,7 +21,7 @@ int gslb_keysync_settings_from_config(const gslb_config_t *cfg, gslb_keysync_set
     out->enabled = cfg->dnssec_enabled;
     out->algorithm = cfg->dnssec_algorithm;
     snprintf(out->node_id, sizeof(out->node_id), "%s", cfg->restart.node_id);
-    snprintf(out->token, sizeof(out->token), "%s", cfg->api_token);
+    snprintf(out->token, sizeof(out->token), "%s", cfg->key_sync_token); /* cluster secret */
     out->peer_count = cfg->peer_count;
     out->peers = (const char(*)[512])cfg->peers;
     out->poll_ms = cfg->key_sync_poll_ms;

@@ -5,7 +5,8 @@
  * Contract:
  *  - gslb_keysync_settings_from_config() takes what the poller needs from the
  *    configuration: overwatch.dnssec (enabled, algorithm, key_sync peers,
- *    poll_interval, timeout, ca_file, tls_verify), the node id, api.token as
+ *    poll_interval, timeout, ca_file, tls_verify), the node id, the cluster
+ *    secret overwatch.dnssec.key_sync.token as
  *    the bearer token, and the configured zones normalized (a zone whose name
  *    does not normalize is left out). The peers point into cfg; the zone list
  *    is allocated: gslb_keysync_settings_release() frees it and wipes the

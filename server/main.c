@@ -2,11 +2,13 @@
  * main.c - gslb-overwatch: the authoritative GSLB DNS server process.
  *
  * Start-up: configuration (and the files it names, as --check-config) -> logging
- * -> store -> configuration applied to the store -> DNS workers (on sockets
- * passed by systemd when there are) -> pid file (-> with --takeover, SIGUSR2 to
- * the previous overwatch) -> other services -> systemd READY=1 -> signal loop.
- * SIGTERM/SIGINT stop gracefully (reverse order); SIGHUP reloads; SIGUSR2 hands
- * DNS over to a successor, then stops (takeover.h).
+ * -> root checks (privdrop.h) -> store (verified) -> configuration applied to
+ * the store -> DNS workers (on sockets passed by systemd when there are) -> pid
+ * file (-> with --takeover, SIGUSR2 to the previous overwatch) -> other services
+ * -> switch to overwatch.user (when started as root) -> systemd READY=1 ->
+ * signal loop. Files are created private (umask 077). SIGTERM/SIGINT stop
+ * gracefully (reverse order); SIGHUP reloads; SIGUSR2 hands DNS over to a
+ * successor, then stops (takeover.h).
  * docs/operations.md describes the command line and the signals.
  */
 #include "api_hooks.h"
@@ -18,6 +20,7 @@
 #include "gslb_log.h"
 #include "gslb_time.h"
 #include "keysync_glue.h"
+#include "privdrop.h"
 #include "reload.h"
 #include "runtime.h"
 #include "store.h"
@@ -29,6 +32,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -217,6 +221,7 @@ static int open_store(gslb_runtime_t *rt, gslb_errbuf_t *eb)
         .data_dir = rt->cfg->restart.data_dir,
         .map_size = (size_t)rt->cfg->restart.map_size,
         .node_id = rt->cfg->restart.node_id,
+        .verify = true, /* damage is found now, not by a request (issue 16) */
     };
     int rc = gslb_env_open(&rt->env, &o, eb);
     if (rc)
@@ -421,6 +426,7 @@ int main(int argc, char **argv)
     pthread_sigmask(SIG_BLOCK, &set, NULL);
     signal(SIGPIPE, SIG_IGN);
 
+    umask(077); /* the store holds private keys: nothing we create is for others */
     static gslb_runtime_t rt;
     gslb_errbuf_t eb = {{0}};
     int passed = gslb_sd_listen_fds(); /* before any thread: it edits the environment */
@@ -431,7 +437,13 @@ int main(int argc, char **argv)
         return fail(&rt, "configuration", &eb, rc);
     gslb_log_set_level(rt.cfg->log_level);
     gslb_log_set_format(rt.cfg->log_format);
+    gslb_priv_t priv;
+    rc = gslb_priv_prepare(rt.cfg->restart.user, rt.cfg->restart.data_dir, &priv, &eb);
+    if (rc)
+        return fail(&rt, "user", &eb, rc);
     rc = open_store(&rt, &eb);
+    if (rc == 0)
+        rc = gslb_priv_own_store(&priv, rt.cfg->restart.data_dir, &eb);
     if (rc)
         return fail(&rt, "store", &eb, rc);
     /* DNSSEC keys before DNS, without waiting for peers: a zone still waiting for
@@ -454,6 +466,10 @@ int main(int argc, char **argv)
     rc = start_services_after(&rt, predecessor, &eb);
     if (rc)
         return fail(&rt, "services", &eb, rc);
+    /* every listener is bound (port 53 too): now give up root for good */
+    rc = gslb_priv_drop(&priv, &eb);
+    if (rc)
+        return fail(&rt, "user", &eb, rc);
     atomic_store(&rt.ready, true);
     gslb_info("gslb-overwatch %s ready (node %s, config %s)", GSLB_VERSION, rt.cfg->restart.node_id,
               rt.config_path);

@@ -736,11 +736,15 @@ static int add_backend(const gslb_backend_rec_t *b, void *ctx)
     c->latency_us = htole32(lat);
     if (healthy)
         c->flags |= GSLB_CAND_HEALTHY;
+    /* the override is per (domain, address): every port of the address shares it */
+    if (has_ov && (ov.state == GSLB_OVERRIDE_DOWN || ov.state == GSLB_OVERRIDE_DRAIN))
+        c->flags |= GSLB_CAND_OPERATOR_DOWN;
     return 0;
 }
 
 /* Copies LAST_HEALTHY from the previous set (by address) when nothing is
- * healthy now; otherwise the healthy members are the new last-healthy set. */
+ * healthy now; otherwise the healthy members are the new last-healthy set. An
+ * address an operator took out (OPERATOR_DOWN) never keeps LAST_HEALTHY. */
 static void apply_last_healthy(candset_t *s, const MDB_val *old)
 {
     size_t healthy = 0;
@@ -754,7 +758,7 @@ static void apply_last_healthy(candset_t *s, const MDB_val *old)
                 c->flags |= GSLB_CAND_LAST_HEALTHY;
             continue;
         }
-        if (!old)
+        if (!old || (c->flags & GSLB_CAND_OPERATOR_DOWN))
             continue;
         gslb_ans_set_t oh;
         memcpy(&oh, old->mv_data, sizeof(oh));

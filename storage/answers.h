@@ -86,8 +86,10 @@ typedef struct gslb_ans_static {
 } gslb_ans_static_t;
 
 enum gslb_cand_flags {
-    GSLB_CAND_HEALTHY = 1 << 0,      /* servable now */
-    GSLB_CAND_LAST_HEALTHY = 1 << 1, /* part of the last set that had a healthy member */
+    GSLB_CAND_HEALTHY = 1 << 0,       /* servable now */
+    GSLB_CAND_LAST_HEALTHY = 1 << 1,  /* part of the last set that had a healthy member */
+    GSLB_CAND_OPERATOR_DOWN = 1 << 2, /* override down/drain: never served, not even as the
+                                         last healthy set (never with LAST_HEALTHY) */
 };
 
 typedef struct gslb_ans_cand {

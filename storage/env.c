@@ -208,13 +208,24 @@ int gslb_env_map_err(gslb_env_t *e, int mdb_rc, const char *what)
 
 /* ---- directory and file checks ------------------------------------------- */
 
+/* Anybody could replace data.mdb in a world-writable directory (unless sticky). */
+static int check_dir_mode(const char *dir, const struct stat *st, gslb_errbuf_t *eb)
+{
+    if ((st->st_mode & S_IWOTH) && !(st->st_mode & S_ISVTX))
+        return gslb_errf(eb, GSLB_EIO,
+                         "%s: the data directory is world-writable (mode %04o): anybody could "
+                         "replace the store and its DNSSEC keys; refusing it (chmod 700 %s)",
+                         dir, (unsigned)(st->st_mode & 07777), dir);
+    return GSLB_OK;
+}
+
 static int ensure_dir(const char *dir, bool create, gslb_errbuf_t *eb)
 {
     struct stat st;
     if (stat(dir, &st) == 0) {
         if (!S_ISDIR(st.st_mode))
             return gslb_errf(eb, GSLB_EIO, "%s: not a directory", dir);
-        return GSLB_OK;
+        return create ? check_dir_mode(dir, &st, eb) : GSLB_OK;
     }
     if (errno != ENOENT || !create)
         return gslb_errf(eb, errno == ENOENT ? GSLB_ENOENT : GSLB_EIO,
@@ -239,6 +250,38 @@ static int data_file_size(const gslb_env_t *e, off_t *size, gslb_errbuf_t *eb)
     return GSLB_OK;
 }
 
+/* Before a writable open: a missing data.mdb is a new environment (*existed =
+ * false); an empty or short one is damage, never a new store (LMDB would
+ * initialise it and a new DNSSEC key would be generated). A world-readable one
+ * is logged: it holds the private keys. */
+static int check_existing_file(const gslb_env_t *e, bool *existed, gslb_errbuf_t *eb)
+{
+    char file[4200];
+    struct stat st;
+    snprintf(file, sizeof(file), "%s/data.mdb", e->path);
+    *existed = false;
+    if (stat(file, &st) != 0) {
+        if (errno == ENOENT)
+            return GSLB_OK;
+        return gslb_errf(eb, GSLB_EIO, "%s: %s", file, strerror(errno));
+    }
+    *existed = true;
+    if (!S_ISREG(st.st_mode))
+        return gslb_errf(eb, GSLB_ECORRUPT, "%s: not a regular file", file);
+    if (st.st_size < 2 * 4096)
+        return gslb_errf(eb, GSLB_ECORRUPT,
+                         "%s is damaged: %lld bytes is too short for an LMDB environment (an "
+                         "empty or short file is not a new store). Refusing to start on it: move "
+                         "it aside and restore a backup, or remove it to start with an empty "
+                         "store (`gslb-dump --data-dir %s` shows what a store holds)",
+                         file, (long long)st.st_size, e->path);
+    if (st.st_mode & S_IROTH)
+        gslb_warn("storage: %s is world-readable (mode %04o) and holds the DNSSEC private keys: "
+                  "chmod 600 it",
+                  file, (unsigned)(st.st_mode & 07777));
+    return GSLB_OK;
+}
+
 /* A data file shorter than its last committed page would make LMDB touch
  * unmapped pages (SIGBUS); refuse it up front with a clear message. */
 static int check_not_truncated(gslb_env_t *e, gslb_errbuf_t *eb)
@@ -255,9 +298,11 @@ static int check_not_truncated(gslb_env_t *e, gslb_errbuf_t *eb)
     if ((uint64_t)info.me_last_pgno >= pages)
         return gslb_errf(eb, GSLB_ECORRUPT,
                          "%s/data.mdb is damaged: %lld bytes (%llu pages) but the last "
-                         "committed page is number %llu (truncated file)",
+                         "committed page is number %llu (truncated file). Refusing it: move it "
+                         "aside and restore a backup (`gslb-dump --data-dir %s` reads what a "
+                         "store holds)",
                          e->path, (long long)size, (unsigned long long)pages,
-                         (unsigned long long)info.me_last_pgno);
+                         (unsigned long long)info.me_last_pgno, e->path);
     return GSLB_OK;
 }
 
@@ -457,6 +502,9 @@ int gslb_env_open(gslb_env_t *e, const gslb_env_opts_t *opts, gslb_errbuf_t *eb)
 
     int rc = ensure_dir(e->path, !e->readonly, eb);
     off_t size = 0;
+    bool existed = true;
+    if (!rc && !e->readonly)
+        rc = check_existing_file(e, &existed, eb);
     if (!rc && e->readonly)
         rc = data_file_size(e, &size, eb);
     if (!rc && e->readonly && size < 2 * 4096)
@@ -475,8 +523,11 @@ int gslb_env_open(gslb_env_t *e, const gslb_env_opts_t *opts, gslb_errbuf_t *eb)
         if (dead > 0)
             gslb_info("storage: cleared %d stale reader slot(s) in %s", dead, e->path);
         record_map_size(e);
-        rc = open_dbis(e, opts->node_id, eb);
+        if (opts->verify && existed)
+            rc = gslb_env_verify(e, opts->verify_timeout_ms, eb);
     }
+    if (!rc)
+        rc = open_dbis(e, opts->node_id, eb);
     if (rc) {
         gslb_env_close(e);
         return rc;

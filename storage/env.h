@@ -6,6 +6,14 @@
  *    needed, opens every named sub-DB once, clears stale reader slots
  *    (mdb_reader_check), and checks the schema version in "meta": a newer or
  *    unknown schema is refused with GSLB_EVERSION and a message.
+ *  - A missing data.mdb is a new environment; an existing one that is empty or
+ *    shorter than two pages, or shorter than its last committed page, is damage
+ *    (GSLB_ECORRUPT, a message naming the file and the gslb-dump hint), never a
+ *    new store. With opts->verify (the overwatch) an existing environment is
+ *    walked completely before anything else reads it (gslb_env_verify).
+ *  - Writable opens refuse a world-writable data directory without the sticky bit
+ *    (GSLB_EIO with a message) and warn about a world-readable
+ *    data.mdb (it holds the DNSSEC private keys).
  *  - Flags: MDB_NOTLS always (reader slots belong to txns, not threads), so one
  *    reusable read txn per thread works with thread pools. Writers commit with
  *    MDB_NOMETASYNC; gslb_env_commit_durable() additionally syncs to disk, for
@@ -54,11 +62,13 @@ typedef struct gslb_env {
 } gslb_env_t;
 
 typedef struct gslb_env_opts {
-    const char *data_dir; /* required */
-    size_t map_size;      /* 0 = default (4 GiB) / the file's size when read-only */
-    unsigned max_readers; /* 0 = default (512) */
-    bool readonly;        /* gslb-dump */
-    const char *node_id;  /* written to meta on creation (may be NULL) */
+    const char *data_dir;       /* required */
+    size_t map_size;            /* 0 = default (4 GiB) / the file's size when read-only */
+    unsigned max_readers;       /* 0 = default (512) */
+    bool readonly;              /* gslb-dump */
+    const char *node_id;        /* written to meta on creation (may be NULL) */
+    bool verify;                /* walk an existing environment before using it (the overwatch) */
+    uint64_t verify_timeout_ms; /* bound of that walk; 0 = default (120 s) */
 } gslb_env_opts_t;
 
 #define GSLB_DEFAULT_MAP_SIZE ((size_t)4 << 30)
@@ -73,6 +83,16 @@ extern const char *const gslb_dbi_names[GSLB_DBI_COUNT];
 
 int gslb_env_open(gslb_env_t *e, const gslb_env_opts_t *opts, gslb_errbuf_t *eb);
 void gslb_env_close(gslb_env_t *e);
+
+/** Walk every sub-database of the open environment e once (free pages, main
+ *  database, each named sub-DB: every key and value read, entry counts checked
+ *  against their headers) in a forked child with its own read-only handle, so
+ *  that damage which would trip an LMDB assertion or fault is found here.
+ *  Call it before other threads exist. Returns 0 when intact (or when the walk
+ *  did not finish within timeout_ms, 0 = 120 s: logged as a warning),
+ *  GSLB_ECORRUPT with a message naming data.mdb, the sub-database and the
+ *  gslb-dump hint when damaged, GSLB_EIO when it could not check. */
+int gslb_env_verify(gslb_env_t *e, uint64_t timeout_ms, gslb_errbuf_t *eb);
 
 /** Map an LMDB return code to GSLB_E*; logs MAP_FULL loudly. `what` names the op. */
 int gslb_env_map_err(gslb_env_t *e, int mdb_rc, const char *what);

@@ -511,9 +511,9 @@ static int parse_algorithm(cfg_ctx_t *c, const yc_node_t *m)
 static int parse_dnssec(cfg_ctx_t *c, const yc_node_t *ow)
 {
     static const char *const keys[] = {"enabled", "algorithm", "key_sync", NULL};
-    static const char *const ks_keys[] = {"peers",   "poll_interval", "timeout",
-                                          "ca_file", "tls_verify",    "allow_plaintext_export",
-                                          NULL};
+    static const char *const ks_keys[] = {
+        "peers",      "poll_interval",          "timeout", "ca_file",
+        "tls_verify", "allow_plaintext_export", "token",   NULL};
     const char *base = "overwatch.dnssec";
     const yc_node_t *m = NULL, *ks = NULL;
     int rc = cfg_section(c, ow, "overwatch", "dnssec", keys, &m);
@@ -532,7 +532,13 @@ static int parse_dnssec(cfg_ctx_t *c, const yc_node_t *ow)
                           sizeof(c->cfg->key_sync_ca_file))) != 0 ||
         (rc = cfg_opt_bool(c, ks, ksb, "tls_verify", &c->cfg->key_sync_tls_verify)) != 0 ||
         (rc = cfg_opt_bool(c, ks, ksb, "allow_plaintext_export",
-                           &c->cfg->key_sync_allow_plaintext_export)) != 0)
+                           &c->cfg->key_sync_allow_plaintext_export)) != 0 ||
+        (rc = cfg_opt_str(c, ks, ksb, "token", c->cfg->key_sync_token,
+                          sizeof(c->cfg->key_sync_token))) != 0)
+        return rc;
+    const yc_node_t *tok = cfg_child(ks, "token");
+    if (tok && (rc = check_token_value(c, tok, "overwatch.dnssec.key_sync.token",
+                                       c->cfg->key_sync_token)) != 0)
         return rc;
     cfg_key_pos(ks, "ca_file", &c->cfg->at.ca_file);
     if (c->cfg->key_sync_ca_file[0] && access(c->cfg->key_sync_ca_file, R_OK) != 0)
@@ -593,19 +599,40 @@ static int parse_data_dir(cfg_ctx_t *c, const yc_node_t *ow)
                   sizeof(c->cfg->restart.data_dir), c->eb);
 }
 
+/* overwatch.user: a POSIX account name (the account itself is looked up at start). */
+static int parse_user(cfg_ctx_t *c, const yc_node_t *ow)
+{
+    const char *path = "overwatch.user";
+    const yc_node_t *n = cfg_child(ow, "user");
+    char *u = c->cfg->restart.user;
+    if (!n)
+        return 0;
+    int rc = yc_str(c->d, n, path, u, sizeof(c->cfg->restart.user), c->eb);
+    if (rc != 0)
+        return rc;
+    bool ok = u[0] && u[0] != '-' &&
+              strspn(u, "abcdefghijklmnopqrstuvwxyz"
+                        "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-") == strlen(u);
+    if (!ok)
+        return yc_error(c->d, n, path, c->eb,
+                        "invalid user name \"%.64s\" (letters, digits, '.', '_', '-')", u);
+    return 0;
+}
+
 static int parse_overwatch(cfg_ctx_t *c, const yc_node_t *root)
 {
-    static const char *const keys[] = {"identity", "agent_tokens", "gossip",   "dnssec",
-                                       "stale",    "validation",   "data_dir", NULL};
+    static const char *const keys[] = {"identity",   "agent_tokens", "gossip", "dnssec", "stale",
+                                       "validation", "data_dir",     "user",   NULL};
     const yc_node_t *ow = NULL;
     int rc = cfg_section(c, root, "", "overwatch", keys, &ow);
     if (rc != 0 || !ow)
         return rc;
     if ((rc = parse_identity(c, ow)) != 0 || (rc = parse_agent_tokens(c, ow)) != 0 ||
         (rc = parse_gossip(c, ow)) != 0 || (rc = parse_dnssec(c, ow)) != 0 ||
-        (rc = parse_stale(c, ow)) != 0 || (rc = parse_validation(c, ow)) != 0)
+        (rc = parse_stale(c, ow)) != 0 || (rc = parse_validation(c, ow)) != 0 ||
+        (rc = parse_data_dir(c, ow)) != 0)
         return rc;
-    return parse_data_dir(c, ow);
+    return parse_user(c, ow);
 }
 
 /* ---- storage ------------------------------------------------------------------ */
@@ -808,9 +835,64 @@ static int parse_api(cfg_ctx_t *c, const yc_node_t *root)
         return rc;
     if (m && (rc = parse_audit_retention(c, m)) != 0)
         return rc;
-    const gslb_token_t *api_tok = gslb_config_token(c->cfg, "api");
-    if (!c->cfg->api_token[0] && api_tok)
-        snprintf(c->cfg->api_token, sizeof(c->cfg->api_token), "%s", api_tok->value);
+    return 0;
+}
+
+/* ---- secrets: admin token, cluster token, agent tokens stay apart ------------------ */
+
+/* The agent token whose value equals v, or NULL. */
+static const gslb_token_t *agent_token_equal(const gslb_config_t *cfg, const char *v)
+{
+    for (size_t i = 0; v[0] && i < cfg->token_count; i++) {
+        if (strcmp(cfg->tokens[i].value, v) == 0)
+            return &cfg->tokens[i];
+    }
+    return NULL;
+}
+
+/* api.token is the admin secret: an agent host (which holds its agent token) must
+ * not hold it too. There is no fallback to an agent token. */
+static int check_admin_token(cfg_ctx_t *c, const yc_node_t *root)
+{
+    const yc_node_t *n = cfg_child(cfg_child(root, "api"), "token");
+    const gslb_token_t *same = agent_token_equal(c->cfg, c->cfg->api_token);
+    if (!n || !same)
+        return 0;
+    return yc_error(c->d, n, "api.token", c->eb,
+                    "must differ from every agent token (it equals "
+                    "overwatch.agent_tokens.%s): any host running an agent with that token would "
+                    "hold the admin token; give api.token its own random value",
+                    same->name);
+}
+
+/* overwatch.dnssec.key_sync.token: the cluster secret of the key export. Required with
+ * peers (the poller's bearer token); distinct from the admin and agent tokens. */
+static int check_cluster_token(cfg_ctx_t *c, const yc_node_t *root)
+{
+    const char *path = "overwatch.dnssec.key_sync.token";
+    const yc_node_t *ks = cfg_child(cfg_child(cfg_child(root, "overwatch"), "dnssec"), "key_sync");
+    const yc_node_t *n = cfg_child(ks, "token");
+    const char *v = c->cfg->key_sync_token;
+    if (c->cfg->peer_count > 0 && !v[0])
+        return cfg_key_error(c, ks, "peers", "overwatch.dnssec.key_sync.peers",
+                             "key sync peers need a cluster secret: add %s (the same random "
+                             "value on every overwatch, e.g. token: \"${CLUSTER_TOKEN}\" with "
+                             "CLUSTER_TOKEN from `openssl rand -hex 32`), different from "
+                             "api.token and every agent token",
+                             path);
+    if (!n)
+        return 0;
+    const gslb_token_t *same = agent_token_equal(c->cfg, v);
+    if (same)
+        return yc_error(c->d, n, path, c->eb,
+                        "must differ from every agent token (it equals "
+                        "overwatch.agent_tokens.%s): an agent host could export the zone's "
+                        "private keys",
+                        same->name);
+    if (c->cfg->api_token[0] && strcmp(v, c->cfg->api_token) == 0)
+        return yc_error(c->d, n, path, c->eb,
+                        "must differ from api.token: the cluster secret is held by the "
+                        "overwatches only, the admin token by operators and their tools");
     return 0;
 }
 
@@ -883,7 +965,8 @@ static int parse_root(cfg_ctx_t *c, const yc_node_t *root)
         (rc = parse_storage(c, root)) != 0 || (rc = cfg_parse_dns(c, root)) != 0 ||
         (rc = parse_api(c, root)) != 0 || (rc = parse_metrics(c, root)) != 0 ||
         (rc = parse_logging(c, root)) != 0 || (rc = cfg_parse_regions(c, root)) != 0 ||
-        (rc = cfg_parse_domains(c, root)) != 0)
+        (rc = cfg_parse_domains(c, root)) != 0 || (rc = check_admin_token(c, root)) != 0 ||
+        (rc = check_cluster_token(c, root)) != 0)
         return rc;
     return cfg_check_backends(c, root);
 }
@@ -933,6 +1016,8 @@ void gslb_config_free(gslb_config_t *cfg)
         return;
     if (cfg->tokens)
         memset(cfg->tokens, 0, cfg->token_count * sizeof(*cfg->tokens));
+    memset(cfg->api_token, 0, sizeof(cfg->api_token));
+    memset(cfg->key_sync_token, 0, sizeof(cfg->key_sync_token));
     free(cfg->tokens);
     free(cfg->peers);
     free(cfg->zones);

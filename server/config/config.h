@@ -76,8 +76,9 @@ typedef struct gslb_cfg_zone {
  * threads at start). A reload keeps the running values; gslb_config_restart_diff() names
  * the groups a new file changes ("requires restart"). */
 typedef struct gslb_cfg_restart {
-    /* overwatch.data_dir, storage.map_size */
+    /* overwatch.data_dir, overwatch.user, storage.map_size */
     char data_dir[4096];
+    char user[64]; /* overwatch.user: drop to this account when started as root ("" = none) */
     uint64_t map_size;
     /* dns */
     gslb_hostport_t dns_listen;
@@ -145,6 +146,8 @@ typedef struct gslb_config {
     char key_sync_ca_file[4096];          /* CA bundle for https peers ("" = system store) */
     bool key_sync_tls_verify;             /* verify peer certificates (default true) */
     bool key_sync_allow_plaintext_export; /* serve the key export over plain HTTP (lab only) */
+    char key_sync_token[256]; /* overwatch.dnssec.key_sync.token: the cluster secret, bearer
+                                 token of the key export and of the poller ("" = export off) */
     /* dns */
     uint32_t default_ttl;
     size_t zone_count;
@@ -152,7 +155,7 @@ typedef struct gslb_config {
     /* api */
     size_t allowed_net_count;
     char (*allowed_networks)[64]; /* CIDR text */
-    char api_token[256];          /* bearer token for mutating routes ("" = use agent_tokens.api) */
+    char api_token[256];          /* api.token: admin bearer token ("" = mutations refused) */
     uint64_t audit_max_age_ms;    /* api.audit_retention.max_age (0 = no age limit) */
     uint32_t audit_max_entries;   /* api.audit_retention.max_entries (0 = no count limit) */
     /* regions / domains */
@@ -222,7 +225,7 @@ const gslb_backend_rec_t *gslb_static_backends_find(const gslb_static_backends_t
 /* ---- settings that need a restart ------------------------------------------ */
 /** Groups of restart-only settings, one bit each, in the order reload logs them. */
 enum gslb_cfg_restart_group {
-    GSLB_RESTART_STORAGE = 1u << 0,    /* overwatch.data_dir, storage.map_size */
+    GSLB_RESTART_STORAGE = 1u << 0,    /* overwatch.data_dir, overwatch.user, storage.map_size */
     GSLB_RESTART_DNS = 1u << 1,        /* dns.listen_address, workers, edns_payload, tcp_* */
     GSLB_RESTART_GOSSIP = 1u << 2,     /* overwatch.gossip.bind_address */
     GSLB_RESTART_API = 1u << 3,        /* api.enabled, api.address, api.tls_cert, api.tls_key */

@@ -13,7 +13,8 @@ static bool hostport_differs(const gslb_hostport_t *a, const gslb_hostport_t *b)
 
 static bool storage_differs(const gslb_cfg_restart_t *a, const gslb_cfg_restart_t *b)
 {
-    return strcmp(a->data_dir, b->data_dir) != 0 || a->map_size != b->map_size;
+    return strcmp(a->data_dir, b->data_dir) != 0 || strcmp(a->user, b->user) != 0 ||
+           a->map_size != b->map_size;
 }
 
 static bool dns_differs(const gslb_cfg_restart_t *a, const gslb_cfg_restart_t *b)
@@ -73,7 +74,7 @@ typedef struct restart_group {
 } restart_group_t;
 
 static const restart_group_t GROUPS[GSLB_RESTART_GROUP_COUNT] = {
-    {GSLB_RESTART_STORAGE, "overwatch.data_dir/storage.map_size", storage_differs},
+    {GSLB_RESTART_STORAGE, "overwatch.data_dir/user/storage.map_size", storage_differs},
     {GSLB_RESTART_DNS, "dns.listen_address/workers/edns/tcp settings", dns_differs},
     {GSLB_RESTART_GOSSIP, "overwatch.gossip.bind_address", gossip_differs},
     {GSLB_RESTART_API, "api.enabled/address/tls_cert/tls_key", api_differs},

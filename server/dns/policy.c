@@ -81,6 +81,8 @@ static inline bool pool_has(const pool_t *p, size_t i)
     const gslb_ans_cand_t *c = &p->c[i];
     if (p->need_flags && !(c->flags & p->need_flags))
         return false;
+    if (c->flags & GSLB_CAND_OPERATOR_DOWN) /* never served, not even as a fallback */
+        return false;
     if (p->need_weight && le32toh(c->weight) == 0)
         return false;
     if (p->by_priority && c->priority != p->prio)
@@ -97,7 +99,17 @@ static size_t pool_size(pool_t *p)
     return n;
 }
 
-/* The healthy pool, or the unhealthy_mode fallback; 0 members = no answer. */
+/* True when an operator took a candidate out (override down/drain). */
+static bool any_operator_down(const pool_t *p)
+{
+    for (size_t i = 0; i < p->count; i++)
+        if (p->c[i].flags & GSLB_CAND_OPERATOR_DOWN)
+            return true;
+    return false;
+}
+
+/* The healthy pool, or the unhealthy_mode fallback; 0 members = no answer (SERVFAIL
+ * when only addresses an operator took out are left). */
 static enum gslb_pick_result choose_pool(const gslb_ans_set_t *set, pool_t *p, size_t *n)
 {
     p->need_flags = GSLB_CAND_HEALTHY;
@@ -123,7 +135,9 @@ static enum gslb_pick_result choose_pool(const gslb_ans_set_t *set, pool_t *p, s
         p->need_flags = 0;
         *n = pool_size(p);
     }
-    return *n > 0 ? GSLB_PICK_ANSWER : GSLB_PICK_NODATA;
+    if (*n > 0)
+        return GSLB_PICK_ANSWER;
+    return any_operator_down(p) ? GSLB_PICK_SERVFAIL : GSLB_PICK_NODATA;
 }
 
 static size_t answer_limit(const gslb_ans_set_t *set, size_t n, size_t cap)

@@ -9,6 +9,10 @@
  *    flagged GSLB_CAND_LAST_HEALTHY (all candidates if none is flagged), NODATA
  *    answers no data, SERVFAIL fails the query. A set with no candidates (a
  *    family with no backends) is NODATA.
+ *  - A candidate flagged GSLB_CAND_OPERATOR_DOWN (an operator's override down or
+ *    drain) is never in any pool, fallbacks included. When RETURN_LAST_HEALTHY
+ *    finds nothing else left and some candidate is operator-down, the answer is
+ *    SERVFAIL (resolvers try another server), never that address.
  *  - round-robin: the whole pool, rotated by a per-thread counter (every member
  *    comes first in turn).
  *  - weighted: exactly one candidate, drawn with probability weight / sum of the
@@ -52,7 +56,8 @@ uint64_t gslb_policy_uniform(gslb_policy_state_t *st, uint64_t bound);
  *  @return GSLB_PICK_ANSWER: idx[0..*n) holds the answer, *n >= 1;
  *          GSLB_PICK_NODATA: nothing to serve (no candidates, cap 0, or an
  *          empty pool by the rules above), *n = 0;
- *          GSLB_PICK_SERVFAIL: no healthy candidate and unhealthy_mode servfail, *n = 0. */
+ *          GSLB_PICK_SERVFAIL: no healthy candidate and unhealthy_mode servfail, or
+ *          return_last_healthy with only operator-down candidates left, *n = 0. */
 enum gslb_pick_result gslb_policy_pick(gslb_policy_state_t *st, const gslb_ans_set_t *set,
                                        uint16_t *idx, size_t cap, size_t *n);
 

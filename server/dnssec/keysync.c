@@ -355,7 +355,7 @@ static void finish_transfer(peer_fetch_t *p, CURLcode code)
     if (status != 200) {
         p->outcome = PEER_FAILED;
         snprintf(p->error, sizeof(p->error), "HTTP %ld%s", status,
-                 status == 401   ? " (check the API token)"
+                 status == 401   ? " (check overwatch.dnssec.key_sync.token)"
                  : status == 403 ? " (TLS required, or client not in api.allowed_networks)"
                                  : "");
         return;
@@ -942,7 +942,7 @@ int gslb_keysync_start(gslb_keysync_t **out, gslb_env_t *env, const gslb_keysync
         rc = GSLB_ENOMEM;
     for (size_t i = 0; rc == GSLB_OK && i < ks->settings.peer_count; i++)
         if (strncmp(ks->settings.peers[i], "http://", 7) == 0)
-            gslb_warn("dnssec: key_sync peer %s is plain http: the API token travels in clear "
+            gslb_warn("dnssec: key_sync peer %s is plain http: the cluster secret travels in clear "
                       "(use https outside a lab)",
                       ks->settings.peers[i]);
     bool syncing = ks->settings.enabled && ks->settings.peer_count > 0;

@@ -20,7 +20,7 @@
  *    every stored key is retired (nothing published, nothing signed); enabling
  *    it again restores the signer chosen by the convergence rule.
  *  - A round: GET <peer>/api/v1/dnssec/keys/export from every peer in parallel
- *    (libcurl multi, bearer token = the API token, TLS verified against
+ *    (libcurl multi, bearer token = the cluster secret key_sync.token, TLS verified against
  *    key_sync.ca_file or the system store unless key_sync.tls_verify is false,
  *    no redirects, the whole round bounded by key_sync.timeout), then in ONE
  *    durable write txn: import every valid key of a configured zone that is not
@@ -60,7 +60,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/** What the key sync needs to know (overwatch.dnssec.*, identity, API token). */
+/** What the key sync needs to know (overwatch.dnssec.*, identity, cluster secret). */
 typedef struct gslb_keysync_settings {
     bool enabled;                 /* overwatch.dnssec.enabled */
     uint8_t algorithm;            /* of generated keys: 13 or 15 */

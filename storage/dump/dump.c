@@ -932,10 +932,11 @@ static void answer_set(dump_t *d, uint16_t qtype, const uint8_t *val)
         gslb_ans_cand_t c;
         memcpy(&c, val + sizeof(h) + i * sizeof(c), sizeof(c));
         inet_ntop(qtype == 1 ? AF_INET : AF_INET6, c.addr, addr, sizeof(addr));
-        snprintf(line, sizeof(line), "%s weight=%u priority=%u latency_us=%u%s%s", addr,
+        snprintf(line, sizeof(line), "%s weight=%u priority=%u latency_us=%u%s%s%s", addr,
                  le32toh(c.weight), c.priority, le32toh(c.latency_us),
                  (c.flags & GSLB_CAND_HEALTHY) ? " healthy" : "",
-                 (c.flags & GSLB_CAND_LAST_HEALTHY) ? " last_healthy" : "");
+                 (c.flags & GSLB_CAND_LAST_HEALTHY) ? " last_healthy" : "",
+                 (c.flags & GSLB_CAND_OPERATOR_DOWN) ? " operator_down" : "");
         detail(d, "candidate", line, NULL);
         json_t *o = json_object();
         json_object_set_new(o, "address", json_string(addr));
@@ -944,6 +945,7 @@ static void answer_set(dump_t *d, uint16_t qtype, const uint8_t *val)
         json_object_set_new(o, "latency_us", json_integer(le32toh(c.latency_us)));
         json_object_set_new(o, "healthy", json_boolean(c.flags & GSLB_CAND_HEALTHY));
         json_object_set_new(o, "last_healthy", json_boolean(c.flags & GSLB_CAND_LAST_HEALTHY));
+        json_object_set_new(o, "operator_down", json_boolean(c.flags & GSLB_CAND_OPERATOR_DOWN));
         json_array_append_new(arr, o);
     }
     if (d->jrow)

@@ -158,7 +158,7 @@ def peer_config(peer_host):
     def config(ow):
         c = default_config(ow.ports, ow.data_dir, allowed_networks=["127.0.0.1/32"])
         peers = [f"http://{peer_host}:{ow.ports['api']}", "https://no-such-peer.invalid:9090"]
-        c["overwatch"]["dnssec"]["key_sync"] = {"peers": peers}
+        c["overwatch"]["dnssec"]["key_sync"] = {"peers": peers, "token": "cluster-" + API_TOKEN}
         return c
     return config
 

@@ -57,10 +57,10 @@ class Node:
             "mode": "overwatch",
             "overwatch": {
                 "identity": {"node_id": self.name},
-                "agent_tokens": {"api": TOKEN},
                 "dnssec": {"enabled": self.enabled, "algorithm": self.algorithm,
                            "key_sync": {"peers": self.peers, "poll_interval": "1h",
-                                        "timeout": "2s", "allow_plaintext_export": True}},
+                                        "timeout": "2s", "allow_plaintext_export": True,
+                                        "token": "cluster-" + TOKEN}},
                 "data_dir": str(ow.data_dir),
             },
             "storage": {"map_size": "64MiB"},
@@ -72,7 +72,7 @@ class Node:
                 "zones": [{"name": ZONE, "ns": [f"ns1.{ZONE}", "ns.elsewhere.example"],
                            "ns_addresses": {f"ns1.{ZONE}": ["192.0.2.53", "2001:db8::53"]}}],
             },
-            "api": {"address": f"127.0.0.1:{ow.ports['api']}"},
+            "api": {"address": f"127.0.0.1:{ow.ports['api']}", "token": TOKEN},
             "metrics": {"address": f"127.0.0.1:{ow.ports['metrics']}"},
             "regions": [{"name": region, "servers": [{"address": a, "port": 80, "service": s}
                                                      for a, s in servers]}

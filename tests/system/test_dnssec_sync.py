@@ -5,8 +5,9 @@ Nodes run on loopback addresses with ports picked per test. Covered:
   tag in /api/v1/dnssec/status everywhere, the same DNSKEY RRset from `dig` everywhere;
 - POST /api/v1/dnssec/sync without a token runs a round (200), 409 without peers; the sync
   metrics (opengslb_dnssec_sync_success, opengslb_dnssec_last_sync_timestamp);
-- the key export needs the bearer token (401) and TLS (403 over plain HTTP unless
-  key_sync.allow_plaintext_export), and a peer that refuses makes the round fail;
+- the key export needs the cluster secret (overwatch.dnssec.key_sync.token) as bearer token
+  (401) and TLS (403 over plain HTTP unless key_sync.allow_plaintext_export), and a peer
+  that refuses makes the round fail;
 - a TLS cluster (certificate made by `openssl req` at test time, CA given by
   key_sync.ca_file) syncs over https, while api.local_address serves plain HTTP on
   127.0.0.1 with the same port; without the CA the peer's certificate is refused;
@@ -47,8 +48,6 @@ mode: overwatch
 overwatch:
   identity:
     node_id: {node_id}
-  agent_tokens:
-    api: "{token}"
   dnssec:
     enabled: {enabled}
     algorithm: {algorithm}
@@ -56,6 +55,7 @@ overwatch:
       peers: {peers}
       poll_interval: {poll}
       timeout: {timeout}
+      token: "{token}"
 {key_sync_extra}  data_dir: "{data_dir}"
 storage:
   map_size: 64MiB

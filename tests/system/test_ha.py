@@ -2,8 +2,9 @@
 
 Three gslb-overwatch processes on 127.0.0.1, 127.0.0.2 and 127.0.0.3 (ports picked per
 test), configured like the guide's Steps 2-3 (same agent tokens and gossip key through
-${WEBAPP_TOKEN}, ${API_TOKEN}, ${GOSSIP_KEY}; overwatch-2 lists overwatch-1 as key-sync
-peer, overwatch-3 lists both), one gslb-agentd gossiping to all three (Step 5) with a
+${WEBAPP_TOKEN}, ${API_TOKEN}, ${GOSSIP_KEY}, plus the cluster secret ${CLUSTER_TOKEN} as
+overwatch.dnssec.key_sync.token, which config check requires with peers; overwatch-2 lists
+overwatch-1 as key-sync peer, overwatch-3 lists both), one gslb-agentd gossiping to all three (Step 5) with a
 loopback HTTP backend, and clients that list all three name servers (Step 6).
 
 Covers:
@@ -76,6 +77,7 @@ overwatch:
       peers: {peers}
       poll_interval: 1h
       allow_plaintext_export: true  # the peers are http:// on loopback (lab only)
+      token: "${{CLUSTER_TOKEN}}"  # the cluster secret config check asks for with peers
   stale:
     threshold: {stale}
     remove_after: 5m
@@ -167,6 +169,7 @@ class Cluster:
         self.base = base
         self.env = dict(os.environ, WEBAPP_TOKEN="webapp-" + os.urandom(8).hex(),
                         API_TOKEN="api-" + os.urandom(8).hex(),
+                        CLUSTER_TOKEN="cluster-" + os.urandom(8).hex(),
                         GOSSIP_KEY=base64.b64encode(os.urandom(32)).decode())
         self.nodes = [Node(base, i, self.env, stale) for i in range(3)]
         self.backend = None
@@ -547,13 +550,33 @@ def test_all_nodes_serve_the_same_dnskey_set(steady):
 
 # ---- the guide's own files ---------------------------------------------------------------
 
+def with_cluster_token(text):
+    """The one line config check asks for: key_sync.token under key_sync."""
+    return text.replace("  key_sync:\n", '  key_sync:\n      token: "${CLUSTER_TOKEN}"\n')
+
+
 def test_guide_overwatch_files_pass_check_config(tmp_path):
-    """Steps 2-4 verbatim (tests/fixtures/seed/) with the same secrets on every node."""
+    """Steps 2-4 (tests/fixtures/seed/) with the same secrets on every node: verbatim, a
+    file with key_sync peers fails with a message naming the cluster secret to add; with
+    that line added every file passes."""
     seed = os.path.join(os.environ["GSLB_FIXTURES"], "seed")
     env = Cluster(tmp_path).env
     for name in ("overwatch-1.yaml", "overwatch-2.yaml", "overwatch-3.yaml",
                  "overwatch-1-peers.yaml"):
-        r = subprocess.run([OVERWATCH, "--check-config", os.path.join(seed, name)], env=env,
+        path = os.path.join(seed, name)
+        r = subprocess.run([OVERWATCH, "--check-config", path], env=env,
+                           capture_output=True, text=True, timeout=10)
+        if name == "overwatch-1.yaml":  # peers: [] - no cluster secret needed
+            assert r.returncode == 0, (name, r.stdout, r.stderr)
+        else:
+            assert r.returncode == 1, (name, r.stdout, r.stderr)
+            assert f"{path}:" in r.stderr and ": overwatch.dnssec.key_sync.peers: key sync " \
+                "peers need a cluster secret: add overwatch.dnssec.key_sync.token" in r.stderr, \
+                r.stderr
+        fixed = tmp_path / name
+        with open(path) as f:
+            fixed.write_text(with_cluster_token(f.read()))
+        r = subprocess.run([OVERWATCH, "--check-config", str(fixed)], env=env,
                            capture_output=True, text=True, timeout=10)
         assert r.returncode == 0, (name, r.stdout, r.stderr)
     r = subprocess.run([OVERWATCH, "--check-config", os.path.join(seed, "overwatch-2.yaml")],

@@ -122,7 +122,7 @@ def test_start_only_settings_need_a_restart(ow):
     log = ow.log()[mark:]
     assert "dns.listen_address/workers/edns/tcp settings changed: requires restart" in log
     assert "api.enabled/address/tls_cert/tls_key changed: requires restart" in log
-    assert "overwatch.data_dir/storage.map_size changed: requires restart" in log
+    assert "overwatch.data_dir/user/storage.map_size changed: requires restart" in log
     # still on the old ports, and the rest of the file applied
     assert ow.addresses(SHOP, "A")[1] == {"127.0.0.30"}
     json_of(ow.get("/api/v1/ready"), 200)

@@ -1,8 +1,9 @@
 /*
  * test_server_settings.c - the settings gslb-overwatch hands to the modules
  * below it, filled from a loaded configuration: the API's gslb_api_settings_t
- * (server/api_settings.h), field by field, and the token rule (api.token, else
- * agent_tokens.api, else none); the key sync's gslb_keysync_settings_t
+ * (server/api_settings.h), field by field, and the token rules (the admin token is
+ * api.token only, never an agent token; the key export's secret is
+ * overwatch.dnssec.key_sync.token); the key sync's gslb_keysync_settings_t
  * (server/keysync_glue.h), and the key sync's state as the API's DNSSEC hooks
  * show it, against a real poller, a real LMDB and a peer that refuses.
  */
@@ -42,6 +43,7 @@ static const char FULL[] =
     "    key_sync:\n"
     "      peers: [\"https://192.0.2.10:9090\", \"https://ow-2.example:9090\"]\n"
     "      allow_plaintext_export: true\n"
+    "      token: cluster-secret\n"
     "api:\n"
     "  address: \"127.0.0.1:9443\"\n"
     "  local_address: \"127.0.0.1:9080\"\n"
@@ -74,7 +76,8 @@ static void test_api_settings_every_field(void **state)
 
     assert_string_equal(set.node_id, "ow-1");
     assert_string_equal(set.region, "us-east");
-    assert_string_equal(set.token, "api-secret"); /* api.token wins over agent_tokens.api */
+    assert_string_equal(set.token, "api-secret");
+    assert_string_equal(set.cluster_token, "cluster-secret");
     assert_true(set.allow_plaintext_export);
     assert_int_equal(set.allowed_net_count, 2);
     assert_string_equal(set.allowed_networks[0], "10.0.0.0/8");
@@ -85,6 +88,7 @@ static void test_api_settings_every_field(void **state)
 
     gslb_api_settings_wipe(&set);
     assert_string_equal(set.token, "");
+    assert_string_equal(set.cluster_token, "");
     gslb_config_free(&cfg);
 }
 
@@ -105,7 +109,8 @@ static void test_api_settings_defaults(void **state)
     assert_int_equal(set.metrics_addr.port, 9091);
     assert_string_equal(set.node_id, cfg.restart.node_id);
     assert_string_equal(set.region, "");
-    assert_string_equal(set.token, ""); /* no token: mutating routes refused */
+    assert_string_equal(set.token, "");         /* no token: mutating routes refused */
+    assert_string_equal(set.cluster_token, ""); /* no cluster secret: export refused */
     assert_false(set.allow_plaintext_export);
     assert_int_equal(set.allowed_net_count, 2); /* the loader's loopback default */
     assert_string_equal(set.allowed_networks[0], "127.0.0.0/8");
@@ -113,7 +118,8 @@ static void test_api_settings_defaults(void **state)
     gslb_config_free(&cfg);
 }
 
-static void test_api_token_from_agent_tokens(void **state)
+/* Issue 16, item 3: the agent token named "api" was the admin token by default. */
+static void test_api_token_never_an_agent_token(void **state)
 {
     (void)state;
     gslb_config_t cfg;
@@ -123,7 +129,12 @@ static void test_api_token_from_agent_tokens(void **state)
             &cfg);
     gslb_api_settings_t set;
     gslb_api_settings_from_config(&cfg, &set);
-    assert_string_equal(set.token, "agent-api-secret");
+    assert_string_equal(set.token, ""); /* no fallback: mutating routes refused */
+    assert_string_equal(set.cluster_token, "");
+    gslb_keysync_settings_t ks;
+    assert_int_equal(gslb_keysync_settings_from_config(&cfg, &ks), GSLB_OK);
+    assert_string_equal(ks.token, ""); /* nor is it the poller's bearer token */
+    gslb_keysync_settings_release(&ks);
     gslb_config_free(&cfg);
 
     load_ok("mode: overwatch\n"
@@ -153,6 +164,7 @@ static void test_keysync_settings_every_field(void **state)
             "      timeout: 7s\n"
             "      ca_file: \"" __FILE__ "\"\n" /* any readable file */
             "      tls_verify: false\n"
+            "      token: cluster-secret\n"
             "dns:\n"
             "  zones: [Example.COM., gslb.example.net]\n"
             "api: {token: api-secret}\n",
@@ -163,7 +175,7 @@ static void test_keysync_settings_every_field(void **state)
     assert_true(set.enabled);
     assert_int_equal(set.algorithm, 15);
     assert_string_equal(set.node_id, "ow-2");
-    assert_string_equal(set.token, "api-secret");
+    assert_string_equal(set.token, "cluster-secret"); /* the cluster secret, not api.token */
     assert_int_equal(set.peer_count, 2);
     assert_string_equal(set.peers[0], "https://192.0.2.10:9090");
     assert_string_equal(set.peers[1], "https://ow-3.example:9443/");
@@ -180,7 +192,7 @@ static void test_keysync_settings_every_field(void **state)
     assert_string_equal(set.token, "");
     gslb_config_free(&cfg);
 
-    /* api.token, which the loader takes from agent_tokens.api when it is not set */
+    /* never an agent token */
     load_ok("mode: overwatch\n"
             "overwatch:\n"
             "  agent_tokens: {api: agent-api-secret}\n"
@@ -188,7 +200,7 @@ static void test_keysync_settings_every_field(void **state)
             &cfg);
     assert_int_equal(gslb_keysync_settings_from_config(&cfg, &set), GSLB_OK);
     assert_false(set.enabled);
-    assert_string_equal(set.token, "agent-api-secret");
+    assert_string_equal(set.token, "");
     assert_int_equal(set.peer_count, 0);
     assert_int_equal(set.zone_count, 0);
     assert_true(set.tls_verify);
@@ -243,7 +255,7 @@ static void test_keysync_state_through_api_hooks(void **state)
              "mode: overwatch\n"
              "overwatch:\n"
              "  dnssec:\n"
-             "    key_sync: {peers: [\"http://127.0.0.1:%u\"], timeout: 2s}\n",
+             "    key_sync: {peers: [\"http://127.0.0.1:%u\"], timeout: 2s, token: c-secret}\n",
              refused_port());
     gslb_config_t cfg;
     load_ok(yaml, &cfg);
@@ -290,7 +302,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_api_settings_every_field),
         cmocka_unit_test(test_api_settings_defaults),
-        cmocka_unit_test(test_api_token_from_agent_tokens),
+        cmocka_unit_test(test_api_token_never_an_agent_token),
         cmocka_unit_test(test_keysync_settings_every_field),
         cmocka_unit_test(test_keysync_state_through_api_hooks),
     };

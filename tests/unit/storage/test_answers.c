@@ -314,6 +314,40 @@ static void test_last_healthy_retention_and_generation(void **state)
     assert_int_equal(flags_of(f, "10.0.1.2", NULL), 0);
 }
 
+static void put_override(fixture_t *f, const char *addr, uint8_t state)
+{
+    gslb_override_rec_t ov = sample_override(WEB, addr, state);
+    assert_int_equal(gslb_store_override_put(&f->env, f->txn, &ov), GSLB_OK);
+    assert_int_equal(gslb_answers_rebuild_domain(&f->env, f->txn, WEB), GSLB_OK);
+}
+
+/* Issue 16, item 4: an operator's down (or drain) is flagged OPERATOR_DOWN and never
+ * keeps LAST_HEALTHY, so return_last_healthy cannot serve it. */
+static void test_operator_down_never_last_healthy(void **state)
+{
+    fixture_t *f = *state;
+    populate(f);
+    assert_int_equal(gslb_answers_rebuild_all(&f->env, f->txn), GSLB_OK);
+    const uint8_t both = GSLB_CAND_HEALTHY | GSLB_CAND_LAST_HEALTHY;
+    /* all three go unhealthy together: they keep LAST_HEALTHY */
+    set_health_no_rebuild(f, "10.0.1.1", GSLB_UNHEALTHY);
+    set_health_no_rebuild(f, "10.0.1.2", GSLB_UNHEALTHY);
+    set_health(f, "10.0.1.3", GSLB_UNHEALTHY);
+    assert_int_equal(flags_of(f, "10.0.1.1", NULL), GSLB_CAND_LAST_HEALTHY);
+    /* the operator takes 10.0.1.1 down and 10.0.1.2 into drain: they lose it */
+    put_override(f, "10.0.1.1", GSLB_OVERRIDE_DOWN);
+    put_override(f, "10.0.1.2", GSLB_OVERRIDE_DRAIN);
+    assert_int_equal(flags_of(f, "10.0.1.1", NULL), GSLB_CAND_OPERATOR_DOWN);
+    assert_int_equal(flags_of(f, "10.0.1.2", NULL), GSLB_CAND_OPERATOR_DOWN);
+    assert_int_equal(flags_of(f, "10.0.1.3", NULL), GSLB_CAND_LAST_HEALTHY);
+    /* a healthy address under a down override: neither healthy nor last-healthy */
+    set_health(f, "10.0.1.1", GSLB_HEALTHY);
+    assert_int_equal(flags_of(f, "10.0.1.1", NULL), GSLB_CAND_OPERATOR_DOWN);
+    /* override up: served again, and the flag is gone */
+    put_override(f, "10.0.1.1", GSLB_OVERRIDE_UP);
+    assert_int_equal(flags_of(f, "10.0.1.1", NULL), both);
+}
+
 static void test_deleted_domain_is_removed_with_its_ents(void **state)
 {
     fixture_t *f = *state;
@@ -525,6 +559,7 @@ int main(void)
         T(test_static_soa_and_ns),
         T(test_candidates_and_flags),
         T(test_last_healthy_retention_and_generation),
+        T(test_operator_down_never_last_healthy),
         T(test_deleted_domain_is_removed_with_its_ents),
         T(test_rebuild_domain_writes_node_and_ents),
         T(test_check_rejects_truncated_and_garbage),

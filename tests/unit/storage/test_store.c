@@ -1,7 +1,8 @@
 /*
  * test_store.c - the LMDB environment and the typed store against a real LMDB
  * in a mkdtemp directory: creation, round trips, reopen, snapshots under a
- * concurrent writer, MAP_FULL, schema refusal, read-only mode, readers.
+ * concurrent writer, MAP_FULL, schema refusal, read-only mode, readers; damaged
+ * stores (empty, short, a damaged page) refused at open, world-writable data dirs.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -669,6 +670,164 @@ static void test_dump_engine_text_json_and_errors(void **state)
     assert_int_equal(gslb_dump_table_parse("nope"), 0);
 }
 
+/* ---- damaged stores are refused at open (issue 16, item 7) ------------------ */
+
+static void data_file(const fixture_t *f, char *out, size_t cap)
+{
+    snprintf(out, cap, "%s/data.mdb", f->dir);
+}
+
+static void write_file(const char *path, size_t size)
+{
+    FILE *fp = fopen(path, "w");
+    assert_non_null(fp);
+    for (size_t i = 0; i < size; i++)
+        fputc(i % 7 ? 0 : 0x5a, fp);
+    fclose(fp);
+}
+
+static off_t file_size(const char *path)
+{
+    struct stat st;
+    assert_int_equal(stat(path, &st), 0);
+    return st.st_size;
+}
+
+/* An empty or short data.mdb is damage, never a new store (LMDB would initialise it). */
+static void test_empty_or_short_data_file_is_refused(void **state)
+{
+    fixture_t *f = *state;
+    char file[128];
+    gslb_errbuf_t eb = {{0}};
+    assert_int_equal(mkdir(f->dir, 0700), 0);
+    data_file(f, file, sizeof(file));
+    static const size_t sizes[] = {0, 100, 4096};
+    for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
+        write_file(file, sizes[i]);
+        gslb_env_opts_t o = {.data_dir = f->dir, .verify = true};
+        assert_int_equal(gslb_env_open(&f->env, &o, &eb), GSLB_ECORRUPT);
+        assert_non_null(strstr(eb.msg, file));
+        assert_non_null(strstr(eb.msg, "is damaged"));
+        assert_non_null(strstr(eb.msg, "gslb-dump --data-dir"));
+        assert_null(f->env.env);
+        assert_int_equal(file_size(file), (off_t)sizes[i]); /* left as it was */
+    }
+    /* a missing data.mdb is a new store */
+    assert_int_equal(unlink(file), 0);
+    assert_int_equal(open_env(f, 0, 0, false), GSLB_OK);
+}
+
+/* count audit records, each with a "marker-<i>" detail, in one transaction. */
+static void put_marked_audit(fixture_t *f, int count)
+{
+    MDB_txn *txn;
+    assert_int_equal(gslb_env_write_begin(&f->env, &txn), GSLB_OK);
+    put_samples(&f->env, txn);
+    for (int i = 0; i < count; i++) {
+        gslb_audit_rec_t a = sample_audit(1000 + i, 0);
+        snprintf(a.detail, sizeof(a.detail), "marker-%05d padding padding padding padding", i);
+        assert_int_equal(gslb_store_audit_append(&f->env, txn, &a), GSLB_OK);
+    }
+    assert_int_equal(gslb_env_commit_durable(&f->env, txn), GSLB_OK);
+}
+
+/* Overwrite the page flags (header offset 10, 64-bit LMDB) of every 4 KiB leaf page
+ * of data.mdb (its header names its own number, flag P_LEAF) that contains needle:
+ * the page is neither a leaf nor a branch any more. */
+static int damage_pages_with(const fixture_t *f, const char *needle)
+{
+    char file[128];
+    data_file(f, file, sizeof(file));
+    FILE *fp = fopen(file, "r+b");
+    assert_non_null(fp);
+    static uint8_t page[4096];
+    int hits = 0;
+    for (long pg = 2; fseek(fp, pg * 4096, SEEK_SET) == 0 && fread(page, 1, 4096, fp) == 4096;
+         pg++) {
+        uint64_t pgno;
+        memcpy(&pgno, page, sizeof(pgno));
+        if (pgno != (uint64_t)pg || !(page[10] & 0x02) ||
+            !memmem(page, sizeof(page), needle, strlen(needle)))
+            continue;
+        static const uint8_t garbage[2] = {0, 0};
+        assert_int_equal(fseek(fp, pg * 4096 + 10, SEEK_SET), 0);
+        assert_int_equal(fwrite(garbage, 1, 2, fp), 2);
+        hits++;
+    }
+    fclose(fp);
+    return hits;
+}
+
+static int open_verified(fixture_t *f, gslb_errbuf_t *eb)
+{
+    gslb_env_opts_t o = {.data_dir = f->dir, .verify = true, .verify_timeout_ms = 30000};
+    return gslb_env_open(&f->env, &o, eb);
+}
+
+/* A damaged audit leaf reached from its parent: LMDB reports MDB_CORRUPTED. */
+static void test_damaged_root_page_is_refused(void **state)
+{
+    fixture_t *f = *state;
+    gslb_errbuf_t eb = {{0}};
+    assert_int_equal(open_env(f, 0, 0, false), GSLB_OK);
+    put_marked_audit(f, 3); /* one leaf: the audit root */
+    gslb_env_close(&f->env);
+    assert_int_equal(open_verified(f, &eb), GSLB_OK); /* intact: verified and opened */
+    gslb_env_close(&f->env);
+
+    assert_true(damage_pages_with(f, "marker-00001") >= 1);
+    assert_int_equal(open_verified(f, &eb), GSLB_ECORRUPT);
+    assert_non_null(strstr(eb.msg, "data.mdb is damaged"));
+    assert_non_null(strstr(eb.msg, "sub-database \"audit\""));
+    assert_non_null(strstr(eb.msg, "gslb-dump --data-dir"));
+    assert_null(f->env.env);
+}
+
+/* A damaged leaf reached from its sibling: LMDB's own assertion aborts the walk (as
+ * GET /api/v1/audit-logs did); the child process takes it and the open is refused. */
+static void test_damaged_leaf_that_trips_an_lmdb_assert_is_refused(void **state)
+{
+    fixture_t *f = *state;
+    gslb_errbuf_t eb = {{0}};
+    assert_int_equal(open_env(f, 0, 0, false), GSLB_OK);
+    put_marked_audit(f, 3000); /* many leaves under a branch */
+    gslb_env_close(&f->env);
+    assert_true(damage_pages_with(f, "marker-01500") >= 1);
+    assert_int_equal(open_verified(f, &eb), GSLB_ECORRUPT);
+    assert_non_null(strstr(eb.msg, "data.mdb is damaged"));
+    assert_non_null(strstr(eb.msg, "sub-database \"audit\""));
+    assert_non_null(strstr(eb.msg, "gslb-dump --data-dir"));
+    /* without the check the store opens "fine": the damage waits for a reader */
+    gslb_env_opts_t o = {.data_dir = f->dir};
+    assert_int_equal(gslb_env_open(&f->env, &o, &eb), GSLB_OK);
+}
+
+/* World-writable data directories are refused, world-readable data files logged. */
+static void test_world_writable_data_dir_is_refused(void **state)
+{
+    fixture_t *f = *state;
+    gslb_errbuf_t eb = {{0}};
+    assert_int_equal(mkdir(f->dir, 0700), 0);
+    assert_int_equal(chmod(f->dir, 0777), 0);
+    gslb_env_opts_t o = {.data_dir = f->dir};
+    assert_int_equal(gslb_env_open(&f->env, &o, &eb), GSLB_EIO);
+    assert_non_null(strstr(eb.msg, "world-writable"));
+    /* sticky (like /tmp) is not refused, and read-only opens do not judge */
+    assert_int_equal(chmod(f->dir, 01777), 0);
+    assert_int_equal(open_env(f, 0, 0, false), GSLB_OK);
+    gslb_env_close(&f->env);
+    assert_int_equal(chmod(f->dir, 0777), 0);
+    assert_int_equal(open_env(f, 0, 0, true), GSLB_OK);
+    gslb_env_close(&f->env);
+    /* a new store is created 0600 whatever the umask */
+    assert_int_equal(chmod(f->dir, 0700), 0);
+    char file[128];
+    data_file(f, file, sizeof(file));
+    struct stat st;
+    assert_int_equal(stat(file, &st), 0);
+    assert_int_equal(st.st_mode & 0777, 0600);
+}
+
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 
 int main(void)
@@ -689,6 +848,10 @@ int main(void)
         T(test_readonly_mode),
         T(test_readers_full_is_busy),
         T(test_dump_engine_text_json_and_errors),
+        T(test_empty_or_short_data_file_is_refused),
+        T(test_damaged_root_page_is_refused),
+        T(test_damaged_leaf_that_trips_an_lmdb_assert_is_refused),
+        T(test_world_writable_data_dir_is_refused),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

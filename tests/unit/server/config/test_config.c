@@ -35,7 +35,29 @@ static void set_seed_env(const char *gossip_key)
 {
     setenv("WEBAPP_TOKEN", "webapp-secret-token", 1);
     setenv("API_TOKEN", "api-secret-token", 1);
+    setenv("CLUSTER_TOKEN", "cluster-secret-token", 1);
+    setenv("ADMIN_TOKEN", "admin-secret-token", 1);
     setenv("GOSSIP_KEY", gossip_key, 1);
+}
+
+/* The guide's file with the one line config check asks for when peers are set:
+ * overwatch.dnssec.key_sync.token (the cluster secret), added under key_sync. */
+static void load_fixture_with_cluster_token(const char *name, gslb_config_t *cfg)
+{
+    char path[512], text[8192] = "", line[512];
+    snprintf(path, sizeof(path), "%s/seed/%s", GSLB_FIXTURES, name);
+    FILE *f = fopen(path, "r");
+    assert_non_null(f);
+    while (fgets(line, sizeof(line), f)) {
+        strncat(text, line, sizeof(text) - strlen(text) - 1);
+        if (strstr(line, "key_sync:"))
+            strncat(text, "      token: \"${CLUSTER_TOKEN}\"\n", sizeof(text) - strlen(text) - 1);
+    }
+    fclose(f);
+    gslb_errbuf_t eb = {{0}};
+    if (gslb_config_load_string(path, text, cfg, &eb) != 0)
+        fail_msg("%s: %s", name, eb.msg);
+    assert_string_equal(cfg->key_sync_token, "cluster-secret-token");
 }
 
 static void load_fixture(const char *name, gslb_config_t *cfg)
@@ -70,8 +92,8 @@ static void assert_seed_common(const gslb_config_t *cfg)
     assert_int_equal(cfg->dnssec_algorithm, 13);
     assert_int_equal(cfg->key_sync_poll_ms, 3600000);
     assert_int_equal(cfg->key_sync_timeout_ms, 30000);
-    /* api.token defaults to agent_tokens.api */
-    assert_string_equal(cfg->api_token, "api-secret-token");
+    /* no api.token: the agent token named "api" is never the admin token (issue 16) */
+    assert_string_equal(cfg->api_token, "");
     assert_true(cfg->restart.api_enabled);
     assert_hostport(&cfg->restart.api_addr, "0.0.0.0", 9090);
     assert_hostport(&cfg->restart.metrics_addr, "0.0.0.0", 9091);
@@ -145,7 +167,7 @@ static void test_seed_overwatch_1_with_peers(void **state)
     (void)state;
     set_seed_env(KEY32_B64);
     gslb_config_t cfg;
-    load_fixture("overwatch-1-peers.yaml", &cfg);
+    load_fixture_with_cluster_token("overwatch-1-peers.yaml", &cfg);
     assert_seed_common(&cfg);
     assert_string_equal(cfg.restart.node_id, "overwatch-us-east-1");
     assert_int_equal(cfg.peer_count, 2);
@@ -160,7 +182,7 @@ static void test_seed_overwatch_2_and_3(void **state)
     (void)state;
     set_seed_env(KEY32_B64);
     gslb_config_t cfg;
-    load_fixture("overwatch-2.yaml", &cfg);
+    load_fixture_with_cluster_token("overwatch-2.yaml", &cfg);
     assert_seed_common(&cfg);
     assert_string_equal(cfg.restart.node_id, "overwatch-us-west-1");
     assert_string_equal(cfg.restart.region, "us-west");
@@ -170,7 +192,7 @@ static void test_seed_overwatch_2_and_3(void **state)
     assert_hostport(&cfg.restart.dns_listen, "0.0.0.0", 53);
     gslb_config_free(&cfg);
 
-    load_fixture("overwatch-3.yaml", &cfg);
+    load_fixture_with_cluster_token("overwatch-3.yaml", &cfg);
     assert_seed_common(&cfg);
     assert_string_equal(cfg.restart.node_id, "overwatch-eu-west-1");
     assert_string_equal(cfg.restart.region, "eu-west");
@@ -178,6 +200,33 @@ static void test_seed_overwatch_2_and_3(void **state)
     assert_string_equal(cfg.peers[0], "https://overwatch-us-east-1.internal:9090");
     assert_string_equal(cfg.peers[1], "https://overwatch-us-west-1.internal:9090");
     gslb_config_free(&cfg);
+}
+
+/* The guide verbatim: peers without a cluster secret fail config check, at the peers
+ * key, telling what to add. */
+static void test_seed_peers_need_cluster_token(void **state)
+{
+    (void)state;
+    set_seed_env(KEY32_B64);
+    static const struct {
+        const char *file;
+        const char *pos;
+    } cases[] = {{"overwatch-2.yaml", "16:7"},
+                 {"overwatch-3.yaml", "16:7"},
+                 {"overwatch-1-peers.yaml", "17:7"}};
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        char path[512], want[700];
+        gslb_config_t cfg;
+        gslb_errbuf_t eb = {{0}};
+        snprintf(path, sizeof(path), "%s/seed/%s", GSLB_FIXTURES, cases[i].file);
+        assert_int_equal(gslb_config_load(path, &cfg, &eb), GSLB_ECONFIG);
+        snprintf(want, sizeof(want),
+                 "%s:%s: overwatch.dnssec.key_sync.peers: key sync peers need a cluster secret: "
+                 "add overwatch.dnssec.key_sync.token",
+                 path, cases[i].pos);
+        if (strncmp(eb.msg, want, strlen(want)) != 0)
+            fail_msg("got \"%s\", want \"%s...\"", eb.msg, want);
+    }
 }
 
 static void test_seed_key_sizes_and_unset_vars(void **state)
@@ -234,7 +283,9 @@ static void test_docs_example(void **state)
                         "2001:db8:1::53");
     assert_int_equal(z->ns_addr6[1].family, 0);
     assert_int_equal(cfg.allowed_net_count, 3);
-    assert_string_equal(cfg.api_token, "api-secret-token");
+    assert_string_equal(cfg.api_token, "admin-secret-token");
+    assert_string_equal(cfg.key_sync_token, "cluster-secret-token");
+    assert_string_equal(cfg.restart.user, "");
     assert_int_equal(cfg.region_count, 3);
     assert_int_equal(cfg.regions[0].server_count, 4);
     assert_true(cfg.regions[0].has_health_check);
@@ -510,6 +561,90 @@ static void expect_error(const char *yaml, const char *prefix, const char *probl
     assert_null(cfg.zones);
     assert_null(cfg.regions);
     assert_int_equal(cfg.domain_count, 0);
+}
+
+/* Issue 16, item 3: the admin token, the cluster secret and the agent tokens are three
+ * different secrets; key sync peers need the cluster secret. */
+static void test_secrets_stay_apart(void **state)
+{
+    (void)state;
+    gslb_config_t cfg;
+    /* no api.token: nothing falls back to the agent token named "api" */
+    load_ok("mode: overwatch\n"
+            "overwatch:\n"
+            "  agent_tokens: {webapp: w-secret, api: agent-api-secret}\n",
+            &cfg);
+    assert_string_equal(cfg.api_token, "");
+    assert_string_equal(cfg.key_sync_token, "");
+    gslb_config_free(&cfg);
+    /* api.token equal to an agent token: refused at api.token */
+    expect_error("mode: overwatch\n"
+                 "overwatch:\n"
+                 "  agent_tokens: {webapp: w-secret, api: agent-api-secret}\n"
+                 "api:\n"
+                 "  token: agent-api-secret\n",
+                 "t.yaml:5:10: api.token: ",
+                 "must differ from every agent token (it equals overwatch.agent_tokens.api)");
+    expect_error("mode: overwatch\n"
+                 "overwatch:\n"
+                 "  agent_tokens: {webapp: w-secret}\n"
+                 "api: {token: w-secret}\n",
+                 "t.yaml:4:14: api.token: ", "overwatch.agent_tokens.webapp");
+    /* peers without the cluster secret: refused at peers, telling what to add */
+    expect_error("mode: overwatch\n"
+                 "overwatch:\n"
+                 "  dnssec:\n"
+                 "    key_sync:\n"
+                 "      peers: [\"https://192.0.2.1:9090\"]\n",
+                 "t.yaml:5:7: overwatch.dnssec.key_sync.peers: ",
+                 "key sync peers need a cluster secret: add overwatch.dnssec.key_sync.token");
+    /* the cluster secret equal to an agent token or to api.token */
+    expect_error("mode: overwatch\n"
+                 "overwatch:\n"
+                 "  agent_tokens: {webapp: w-secret}\n"
+                 "  dnssec:\n"
+                 "    key_sync: {peers: [\"https://192.0.2.1:9090\"], token: w-secret}\n",
+                 "t.yaml:5:58: overwatch.dnssec.key_sync.token: ",
+                 "must differ from every agent token (it equals overwatch.agent_tokens.webapp)");
+    expect_error("mode: overwatch\n"
+                 "overwatch:\n"
+                 "  dnssec:\n"
+                 "    key_sync:\n"
+                 "      token: same-secret\n"
+                 "api: {token: same-secret}\n",
+                 "t.yaml:5:14: overwatch.dnssec.key_sync.token: ", "must differ from api.token");
+    expect_error("mode: overwatch\n"
+                 "overwatch:\n"
+                 "  dnssec: {key_sync: {token: \"\"}}\n",
+                 "t.yaml:3:30: overwatch.dnssec.key_sync.token: ", "token must not be empty");
+    /* all three apart: accepted */
+    load_ok("mode: overwatch\n"
+            "overwatch:\n"
+            "  agent_tokens: {webapp: w-secret, api: agent-api-secret}\n"
+            "  dnssec:\n"
+            "    key_sync: {peers: [\"https://192.0.2.1:9090\"], token: cluster-secret}\n"
+            "api: {token: admin-secret}\n",
+            &cfg);
+    assert_string_equal(cfg.api_token, "admin-secret");
+    assert_string_equal(cfg.key_sync_token, "cluster-secret");
+    gslb_config_free(&cfg);
+}
+
+/* Issue 16, item 14: overwatch.user names the account to drop to when started as root. */
+static void test_user_setting(void **state)
+{
+    (void)state;
+    gslb_config_t cfg;
+    load_ok("mode: overwatch\noverwatch: {user: opengslb}\n", &cfg);
+    assert_string_equal(cfg.restart.user, "opengslb");
+    gslb_config_free(&cfg);
+    load_ok("mode: overwatch\n", &cfg);
+    assert_string_equal(cfg.restart.user, "");
+    gslb_config_free(&cfg);
+    expect_error("mode: overwatch\noverwatch: {user: \"a b\"}\n",
+                 "t.yaml:2:19: overwatch.user: ", "invalid user name");
+    expect_error("mode: overwatch\noverwatch: {user: -x}\n",
+                 "t.yaml:2:19: overwatch.user: ", "invalid user name");
 }
 
 static void test_error_unknown_keys(void **state)
@@ -1153,6 +1288,7 @@ typedef struct restart_field {
 /* Every field of gslb_cfg_restart_t (hostports by host and by port) and its group. */
 static const restart_field_t RESTART_FIELDS[] = {
     RF(data_dir, F_TEXT, GSLB_RESTART_STORAGE),
+    RF(user, F_TEXT, GSLB_RESTART_STORAGE),
     RF(map_size, F_U64, GSLB_RESTART_STORAGE),
     RF(dns_listen.host, F_TEXT, GSLB_RESTART_DNS),
     RF(dns_listen.port, F_U16, GSLB_RESTART_DNS),
@@ -1241,7 +1377,7 @@ static void test_restart_group_names(void **state)
 {
     (void)state;
     assert_string_equal(gslb_config_restart_name(GSLB_RESTART_STORAGE),
-                        "overwatch.data_dir/storage.map_size");
+                        "overwatch.data_dir/user/storage.map_size");
     assert_string_equal(gslb_config_restart_name(GSLB_RESTART_DNS),
                         "dns.listen_address/workers/edns/tcp settings");
     assert_string_equal(gslb_config_restart_name(GSLB_RESTART_API),
@@ -1483,6 +1619,9 @@ int main(void)
         cmocka_unit_test(test_seed_overwatch_1_with_peers),
         cmocka_unit_test(test_seed_overwatch_2_and_3),
         cmocka_unit_test(test_seed_key_sizes_and_unset_vars),
+        cmocka_unit_test(test_seed_peers_need_cluster_token),
+        cmocka_unit_test(test_secrets_stay_apart),
+        cmocka_unit_test(test_user_setting),
         cmocka_unit_test(test_docs_example),
         cmocka_unit_test(test_loopback_fixture),
         cmocka_unit_test(test_default_config),

@@ -255,6 +255,58 @@ static void test_unhealthy_modes(void **state)
     assert_int_equal(idx[0], 1);
 }
 
+/* Issue 16, item 4: an operator-down candidate is in no pool, fallbacks included; with
+ * nothing else left return_last_healthy answers SERVFAIL. */
+static void test_operator_down_never_served(void **state)
+{
+    (void)state;
+    gslb_policy_state_t st;
+    gslb_policy_init(&st, 9);
+    setbuf_t s;
+    uint16_t idx[MAXC];
+    size_t n;
+    static const uint8_t policies[] = {GSLB_POLICY_ROUND_ROBIN, GSLB_POLICY_WEIGHTED,
+                                       GSLB_POLICY_FAILOVER, GSLB_POLICY_LATENCY};
+    for (size_t p = 0; p < sizeof(policies); p++) {
+        /* the one backend, last healthy and taken down by the operator: SERVFAIL */
+        set_init(&s, policies[p], GSLB_UNHEALTHY_RETURN_LAST_HEALTHY, 1);
+        set_health(&s, 0, false);
+        cand(&s, 0)->flags = GSLB_CAND_LAST_HEALTHY | GSLB_CAND_OPERATOR_DOWN;
+        assert_int_equal(pick(&st, &s, idx, &n), GSLB_PICK_SERVFAIL);
+        assert_int_equal(n, 0);
+        cand(&s, 0)->flags = GSLB_CAND_OPERATOR_DOWN; /* as answers.c compiles it */
+        assert_int_equal(pick(&st, &s, idx, &n), GSLB_PICK_SERVFAIL);
+        /* nodata stays nodata */
+        s.u.hdr.unhealthy_mode = GSLB_UNHEALTHY_NODATA;
+        assert_int_equal(pick(&st, &s, idx, &n), GSLB_PICK_NODATA);
+
+        /* three unhealthy, 0 operator-down: the fallback serves 1 and 2 only */
+        set_init(&s, policies[p], GSLB_UNHEALTHY_RETURN_LAST_HEALTHY, 3);
+        for (unsigned i = 0; i < 3; i++)
+            set_health(&s, i, false);
+        cand(&s, 0)->flags = GSLB_CAND_OPERATOR_DOWN;
+        for (int round = 0; round < 20; round++) {
+            assert_int_equal(pick(&st, &s, idx, &n), GSLB_PICK_ANSWER);
+            for (size_t k = 0; k < n; k++)
+                assert_true(idx[k] != 0);
+        }
+        /* last-healthy flagged only on the operator-down one: the others, never it */
+        cand(&s, 0)->flags |= GSLB_CAND_LAST_HEALTHY;
+        for (int round = 0; round < 20; round++) {
+            assert_int_equal(pick(&st, &s, idx, &n), GSLB_PICK_ANSWER);
+            for (size_t k = 0; k < n; k++)
+                assert_true(idx[k] != 0);
+        }
+    }
+    /* weights 0 without any operator-down: still NODATA (unchanged) */
+    set_init(&s, GSLB_POLICY_WEIGHTED, GSLB_UNHEALTHY_RETURN_LAST_HEALTHY, 2);
+    for (unsigned i = 0; i < 2; i++) {
+        set_health(&s, i, false);
+        cand(&s, i)->weight = 0;
+    }
+    assert_int_equal(pick(&st, &s, idx, &n), GSLB_PICK_NODATA);
+}
+
 static void test_empty_family_is_nodata(void **state)
 {
     (void)state;
@@ -329,6 +381,7 @@ int main(void)
         cmocka_unit_test(test_weighted_all_zero_weights_is_unservable),
         cmocka_unit_test(test_failover_order_and_return),
         cmocka_unit_test(test_unhealthy_modes),
+        cmocka_unit_test(test_operator_down_never_served),
         cmocka_unit_test(test_empty_family_is_nodata),
         cmocka_unit_test(test_latency_orders_lowest_first),
         cmocka_unit_test(test_geo_falls_back_to_round_robin),

@@ -5,6 +5,7 @@
 #include "gossip_services.h"
 #include "gossip_rx.h"
 #include "gslb_log.h"
+#include "gslb_time.h"
 #include "sweeper.h"
 #include "validator.h"
 
@@ -32,6 +33,10 @@ static int start_sweeper(gslb_runtime_t *rt, gslb_errbuf_t *eb)
         .remove_after_ms = rt->cfg->restart.stale_remove_after_ms,
         .last_heard = rt->gossip ? heard_from_receiver : NULL,
         .last_heard_ctx = rt->gossip,
+        /* the receiver listens from now (it was started just before) */
+        .listen_start_ms = gslb_wall_ms(),
+        .deaf_percent = rt->cfg->restart.stale_deaf_percent,
+        .deaf_min_agents = rt->cfg->restart.stale_deaf_min_agents,
     };
     gslb_sweeper_t *s = NULL;
     int rc = gslb_sweeper_start(&s, &o, eb);

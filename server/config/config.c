@@ -235,7 +235,7 @@ static void set_defaults(gslb_config_t *cfg)
     cfg->gossip_max_skew_ms = 30000;
     cfg->restart.stale_threshold_ms = 30000;
     cfg->restart.stale_remove_after_ms = 300000;
-    cfg->restart.stale_deaf_percent = 50;   /* sweeper.h GSLB_SWEEPER_DEAF_PERCENT */
+    cfg->restart.stale_deaf_percent = 100;  /* sweeper.h GSLB_SWEEPER_DEAF_PERCENT */
     cfg->restart.stale_deaf_min_agents = 2; /* sweeper.h GSLB_SWEEPER_DEAF_MIN_AGENTS */
     cfg->restart.validation_enabled = false;
     cfg->restart.validation_interval_ms = 30000;

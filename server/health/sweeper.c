@@ -48,8 +48,10 @@ typedef struct sweep {
     char (*dirty)[GSLB_NAME_MAX];
     size_t ndirty, dirty_cap;
     bool agents_changed;
-    uint64_t silent; /* agents silent for stale_threshold or longer */
-    uint64_t quiet;  /* agents silent for half of it or longer */
+    /* the deaf-node rule's counts, over the agents not marked stale already */
+    uint64_t judged; /* those agents */
+    uint64_t silent; /* of them, silent for stale_threshold or longer */
+    uint64_t quiet;  /* of them, silent for half of it or longer */
     uint64_t backends_known, domains_known;
 } sweep_t;
 
@@ -170,8 +172,11 @@ static int collect_backend(const gslb_backend_rec_t *r, void *ctx)
 
 static void count_silence(sweep_t *w)
 {
-    w->silent = w->quiet = 0;
+    w->judged = w->silent = w->quiet = 0;
     for (size_t i = 0; i < w->nagents; i++) {
+        if (w->agents[i].rec.stale)
+            continue; /* went away earlier, alone: not part of a silence "together" */
+        w->judged++;
         w->silent += is_silent(w, w->agents[i].heard_ms);
         w->quiet += is_quiet(w, w->agents[i].heard_ms);
     }
@@ -224,7 +229,7 @@ static void become_deaf(sweep_t *w)
     gslb_warn("sweeper: gossip deaf: %llu of %zu agents went silent together (%llu for %llums "
               "or more); taking this node to be cut off: it keeps serving the last known state "
               "and marks no agent stale nor removes any until gossip resumes",
-              (unsigned long long)w->quiet, w->nagents, (unsigned long long)w->silent,
+              (unsigned long long)w->quiet, (size_t)w->judged, (unsigned long long)w->silent,
               (unsigned long long)s->o.stale_threshold_ms);
 }
 
@@ -238,7 +243,7 @@ static void stop_being_deaf(sweep_t *w)
     gslb_info("sweeper: gossip resumed after %llds deaf: %llu of %zu agents heard within %llums; "
               "agents still silent are timed from now",
               (long long)((w->now_ms - s->deaf_since_ms) / 1000),
-              (unsigned long long)(w->nagents - w->quiet), w->nagents,
+              (unsigned long long)(w->judged - w->quiet), (size_t)w->judged,
               (unsigned long long)(s->o.stale_threshold_ms / 2));
     for (size_t i = 0; i < w->nagents; i++)
         w->agents[i].heard_ms = since_hearing(w, w->agents[i].heard_ms);
@@ -250,7 +255,7 @@ static bool follow_deafness(sweep_t *w)
 {
     const gslb_sweeper_opts_t *o = &w->s->o;
     count_silence(w);
-    bool deaf = gslb_sweeper_deaf_next(w->s->deaf, w->nagents, w->silent, w->quiet, o->deaf_percent,
+    bool deaf = gslb_sweeper_deaf_next(w->s->deaf, w->judged, w->silent, w->quiet, o->deaf_percent,
                                        o->deaf_min_agents);
     if (deaf && !w->s->deaf)
         become_deaf(w);

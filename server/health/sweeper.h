@@ -14,19 +14,21 @@
  *    stale (not served). Silent for >= remove_after: its backends and its
  *    agent record are deleted. Both are measured from the last heartbeat.
  *  - The deaf-node rule (gslb_sweeper_deaf_next()): when at least
- *    deaf_min_agents agents are known and all of them, or more than
- *    deaf_percent % of them, went silent together (silent for half a
- *    threshold or more when the first of them reaches the threshold: agents
- *    cut off at once cross it within a heartbeat interval of each other), it
- *    is this node that is cut off, not the agents that went away: the node is
- *    "gossip deaf". It stays deaf until no more than deaf_percent % of the
- *    agents are silent for half a threshold. While
- *    deaf the sweeper marks nothing stale and removes nothing (the node keeps
- *    serving the last known state), counts it (gossip_deaf) and logs one
- *    warning on entering and one line on leaving the state. When it leaves,
- *    silence is timed afresh from that moment (listen_start_ms = now), so an
- *    agent that has not reported yet is not removed at once; an agent that
- *    really went away is then marked stale and removed as usual.
+ *    deaf_min_agents agents are known (not counting agents marked stale
+ *    already: they went away earlier, alone) and all of them, or more than
+ *    deaf_percent % of them (default 100: all), went silent together (silent
+ *    for half a threshold or more when the first of them reaches the
+ *    threshold: agents cut off at once cross it within a heartbeat interval of
+ *    each other), it is this node that is cut off, not the agents that went
+ *    away: the node is "gossip deaf". It stays deaf while that holds for the
+ *    agents silent for half a threshold (by default: until any of them is
+ *    heard again). While deaf the sweeper marks nothing stale and removes
+ *    nothing (the node keeps serving the last known state), counts it
+ *    (gossip_deaf) and logs one warning on entering and one line on leaving
+ *    the state. When it leaves, silence is timed afresh from that moment
+ *    (listen_start_ms = now), so an agent that has not reported yet is not
+ *    removed at once; an agent that really went away is then marked stale and
+ *    removed as usual.
  *  - Decisions are made on a read snapshot and re-checked inside one write
  *    transaction (which also recompiles the affected answer sets), so a
  *    heartbeat that lands in between wins. No write transaction is opened
@@ -53,7 +55,7 @@
  * backends whose agent record is gone. */
 #define GSLB_SWEEPER_FULL_EVERY 20
 /* Defaults of overwatch.stale.deaf_percent and overwatch.stale.deaf_min_agents. */
-#define GSLB_SWEEPER_DEAF_PERCENT 50
+#define GSLB_SWEEPER_DEAF_PERCENT 100
 #define GSLB_SWEEPER_DEAF_MIN_AGENTS 2
 
 /** When this process last heard agent_id (unix ms); false if it does not know. */

@@ -80,7 +80,7 @@ static void assert_seed_common(const gslb_config_t *cfg)
     assert_int_equal(cfg->restart.map_size, (uint64_t)4 << 30);
     assert_int_equal(cfg->restart.stale_threshold_ms, 30000);
     assert_int_equal(cfg->restart.stale_remove_after_ms, 300000);
-    assert_int_equal(cfg->restart.stale_deaf_percent, 50);
+    assert_int_equal(cfg->restart.stale_deaf_percent, 100);
     assert_int_equal(cfg->restart.stale_deaf_min_agents, 2);
     assert_false(cfg->restart.validation_enabled);
     assert_int_equal(cfg->restart.validation_interval_ms, 30000);

@@ -629,7 +629,8 @@ static void report(fixture_t *f, const char *agent, const char *addr)
     flush(f);
 }
 
-static gslb_sweeper_t *deaf_sweeper(fixture_t *f, int64_t listen_start_ms)
+/* deaf_percent 0 = the default rule (all agents, at least 2). */
+static gslb_sweeper_t *rule_sweeper(fixture_t *f, int64_t listen_start_ms, uint32_t deaf_percent)
 {
     gslb_sweeper_t *sw = NULL;
     gslb_errbuf_t eb;
@@ -639,9 +640,15 @@ static gslb_sweeper_t *deaf_sweeper(fixture_t *f, int64_t listen_start_ms)
                               .last_heard = heard_from_rx,
                               .last_heard_ctx = f->rx,
                               .listen_start_ms = listen_start_ms,
-                              .no_thread = true}; /* default rule: > 50 %, >= 2 agents */
+                              .deaf_percent = deaf_percent,
+                              .no_thread = true};
     assert_int_equal(gslb_sweeper_start(&sw, &so, &eb), 0);
     return sw;
+}
+
+static gslb_sweeper_t *deaf_sweeper(fixture_t *f, int64_t listen_start_ms)
+{
+    return rule_sweeper(f, listen_start_ms, 0);
 }
 
 static gslb_sweeper_counters_t counters_of(const gslb_sweeper_t *sw)
@@ -732,6 +739,41 @@ static void test_sweeper_agent_that_leaves_is_removed(void **state)
     gslb_backend_rec_t b;
     assert_int_equal(get_backend(f, WEB, "127.0.0.3", 8080, &b), GSLB_ENOENT);
     assert_int_equal(counters_of(sw).deaf_episodes, 0);
+    gslb_sweeper_stop(sw);
+}
+
+/* With "more than half" (deaf_percent 50), agents that went away one by one never add
+ * up to a deaf node: those already marked stale do not count. Four agents; c and d go
+ * silent (2 of 4: not more than half), are marked stale; then b goes silent: 1 of the
+ * 2 agents still judged, not 3 of 4, so b is marked stale too. */
+static void test_sweeper_agents_gone_one_by_one_are_not_deafness(void **state)
+{
+    fixture_t *f = *state;
+    static const char *const ids[4] = {"agent-a", "agent-b", "agent-c", "agent-d"};
+    static const char *const addrs[4] = {"127.0.0.1", "127.0.0.2", "127.0.0.3", "127.0.0.4"};
+    for (int i = 0; i < 4; i++)
+        report(f, ids[i], addrs[i]);
+    gslb_sweeper_t *sw = rule_sweeper(f, LONG_AGO, 50);
+    int64_t t0 = f->now;
+    for (int64_t t = 500; t <= 2500; t += 500) { /* c and d silent from t0 */
+        f->now = t0 + t;
+        report(f, "agent-a", "127.0.0.1");
+        report(f, "agent-b", "127.0.0.2");
+        assert_int_equal(gslb_sweeper_run_once(sw, f->now), 0);
+    }
+    assert_false(served(f, WEB, "127.0.0.3"));
+    assert_false(served(f, WEB, "127.0.0.4"));
+    int64_t b_last = f->now;
+    for (int64_t t = b_last + 500; t <= b_last + 2500; t += 500) { /* now b is silent too */
+        f->now = t;
+        report(f, "agent-a", "127.0.0.1");
+        assert_int_equal(gslb_sweeper_run_once(sw, f->now), 0);
+    }
+    assert_false(served(f, WEB, "127.0.0.2"));
+    assert_true(served(f, WEB, "127.0.0.1"));
+    gslb_sweeper_counters_t c = counters_of(sw);
+    assert_int_equal(c.deaf_episodes, 0);
+    assert_int_equal(c.agents_stale, 3);
     gslb_sweeper_stop(sw);
 }
 
@@ -829,6 +871,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_sweeper_deaf_node_keeps_last_state, setup, teardown),
         cmocka_unit_test_setup_teardown(test_sweeper_agent_that_leaves_is_removed, setup, teardown),
         cmocka_unit_test_setup_teardown(test_sweeper_judges_from_listen_start, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_sweeper_agents_gone_one_by_one_are_not_deafness, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_validator_vetoes_and_counts_disagreements, setup,
                                         teardown),
     };

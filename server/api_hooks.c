@@ -24,7 +24,9 @@ static bool has_trusted_state(const gslb_runtime_t *rt, char *reason, size_t cap
     gslb_sweeper_counters_t sc;
     gslb_sweeper_counters(rt->sweeper, &sc);
     if (!rt->sweeper || sc.sweeps == 0) {
-        snprintf(reason, cap, "starting: the stored agent state has not been judged yet");
+        snprintf(reason, cap,
+                 sc.errors ? "the staleness sweeper fails (see the log): agent state not judged"
+                           : "starting: the stored agent state has not been judged yet");
         return false;
     }
     if (sc.gossip_deaf) {

@@ -120,10 +120,24 @@ typedef struct gslb_api_dnssec_ops {
 } gslb_api_dnssec_ops_t;
 
 /* ---- hooks the server passes in ------------------------------------------ */
+
+/** What GET /api/v1/ready adds to its body, whatever the status (docs/api.md). */
+typedef struct gslb_api_ready_details {
+    bool gossip_deaf;            /* the deaf-node rule holds: serving the last known state */
+    bool agent_data_since_start; /* a gossip message was accepted since this process started */
+    uint64_t agents_known;       /* agents in the store */
+    uint64_t agents_silent;      /* of those, silent for stale.threshold or longer */
+    uint64_t backends;           /* backend records in the store (agents' and static) */
+} gslb_api_ready_details_t;
+
 typedef struct gslb_api_hooks {
     void *ctx;
-    /** true when DNS workers serve and the store is open; else fill reason. */
+    /** true when the node can serve: DNS workers serve, the store is open, and
+     *  it has backend state it trusts (server/api_hooks.c); else fill reason.
+     *  Also drives opengslb_up. */
     bool (*ready)(void *ctx, char *reason, size_t cap);
+    /** Details for the /api/v1/ready body. May be NULL (no extra fields). */
+    void (*ready_details)(void *ctx, gslb_api_ready_details_t *out);
     /** Fill a counter snapshot (never blocks a DNS worker). May be NULL. */
     void (*stats)(void *ctx, gslb_api_stats_t *out);
     /** Reload the configuration now (same path as SIGHUP). Returns 0 or an

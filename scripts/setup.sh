@@ -13,7 +13,7 @@ BUILD_PKGS=(build-essential cmake pkg-config git ca-certificates
 # dnsutils brings delv (DNSSEC validation in tests); python3-cryptography lets dnspython
 # verify RRSIGs (dns.dnssec.validate).
 TEST_PKGS=(libcmocka-dev python3 python3-dnspython python3-pytest python3-pyflakes python3-requests
-    python3-cryptography dnsutils knot-dnsutils
+    python3-cryptography dnsutils knot-dnsutils jq
     curl openssl lmdb-utils iproute2 procps clang clang-format libclang-rt-14-dev)
 DEMO_PKGS=(python3 dnsutils curl)
 BENCH_PKGS=(knot nsd dnsperf)

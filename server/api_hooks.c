@@ -15,6 +15,37 @@
 
 #include <stdio.h>
 
+/* Whether the node has backend state it trusts (docs/api.md, /api/v1/ready):
+ * not while it is gossip deaf (it serves what it knew), nor while it has GSLB
+ * domains and no backend at all (a new node no agent has reported to yet). A
+ * node whose configuration defines static backends has backends. */
+static bool has_trusted_state(const gslb_runtime_t *rt, char *reason, size_t cap)
+{
+    gslb_sweeper_counters_t sc;
+    gslb_sweeper_counters(rt->sweeper, &sc);
+    if (!rt->sweeper || sc.sweeps == 0) {
+        snprintf(reason, cap,
+                 sc.errors ? "the staleness sweeper fails (see the log): agent state not judged"
+                           : "starting: the stored agent state has not been judged yet");
+        return false;
+    }
+    if (sc.gossip_deaf) {
+        snprintf(reason, cap,
+                 "gossip deaf: %llu of %llu agents silent at once; serving the last known state "
+                 "(nothing is marked stale or removed until gossip resumes)",
+                 (unsigned long long)sc.agents_stale,
+                 (unsigned long long)(sc.agents_stale + sc.agents_registered));
+        return false;
+    }
+    if (sc.domains_known > 0 && sc.backends_known == 0) {
+        snprintf(reason, cap,
+                 "no backend data: no agent has reported and the store holds no backend "
+                 "(GSLB names answer SERVFAIL)");
+        return false;
+    }
+    return true;
+}
+
 static bool hook_ready(void *ctx, char *reason, size_t cap)
 {
     gslb_runtime_t *rt = ctx;
@@ -26,7 +57,21 @@ static bool hook_ready(void *ctx, char *reason, size_t cap)
         snprintf(reason, cap, "DNS workers are not serving (starting or stopping)");
         return false;
     }
-    return true;
+    return has_trusted_state(rt, reason, cap);
+}
+
+static void hook_ready_details(void *ctx, gslb_api_ready_details_t *out)
+{
+    const gslb_runtime_t *rt = ctx;
+    gslb_sweeper_counters_t sc;
+    gslb_gossip_counters_t gc;
+    gslb_sweeper_counters(rt->sweeper, &sc);
+    gslb_gossip_counters(rt->gossip, &gc);
+    out->gossip_deaf = sc.gossip_deaf != 0;
+    out->agent_data_since_start = gc.messages[GSLB_GOSSIP_ACCEPTED] > 0;
+    out->agents_known = sc.agents_registered + sc.agents_stale;
+    out->agents_silent = sc.agents_stale;
+    out->backends = sc.backends_known;
 }
 
 static void add_query_series(const char *qtype, const char *rcode, uint64_t value, void *ctx)
@@ -103,6 +148,12 @@ static void fill_sweeper_and_validator(gslb_api_stats_t *st, const gslb_sweeper_
     extra(st, "opengslb_sweeper_agents_removed_total", true,
           "Agents removed after stale.remove_after.", NULL, NULL, sc.agents_removed);
     extra(st, "opengslb_sweeper_errors_total", true, "Sweeps that failed.", NULL, NULL, sc.errors);
+    extra(st, "opengslb_gossip_deaf", false,
+          "1 while this node hears (almost) no agent (stale.deaf_percent): it serves the last "
+          "known state and marks no agent stale.",
+          NULL, NULL, sc.gossip_deaf);
+    extra(st, "opengslb_gossip_deaf_episodes_total", true,
+          "Times this node became gossip deaf since start.", NULL, NULL, sc.deaf_episodes);
     extra(st, "opengslb_validation_disagreements_total", true,
           "Times the validator and an agent settled on different verdicts.", NULL, NULL,
           vc.disagreements);
@@ -154,6 +205,7 @@ int gslb_runtime_start_api(gslb_runtime_t *rt, gslb_errbuf_t *eb)
     gslb_api_hooks_t hooks = {
         .ctx = rt,
         .ready = hook_ready,
+        .ready_details = hook_ready_details,
         .stats = hook_stats,
         .reload = hook_reload,
         .dnssec = &gslb_keysync_api_ops,

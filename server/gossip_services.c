@@ -5,6 +5,7 @@
 #include "gossip_services.h"
 #include "gossip_rx.h"
 #include "gslb_log.h"
+#include "gslb_time.h"
 #include "sweeper.h"
 #include "validator.h"
 
@@ -33,6 +34,10 @@ static int start_sweeper(gslb_runtime_t *rt, gslb_errbuf_t *eb)
         .last_heard = rt->gossip ? heard_from_receiver : NULL,
         .last_heard_ctx = rt->gossip,
         .cfg = rt->cfg,
+        /* the receiver listens from now (it was started just before) */
+        .listen_start_ms = gslb_wall_ms(),
+        .deaf_percent = rt->cfg->restart.stale_deaf_percent,
+        .deaf_min_agents = rt->cfg->restart.stale_deaf_min_agents,
     };
     gslb_sweeper_t *s = NULL;
     int rc = gslb_sweeper_start(&s, &o, eb);

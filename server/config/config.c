@@ -310,6 +310,8 @@ static void set_defaults(gslb_config_t *cfg)
     cfg->gossip_source_burst = 2000;
     cfg->restart.stale_threshold_ms = 30000;
     cfg->restart.stale_remove_after_ms = 300000;
+    cfg->restart.stale_deaf_percent = 100;  /* sweeper.h GSLB_SWEEPER_DEAF_PERCENT */
+    cfg->restart.stale_deaf_min_agents = 2; /* sweeper.h GSLB_SWEEPER_DEAF_MIN_AGENTS */
     cfg->restart.validation_enabled = false;
     cfg->restart.validation_interval_ms = 30000;
     cfg->restart.validation_timeout_ms = 5000;
@@ -549,7 +551,8 @@ static int parse_dnssec(cfg_ctx_t *c, const yc_node_t *ow)
 
 static int parse_stale(cfg_ctx_t *c, const yc_node_t *ow)
 {
-    static const char *const keys[] = {"threshold", "remove_after", NULL};
+    static const char *const keys[] = {"threshold", "remove_after", "deaf_percent",
+                                       "deaf_min_agents", NULL};
     const char *base = "overwatch.stale";
     const yc_node_t *m = NULL;
     int rc = cfg_section(c, ow, "overwatch", "stale", keys, &m);
@@ -558,7 +561,11 @@ static int parse_stale(cfg_ctx_t *c, const yc_node_t *ow)
     if ((rc = cfg_opt_duration(c, m, base, "threshold", 1000, 30 * 86400000ULL,
                                &c->cfg->restart.stale_threshold_ms)) != 0 ||
         (rc = cfg_opt_duration(c, m, base, "remove_after", 1000, 365 * 86400000ULL,
-                               &c->cfg->restart.stale_remove_after_ms)) != 0)
+                               &c->cfg->restart.stale_remove_after_ms)) != 0 ||
+        (rc = cfg_opt_u32(c, m, base, "deaf_percent", 1, 100,
+                          &c->cfg->restart.stale_deaf_percent)) != 0 ||
+        (rc = cfg_opt_u32(c, m, base, "deaf_min_agents", 1, 1000000,
+                          &c->cfg->restart.stale_deaf_min_agents)) != 0)
         return rc;
     if (c->cfg->restart.stale_remove_after_ms < c->cfg->restart.stale_threshold_ms)
         return cfg_key_error(c, m, cfg_child(m, "remove_after") ? "remove_after" : "threshold",

@@ -103,6 +103,8 @@ typedef struct gslb_cfg_restart {
     char region[GSLB_LABEL_MAX];
     /* overwatch.stale */
     uint64_t stale_threshold_ms, stale_remove_after_ms;
+    uint32_t stale_deaf_percent;    /* deaf_percent: more than this % of agents silent = deaf */
+    uint32_t stale_deaf_min_agents; /* deaf_min_agents: the rule needs at least this many */
     /* overwatch.validation */
     bool validation_enabled;
     uint64_t validation_interval_ms, validation_timeout_ms;

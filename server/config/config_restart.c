@@ -57,7 +57,9 @@ static bool identity_differs(const gslb_cfg_restart_t *a, const gslb_cfg_restart
 static bool stale_differs(const gslb_cfg_restart_t *a, const gslb_cfg_restart_t *b)
 {
     return a->stale_threshold_ms != b->stale_threshold_ms ||
-           a->stale_remove_after_ms != b->stale_remove_after_ms;
+           a->stale_remove_after_ms != b->stale_remove_after_ms ||
+           a->stale_deaf_percent != b->stale_deaf_percent ||
+           a->stale_deaf_min_agents != b->stale_deaf_min_agents;
 }
 
 static bool validation_differs(const gslb_cfg_restart_t *a, const gslb_cfg_restart_t *b)

@@ -659,6 +659,23 @@ static void add_ns_glue(gslb_answer_ctx_t *ctx, resp_t *r, const MDB_val *ns_val
     }
 }
 
+/* A GSLB name with no backend state at all: no candidate in this family's set
+ * and none in the other family's. Not "no data" (a resolver would cache that)
+ * but "cannot answer now" (SERVFAIL: it tries another overwatch). A set that
+ * has candidates, all unhealthy, is left to the domain's all_unhealthy mode. */
+static bool has_no_backend_state(gslb_answer_ctx_t *ctx, const gslb_query_t *q, uint16_t type,
+                                 const gslb_ans_set_t *set)
+{
+    if (le16toh(set->count) != 0)
+        return false;
+    uint16_t other = type == GSLB_RR_A ? GSLB_RR_AAAA : GSLB_RR_A;
+    MDB_val val;
+    if (lookup(ctx, q->qname_lc, q->qname_len, other, &val) != FOUND_GSLB)
+        return true;
+    const gslb_ans_set_t *other_set = val.mv_data;
+    return le16toh(other_set->count) == 0;
+}
+
 /* Answer from an RRset value at the question name. Returns true when records
  * were written (or the answer was truncated / failed), false for "no data". */
 static bool answer_rrset(gslb_answer_ctx_t *ctx, resp_t *r, uint16_t type, enum found kind,
@@ -672,7 +689,7 @@ static bool answer_rrset(gslb_answer_ctx_t *ctx, resp_t *r, uint16_t type, enum 
         size_t n = 0;
         enum gslb_pick_result pick =
             gslb_policy_pick(&ctx->policy, set, ctx->idx, ctx->idx_cap, &n);
-        if (pick == GSLB_PICK_SERVFAIL) {
+        if (pick == GSLB_PICK_SERVFAIL || has_no_backend_state(ctx, q, type, set)) {
             r->rcode = GSLB_RCODE_SERVFAIL;
             r->aa = false;
             return true;

@@ -13,7 +13,12 @@
  *    one address while the process runs: env.h never resizes it at run time).
  *  - gslb_answer_query() writes the complete response into out and returns its
  *    length, or 0 when the query must be dropped (QR=1, shorter than a header).
- *    The RCODE decisions are listed in docs/rfc-compliance.md.
+ *    The RCODE decisions are listed in docs/rfc-compliance.md. A GSLB name
+ *    with no backend state at all (no candidate in its A set nor in its AAAA
+ *    set: never reported, or every backend removed) is SERVFAIL for A and
+ *    AAAA, never a cacheable NODATA; a family alone without backends is
+ *    NODATA, and candidates that are all unhealthy follow the domain's
+ *    all_unhealthy mode (policy.h).
  *  - Size: over UDP the answer is at most 512 bytes without EDNS, else
  *    min(max(client payload, 512), our payload); over TCP at most 65535. An
  *    answer that does not fit is sent with TC and no partial RRset;

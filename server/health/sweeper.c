@@ -17,6 +17,10 @@ struct gslb_sweeper {
     gslb_sweeper_opts_t o;
     gslb_periodic_t *thread; /* NULL with no_thread */
     uint64_t runs;           /* sweeps so far: full backend scans on runs % FULL_EVERY == 0 */
+    /* the deaf-node rule (sweeping thread only) */
+    int64_t hearing_since_ms; /* nobody counts as silent from before this */
+    bool deaf;
+    int64_t deaf_since_ms;
     gslb_sweeper_counters_t counters; /* written by the sweeping thread only */
     pthread_mutex_t static_mu;        /* statics: update() may swap them */
     gslb_static_backends_t statics;   /* configured backends to fall back to */
@@ -47,6 +51,11 @@ typedef struct sweep {
     char (*dirty)[GSLB_NAME_MAX];
     size_t ndirty, dirty_cap;
     bool agents_changed;
+    /* the deaf-node rule's counts, over the agents not marked stale already */
+    uint64_t judged; /* those agents */
+    uint64_t silent; /* of them, silent for stale_threshold or longer */
+    uint64_t quiet;  /* of them, silent for half of it or longer */
+    uint64_t backends_known, domains_known;
 } sweep_t;
 
 static int grow(void **v, size_t *cap, size_t need, size_t size)
@@ -71,13 +80,34 @@ static int64_t stored_heard_ms(int64_t unix_s)
     return unix_s > 0 ? unix_s * 1000 + 999 : 0;
 }
 
+/* Nobody is silent since before this node could hear (its start, or the end of
+ * its last deaf spell). */
+static int64_t since_hearing(const sweep_t *w, int64_t heard_ms)
+{
+    return heard_ms > w->s->hearing_since_ms ? heard_ms : w->s->hearing_since_ms;
+}
+
 static int64_t agent_heard_ms(const sweep_t *w, const gslb_agent_rec_t *r)
 {
     int64_t ms = 0;
     const gslb_sweeper_opts_t *o = &w->s->o;
     if (o->last_heard && o->last_heard(o->last_heard_ctx, r->agent_id, &ms))
-        return ms;
-    return stored_heard_ms(r->last_heartbeat);
+        return since_hearing(w, ms);
+    return since_hearing(w, stored_heard_ms(r->last_heartbeat));
+}
+
+static bool is_silent(const sweep_t *w, int64_t heard_ms)
+{
+    return w->now_ms - heard_ms >= (int64_t)w->s->o.stale_threshold_ms;
+}
+
+/* Going silent: an agent heard within a threshold whose heartbeats (a few per
+ * threshold) stopped. Agents cut off together cross the threshold one by one,
+ * within a heartbeat interval of each other: when the first one crosses, the
+ * others are quiet already. */
+static bool is_quiet(const sweep_t *w, int64_t heard_ms)
+{
+    return w->now_ms - heard_ms >= (int64_t)(w->s->o.stale_threshold_ms / 2);
 }
 
 static enum verdict judge(const sweep_t *w, int64_t heard_ms, bool stale)
@@ -107,8 +137,8 @@ static int64_t backend_heard_ms(const sweep_t *w, const gslb_backend_rec_t *b)
     int64_t ms = 0;
     const gslb_sweeper_opts_t *o = &w->s->o;
     if (o->last_heard && o->last_heard(o->last_heard_ctx, b->agent_id, &ms))
-        return ms;
-    return stored_heard_ms(b->last_seen);
+        return since_hearing(w, ms);
+    return since_hearing(w, stored_heard_ms(b->last_seen));
 }
 
 static int collect_agent(const gslb_agent_rec_t *r, void *ctx)
@@ -119,9 +149,15 @@ static int collect_agent(const gslb_agent_rec_t *r, void *ctx)
     agent_seen_t *a = &w->agents[w->nagents++];
     a->rec = *r;
     a->heard_ms = agent_heard_ms(w, r);
-    if (judge(w, a->heard_ms, r->stale) != KEEP)
-        w->agents_changed = true;
     return 0;
+}
+
+static bool any_agent_to_change(const sweep_t *w)
+{
+    for (size_t i = 0; i < w->nagents; i++)
+        if (judge(w, w->agents[i].heard_ms, w->agents[i].rec.stale) != KEEP)
+            return true;
+    return false;
 }
 
 static int collect_backend(const gslb_backend_rec_t *r, void *ctx)
@@ -137,18 +173,109 @@ static int collect_backend(const gslb_backend_rec_t *r, void *ctx)
     return 0;
 }
 
+static void count_silence(sweep_t *w)
+{
+    w->judged = w->silent = w->quiet = 0;
+    for (size_t i = 0; i < w->nagents; i++) {
+        if (w->agents[i].rec.stale)
+            continue; /* went away earlier, alone: not part of a silence "together" */
+        w->judged++;
+        w->silent += is_silent(w, w->agents[i].heard_ms);
+        w->quiet += is_quiet(w, w->agents[i].heard_ms);
+    }
+}
+
+/* Published after a successful sweep: agents judged REMOVE are gone by then. */
 static void publish_gauges(const sweep_t *w)
 {
-    uint64_t live = 0, stale = 0;
+    gslb_sweeper_counters_t *c = &w->s->counters;
+    uint64_t live = 0, silent = 0;
     for (size_t i = 0; i < w->nagents; i++) {
-        int64_t silent = w->now_ms - w->agents[i].heard_ms;
-        if (silent >= (int64_t)w->s->o.stale_threshold_ms)
-            stale++;
+        const agent_seen_t *a = &w->agents[i];
+        if (!w->s->deaf && judge(w, a->heard_ms, a->rec.stale) == REMOVE)
+            continue;
+        if (is_silent(w, a->heard_ms))
+            silent++;
         else
             live++;
     }
-    gslb_counter_set(&w->s->counters.agents_registered, live);
-    gslb_counter_set(&w->s->counters.agents_stale, stale);
+    gslb_counter_set(&c->agents_registered, live);
+    gslb_counter_set(&c->agents_stale, silent);
+    gslb_counter_set(&c->gossip_deaf, w->s->deaf);
+    gslb_counter_set(&c->backends_known, w->backends_known);
+    gslb_counter_set(&c->domains_known, w->domains_known);
+}
+
+/* ---- the deaf-node rule ---------------------------------------------------- */
+
+bool gslb_sweeper_is_deaf(uint64_t known, uint64_t quiet, uint32_t percent, uint32_t min_agents)
+{
+    if (known == 0 || known < min_agents)
+        return false;
+    return quiet >= known || quiet * 100 > (uint64_t)percent * known;
+}
+
+bool gslb_sweeper_deaf_next(bool deaf, uint64_t known, uint64_t silent, uint64_t quiet,
+                            uint32_t percent, uint32_t min_agents)
+{
+    if (!gslb_sweeper_is_deaf(known, quiet, percent, min_agents))
+        return false;
+    return deaf || silent > 0;
+}
+
+static void become_deaf(sweep_t *w)
+{
+    gslb_sweeper_t *s = w->s;
+    s->deaf = true;
+    s->deaf_since_ms = w->now_ms;
+    gslb_counter_add(&s->counters.deaf_episodes, 1);
+    gslb_warn("sweeper: gossip deaf: %llu of %zu agents went silent together (%llu for %llums "
+              "or more); taking this node to be cut off: it keeps serving the last known state "
+              "and marks no agent stale nor removes any until gossip resumes",
+              (unsigned long long)w->quiet, (size_t)w->judged, (unsigned long long)w->silent,
+              (unsigned long long)s->o.stale_threshold_ms);
+}
+
+/* Gossip resumed: silence is timed afresh from now, so an agent that has not
+ * reported yet gets a full stale_threshold before it is judged. */
+static void stop_being_deaf(sweep_t *w)
+{
+    gslb_sweeper_t *s = w->s;
+    s->deaf = false;
+    s->hearing_since_ms = w->now_ms;
+    gslb_info("sweeper: gossip resumed after %llds deaf: %llu of %zu agents heard within %llums; "
+              "agents still silent are timed from now",
+              (long long)((w->now_ms - s->deaf_since_ms) / 1000),
+              (unsigned long long)(w->judged - w->quiet), (size_t)w->judged,
+              (unsigned long long)(s->o.stale_threshold_ms / 2));
+    for (size_t i = 0; i < w->nagents; i++)
+        w->agents[i].heard_ms = since_hearing(w, w->agents[i].heard_ms);
+    count_silence(w);
+}
+
+/* Applies the rule to this sweep's agents; true while the node is deaf. */
+static bool follow_deafness(sweep_t *w)
+{
+    const gslb_sweeper_opts_t *o = &w->s->o;
+    count_silence(w);
+    bool deaf = gslb_sweeper_deaf_next(w->s->deaf, w->judged, w->silent, w->quiet, o->deaf_percent,
+                                       o->deaf_min_agents);
+    if (deaf && !w->s->deaf)
+        become_deaf(w);
+    else if (!deaf && w->s->deaf)
+        stop_being_deaf(w);
+    return w->s->deaf;
+}
+
+/* ---- surveying -------------------------------------------------------------- */
+
+static int count_entries(gslb_env_t *e, MDB_txn *txn, enum gslb_dbi dbi, uint64_t *out)
+{
+    MDB_stat st;
+    if (mdb_stat(txn, e->dbi[dbi], &st) != MDB_SUCCESS)
+        return GSLB_ESTORE;
+    *out = st.ms_entries;
+    return GSLB_OK;
 }
 
 static int survey(sweep_t *w)
@@ -159,9 +286,17 @@ static int survey(sweep_t *w)
     if (rc < 0)
         return rc;
     rc = gslb_store_foreach_agent(e, txn, collect_agent, w);
-    bool full = w->s->runs % GSLB_SWEEPER_FULL_EVERY == 0;
-    if (rc == GSLB_OK && (w->agents_changed || full))
-        rc = gslb_store_foreach_backend(e, txn, NULL, collect_backend, w);
+    if (rc == GSLB_OK)
+        rc = count_entries(e, txn, GSLB_DBI_BACKENDS, &w->backends_known);
+    if (rc == GSLB_OK)
+        rc = count_entries(e, txn, GSLB_DBI_DOMAINS, &w->domains_known);
+    bool deaf = rc == GSLB_OK && follow_deafness(w);
+    if (rc == GSLB_OK && !deaf) {
+        w->agents_changed = any_agent_to_change(w);
+        bool full = w->s->runs % GSLB_SWEEPER_FULL_EVERY == 0;
+        if (w->agents_changed || full)
+            rc = gslb_store_foreach_backend(e, txn, NULL, collect_backend, w);
+    }
     mdb_txn_abort(txn);
     return rc;
 }
@@ -324,6 +459,11 @@ int gslb_sweeper_start(gslb_sweeper_t **out, const gslb_sweeper_opts_t *opts, gs
     }
     if (!s->o.tick_ms)
         s->o.tick_ms = GSLB_SWEEPER_TICK_MS;
+    if (!s->o.deaf_percent)
+        s->o.deaf_percent = GSLB_SWEEPER_DEAF_PERCENT;
+    if (!s->o.deaf_min_agents)
+        s->o.deaf_min_agents = GSLB_SWEEPER_DEAF_MIN_AGENTS;
+    s->hearing_since_ms = s->o.listen_start_ms ? s->o.listen_start_ms : gslb_wall_ms();
     if (!opts->no_thread) {
         gslb_periodic_opts_t po = {
             .name = "sweeper", .run = sweep_now, .ctx = s, .interval_ms = s->o.tick_ms};

@@ -34,7 +34,10 @@ def ow(tmp_path):
 
 def test_live_ready_version(ow):
     assert json_of(ow.get("/api/v1/live"), 200) == {"status": "alive"}
-    assert json_of(ow.get("/api/v1/ready"), 200) == {"status": "ready"}
+    # static backends only, no agent: ready (it has backend state to serve)
+    assert json_of(ow.get("/api/v1/ready"), 200) == {
+        "status": "ready", "gossip_deaf": False, "agent_data_since_start": False,
+        "agents_known": 0, "agents_silent": 0, "backends": len(DEFAULT_SERVERS)}
     v = json_of(ow.get("/api/v1/version"), 200)
     assert v["name"] == "gslb-overwatch" and v["api_version"] == "v1"
     assert v["node_id"] == "api-test" and v["region"] == "us-east"

@@ -16,6 +16,12 @@ Covers:
 - Test 3 (rolling restart): every restarted node is ready and answers its first query
   from its persisted store (the agent is silenced first, so nothing else could tell it);
 - complete cluster failure: any single node started alone serves the last known state;
+- the deaf-node rule (short timers, two agents): Test 2 past stale.remove_after (the cut
+  node keeps the last known state, says so in /api/v1/ready and opengslb_gossip_deaf, and
+  takes the fresh state after healing), complete cluster failure past remove_after (the
+  node started alone serves its stored backends at once), an agent that really leaves is
+  still removed, a new node with no data is not ready, a name with no backend state is
+  SERVFAIL;
 - "Inconsistent DNS responses": /api/v1/overwatch/backends `.backends | length`, the
   answers and SOA/NS are the same on all nodes;
 - monitoring: the metric names of the guide's PromQL exist and count per node;
@@ -37,6 +43,7 @@ import time
 import dns.exception
 import dns.message
 import dns.query
+import dns.rcode
 import dns.rdatatype
 import dns.resolver
 import pytest
@@ -48,6 +55,10 @@ from harness import (OVERWATCH, Agent, Backend, Overwatch, UdpRelay, a_set, samp
 ZONE = "gslb.example.com"
 WEB = "webapp." + ZONE
 BACKEND_ADDR = "127.0.0.10"  # the agent's HTTP backend: the only address webapp can answer
+# Further agents' backends (tests with several agents: webapp-agent-2 reports 127.0.0.11, ...)
+BACKEND_ADDRS = ["127.0.0.10", "127.0.0.11", "127.0.0.12"]
+# A GSLB name no agent reports and no server backs: no backend state at all (SERVFAIL)
+EMPTY = "nobackends." + ZONE
 SOA_SERIAL = 2025011501
 # (node_id, region, loopback address) of the guide's three overwatches
 NODES = [("overwatch-us-east-1", "us-east", "127.0.0.1"),
@@ -80,7 +91,7 @@ overwatch:
       token: "${{CLUSTER_TOKEN}}"  # the cluster secret config check asks for with peers
   stale:
     threshold: {stale}
-    remove_after: 5m
+    remove_after: {remove_after}
   data_dir: "{data_dir}"
 storage:
   map_size: 64MiB
@@ -110,19 +121,23 @@ domains:
     routing_algorithm: round-robin
     regions: [us-east, us-west, eu-west]
     all_unhealthy: nodata
+  - name: {empty}
+    regions: [us-east, us-west, eu-west]
+    all_unhealthy: nodata
 """
 
 
 class Node(Overwatch):
     """One gslb-overwatch on its own loopback address; restartable on the same ports."""
 
-    def __init__(self, base, index, env, stale):
+    def __init__(self, base, index, env, stale, remove_after="5m"):
         node_id, self.region, host = NODES[index]
         super().__init__(base / node_id, name=node_id, host=host,
                          ports=("dns", "gossip", "api", "metrics"), env=env)
         self.node_id = node_id
         self.index = index
         self.stale = stale
+        self.remove_after = remove_after
         self.peers = []
 
     # ---- configuration ---------------------------------------------------------------
@@ -132,8 +147,9 @@ class Node(Overwatch):
     def config_text(self):
         return OVERWATCH_YAML.format(
             node_id=self.node_id, region=self.region, host=self.host, stale=self.stale,
-            peers=json.dumps(self.peers), data_dir=self.data_dir, zone=ZONE, web=WEB,
-            serial=SOA_SERIAL, **self.ports)
+            remove_after=self.remove_after, peers=json.dumps(self.peers),
+            data_dir=self.data_dir, zone=ZONE, web=WEB, empty=EMPTY, serial=SOA_SERIAL,
+            **self.ports)
 
     # ---- HTTP ------------------------------------------------------------------------
     def get(self, path, timeout=2):
@@ -144,6 +160,12 @@ class Node(Overwatch):
             return self.get("/api/v1/ready", timeout=0.5).status_code
         except requests.RequestException:
             return None
+
+    def ready_json(self, status):
+        """GET /api/v1/ready, which must answer status; its JSON body."""
+        r = self.get("/api/v1/ready")
+        assert r.status_code == status, (self.node_id, r.status_code, r.text)
+        return r.json()
 
     def backends(self):
         r = self.get("/api/v1/overwatch/backends")
@@ -158,29 +180,46 @@ class Node(Overwatch):
         """The A addresses this node answers, or None when it does not answer."""
         return super().a_records(name, timeout=timeout)
 
+    def serves(self, addresses, name=WEB):
+        """Whether this node answers exactly addresses (NOERROR) now."""
+        try:
+            r = self.query(name, "A", timeout=1.0)
+        except (dns.exception.DNSException, OSError):
+            return False
+        return r.rcode() == dns.rcode.NOERROR and a_set(r) == addresses
+
 
 # ---- the cluster -----------------------------------------------------------------------
 
 class Cluster:
     """Three overwatches deployed in the guide's order (Steps 2-3), optionally Step 4,
-    an HTTP backend and one agent gossiping to all three (Step 5)."""
+    an HTTP backend and one agent gossiping to all three (Step 5), or several agents."""
 
-    def __init__(self, base, stale="30s"):
+    def __init__(self, base, stale="30s", remove_after="5m", heartbeat=HEARTBEAT):
         self.base = base
+        self.heartbeat = heartbeat
         self.env = dict(os.environ, WEBAPP_TOKEN="webapp-" + os.urandom(8).hex(),
                         API_TOKEN="api-" + os.urandom(8).hex(),
                         CLUSTER_TOKEN="cluster-" + os.urandom(8).hex(),
                         GOSSIP_KEY=base64.b64encode(os.urandom(32)).decode())
-        self.nodes = [Node(base, i, self.env, stale) for i in range(3)]
-        self.backend = None
-        self.agent = None
+        self.nodes = [Node(base, i, self.env, stale, remove_after) for i in range(3)]
+        self.backend = None  # the first agent's backend
+        self.agent = None  # the first agent
+        self.backends = []
+        self.agents = []
         self.relay = None
 
     def deploy(self):
-        """Steps 2 and 3: overwatch-1 with no peers, then 2 and 3 listing the earlier ones."""
+        """Steps 2 and 3: overwatch-1 with no peers, then 2 and 3 listing the earlier ones.
+        A new node that no agent has reported to yet serves nothing and is not ready
+        (/api/v1/ready 503, "no backend data"): wait for its DNS and metrics instead."""
         for i, node in enumerate(self.nodes):
             node.peers = [n.api_url for n in self.nodes[:i]]
-            node.start()
+            node.ready = ("dns", "metrics")
+            try:
+                node.start()
+            finally:
+                node.ready = ("api",)
         return self
 
     def step4(self):
@@ -190,9 +229,9 @@ class Cluster:
         ow1.write_config()
         return ow1.sighup("reload: applied", timeout=5)
 
-    def start_agent(self, relay_to=None):
-        """The backend and the agent; relay_to: index of a node reached through a UdpRelay."""
-        self.backend = Backend(BACKEND_ADDR).start()
+    def start_agent(self, relay_to=None, count=1):
+        """count agents, each with its own backend (BACKEND_ADDRS); relay_to: index of a
+        node reached through a UdpRelay (one relay for every agent's gossip)."""
         targets = []
         for i, n in enumerate(self.nodes):
             if i == relay_to:
@@ -200,28 +239,37 @@ class Cluster:
                 targets.append(("127.0.0.1", self.relay.port))
             else:
                 targets.append((n.host, n.ports["gossip"]))
-        # HA guide, Step 5: gossip to ALL overwatch nodes, secrets from the environment
-        self.agent = Agent(self.base, "webapp-agent-1", [(BACKEND_ADDR, self.backend.port)],
-                           targets, env=self.env, token="${WEBAPP_TOKEN}",
-                           key="${GOSSIP_KEY}", heartbeat=HEARTBEAT).start()
-        for n in self.nodes:
-            wait_until(lambda: n.a_records() == {BACKEND_ADDR}, 10,
-                       what=f"{n.node_id} to serve the agent's backend")
+        for k in range(count):
+            backend = Backend(BACKEND_ADDRS[k]).start()
+            # HA guide, Step 5: gossip to ALL overwatch nodes, secrets from the environment
+            agent = Agent(self.base, f"webapp-agent-{k + 1}", [(backend.address, backend.port)],
+                          targets, env=self.env, token="${WEBAPP_TOKEN}",
+                          key="${GOSSIP_KEY}", heartbeat=self.heartbeat).start()
+            self.backends.append(backend)
+            self.agents.append(agent)
+        self.backend, self.agent = self.backends[0], self.agents[0]
+        for n in self.nodes:  # SERVFAIL until a node has heard an agent (no backend state)
+            wait_until(lambda: n.serves(self.addresses()), 10,
+                       what=f"{n.node_id} to serve the agents' backends")
         return self
+
+    def addresses(self):
+        """The backends' addresses (what webapp answers while all are healthy)."""
+        return {b.address for b in self.backends}
 
     def resolver(self, order=(0, 1, 2), timeout=0.3, lifetime=3.0):
         return stub_resolver([(self.nodes[i].host, self.nodes[i].ports["dns"]) for i in order],
                              timeout=timeout, lifetime=lifetime)
 
     def stop_all(self):
-        if self.agent:
-            self.agent.stop(signal.SIGKILL)
+        for a in self.agents:
+            a.stop(signal.SIGKILL)
         for n in self.nodes:
             n.stop()
         if self.relay:
             self.relay.close()
-        if self.backend:
-            self.backend.stop()
+        for b in self.backends:
+            b.stop()
 
 
 @pytest.fixture
@@ -308,7 +356,7 @@ def test_step4_reload_adds_peers_without_dropping_queries(deployed):
     assert loop.failed == [], loop.failed[:5]
     assert ow1.proc.poll() is None
     after = ow1.log()[mark:]
-    assert "1 zone(s), 1 domain(s), 3 region(s), 2 DNSSEC peer(s)" in after, after
+    assert "1 zone(s), 2 domain(s), 3 region(s), 2 DNSSEC peer(s)" in after, after
     assert "requires restart" not in after, after
     fams = ow1.metrics()
     assert sample(fams, "opengslb_config_reloads_total", result="success") == 1
@@ -327,8 +375,10 @@ def test_step4_bad_reload_keeps_serving_the_old_config(deployed):
     ow1.config_path.write_text(ow1.config_text().replace("key_sync:", "key_synk:"))
     mark = ow1.sighup("reload: rejected", timeout=5)
     assert "key_synk" in ow1.log()[mark:]
-    assert ow1.proc.poll() is None and ow1.ready_status() == 200
-    assert ow1.query(WEB).rcode() == 0
+    assert ow1.proc.poll() is None and ow1.get("/api/v1/live").status_code == 200
+    # still not ready for the reason it had before (no agent yet), not for the bad file
+    assert ow1.ready_json(503)["reason"].startswith("no backend data")
+    assert ow1.query(ZONE, "SOA").rcode() == 0
     assert ow1.metric("opengslb_config_reloads_total", result="failure") == 1
 
 
@@ -349,8 +399,7 @@ def test_node_failure_clients_retry_and_node_rejoins(cluster):
         assert n.a_records() == {BACKEND_ADDR}
 
     ow1.start(keep_ports=True)  # systemctl start; start() waited for /api/v1/ready == 200
-    r = ow1.get("/api/v1/ready")
-    assert r.status_code == 200 and r.json() == {"status": "ready"}
+    assert ow1.ready_json(200)["status"] == "ready"
     assert ow1.a_records() == {BACKEND_ADDR}
     # the agent (still running) reaches the node again
     wait_until(lambda: ow1.metric("opengslb_gossip_messages_total", result="accepted") > 0, 5,
@@ -402,6 +451,135 @@ def test_partition_only_the_blocked_node_goes_stale(tmp_path):
         assert blocked.metric("opengslb_overwatch_agents_registered") == 1
     finally:
         c.stop_all()
+
+
+# ---- Test 2 past remove_after: the deaf-node rule (docs/ha-setup.md) ---------------------
+# Short timers: stale.threshold 2 s, remove_after 4 s, heartbeats every 200 ms (well under
+# a third of the threshold, as docs/agent.md asks: a loaded test machine must not delay a
+# live agent by half a threshold); two agents, so a node can tell "one agent went away"
+# (the other still reports) from "this node went deaf" (both silent together).
+
+SHORT = {"stale": "2s", "remove_after": "4s", "heartbeat": "200ms"}
+PAST_REMOVE_AFTER = 5.0  # seconds: longer than remove_after
+
+
+def assert_deaf(node, agents=2):
+    """The node says loudly that it hears no agent: /ready 503 with the reason, the metric."""
+    j = node.ready_json(503)
+    assert j["status"] == "not_ready" and j["reason"].startswith("gossip deaf"), j
+    assert j["gossip_deaf"] is True and j["agents_silent"] == agents, j
+    fams = node.metrics()
+    assert sample(fams, "opengslb_gossip_deaf") == 1
+    assert sample(fams, "opengslb_up") == 0  # as /api/v1/ready
+    assert sample(fams, "opengslb_sweeper_agents_removed_total") == 0
+    assert sample(fams, "opengslb_sweeper_backends_marked_stale_total") == 0
+
+
+def test_partition_past_remove_after_keeps_the_last_known_state(tmp_path):
+    c = Cluster(tmp_path, **SHORT)
+    try:
+        c.deploy()
+        c.start_agent(relay_to=2, count=2)
+        both = c.addresses()
+        blocked, others = c.nodes[2], c.nodes[:2]
+        mark = len(blocked.log())
+        c.relay.cut()  # iptables -A INPUT -p udp --dport 7946 -j DROP on overwatch-3
+        cut_at = time.monotonic()
+        blocked.wait_log("gossip deaf:", start=mark, timeout=6)
+        # meanwhile the second backend dies: the nodes that hear the agents drop it
+        c.backends[1].stop()
+        for n in others:
+            wait_until(lambda: n.a_records() == {BACKEND_ADDR}, 5,
+                       what=f"{n.node_id} to drop the dead backend")
+        time.sleep(max(0.0, PAST_REMOVE_AFTER - (time.monotonic() - cut_at)))
+        # the cut-off node still answers with what it last knew, NOERROR, and says why
+        assert blocked.a_records() == both
+        assert len(blocked.backends()) == 2
+        assert_deaf(blocked)
+        assert blocked.log()[mark:].count("gossip deaf:") == 1  # one line on entering
+        for n in others:
+            assert n.ready_json(200)["gossip_deaf"] is False
+            assert n.metric("opengslb_gossip_deaf") == 0
+        assert a_set(c.resolver().resolve(WEB, "A")) == {BACKEND_ADDR}
+        c.relay.heal()  # iptables -D ...
+        wait_until(lambda: blocked.ready_status() == 200, 5, what="healed node ready")
+        blocked.wait_log("gossip resumed", start=mark)
+        assert blocked.metric("opengslb_gossip_deaf") == 0
+        assert blocked.metric("opengslb_gossip_deaf_episodes_total") == 1
+        wait_until(lambda: blocked.a_records() == {BACKEND_ADDR}, 5,
+                   what="healed node serving the fresh state")
+    finally:
+        c.stop_all()
+
+
+def test_complete_cluster_failure_past_remove_after(tmp_path):
+    c = Cluster(tmp_path, **SHORT)
+    try:
+        c.deploy()
+        c.start_agent(count=2)
+        both = c.addresses()
+        for a in c.agents:  # no agent reports while the cluster is down or after
+            a.stop(signal.SIGKILL)
+        for n in c.nodes:
+            assert n.stop() == 0, n.log()
+        time.sleep(PAST_REMOVE_AFTER)  # the outage outlasts remove_after
+        first = c.nodes[1].start(keep_ports=True)  # waits for /api/v1/ready == 200
+        assert first.a_records(timeout=0.5) == both  # DNS resumes at once, stored state
+        assert_silent_since_start(first)
+        j = first.ready_json(200)
+        assert j["agent_data_since_start"] is False and j["backends"] == 2, j
+        # still nobody reports after stale.threshold: the node counts itself deaf and
+        # keeps the stored state instead of dropping it
+        wait_until(lambda: first.metric("opengslb_gossip_deaf") == 1, 6, what="deaf")
+        assert first.a_records() == both
+        assert_deaf(first)
+    finally:
+        c.stop_all()
+
+
+def test_an_agent_that_really_leaves_is_still_removed(tmp_path):
+    c = Cluster(tmp_path, **SHORT)
+    try:
+        c.deploy()
+        c.start_agent(count=2)
+        gone = BACKEND_ADDRS[1]
+        c.agents[1].stop(signal.SIGKILL)  # the other agent keeps reporting
+        for n in c.nodes:
+            wait_until(lambda: n.a_records() == {BACKEND_ADDR}, 6, what="stale agent")
+        for n in c.nodes:
+            wait_until(lambda: gone not in {b["address"] for b in n.backends()}, 8,
+                       what=f"{n.node_id} to remove the silent agent's backend")
+            fams = n.metrics()
+            assert sample(fams, "opengslb_sweeper_agents_removed_total") == 1
+            assert sample(fams, "opengslb_gossip_deaf") == 0
+            assert sample(fams, "opengslb_gossip_deaf_episodes_total") == 0
+            assert n.ready_json(200)["agents_known"] == 1
+            assert n.a_records() == {BACKEND_ADDR}
+    finally:
+        c.stop_all()
+
+
+def test_new_node_without_data_is_not_ready(deployed):
+    """Nothing stored, no agent yet: not ready, and GSLB names are SERVFAIL, not NODATA."""
+    for n in deployed.nodes:
+        j = n.ready_json(503)
+        assert j["reason"].startswith("no backend data"), j
+        assert j["backends"] == 0 and j["gossip_deaf"] is False, j
+        assert n.metric("opengslb_up") == 0
+        assert n.query(WEB, "A").rcode() == dns.rcode.SERVFAIL
+    deployed.start_agent()
+    for n in deployed.nodes:
+        wait_until(lambda: n.ready_status() == 200, 5, what=f"{n.node_id} ready")
+
+
+def test_name_without_backend_state_is_servfail(steady):
+    for n in steady.nodes:
+        for rdtype in ("A", "AAAA"):
+            r = n.query(EMPTY, rdtype)
+            assert r.rcode() == dns.rcode.SERVFAIL and not r.answer, (n.node_id, r)
+        r = n.query(WEB, "AAAA")  # only the family has no backend: NODATA as before
+        assert r.rcode() == dns.rcode.NOERROR and not r.answer, r
+        assert n.query(EMPTY, "TXT").rcode() == dns.rcode.NOERROR
 
 
 # ---- Test 3: rolling restart -----------------------------------------------------------
@@ -507,8 +685,9 @@ def test_metrics_grep_up_shows_the_node_is_up(steady):
 
 def test_ready_and_live_on_every_node(steady):
     for n in steady.nodes:
-        r = n.get("/api/v1/ready")
-        assert r.status_code == 200 and r.json() == {"status": "ready"}, r.text
+        j = n.ready_json(200)
+        assert j == {"status": "ready", "gossip_deaf": False, "agent_data_since_start": True,
+                     "agents_known": 1, "agents_silent": 0, "backends": 1}, j
         assert n.get("/api/v1/live").status_code == 200
 
 

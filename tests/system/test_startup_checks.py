@@ -38,8 +38,8 @@ def key_position(config_path, key):
     raise AssertionError(f"{key} not in {config_path}")
 
 
-def check_config(path, **kw):
-    return subprocess.run([OVERWATCH, "--check-config", str(path)], capture_output=True,
+def check_config(path, binary=OVERWATCH, **kw):
+    return subprocess.run([binary, "--check-config", str(path)], capture_output=True,
                           text=True, timeout=20, **kw)
 
 
@@ -129,14 +129,18 @@ def test_key_readable_by_root_only_fails_for_the_service_user(tmp_path):
             f.write(to_yaml(c))
         os.chmod(config, 0o644)
         line, col = key_position(config, "tls_key")
-        r = check_config(config, user=65534, group=65534)
+        # the build tree may sit where nobody cannot reach it (CI clones under /root)
+        binary = os.path.join(shared, "gslb-overwatch")
+        shutil.copy(OVERWATCH, binary)
+        os.chmod(binary, 0o755)
+        r = check_config(config, binary, user=65534, group=65534)
         assert r.returncode == 1, (r.stdout, r.stderr)
         assert r.stderr.startswith(f"{config}:{line}:{col}: api.tls_key: cannot open"), r.stderr
         assert "as uid 65534: Permission denied" in r.stderr
         assert check_config(config).returncode == 0  # root can read it
         os.chown(key, 0, 65534)
         os.chmod(key, 0o640)
-        r = check_config(config, user=65534, group=65534)
+        r = check_config(config, binary, user=65534, group=65534)
         assert r.returncode == 0 and r.stdout.strip() == "config OK", r.stderr
     finally:
         shutil.rmtree(shared)

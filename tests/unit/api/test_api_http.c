@@ -60,6 +60,16 @@ static bool hook_ready(void *ctx, char *reason, size_t cap)
     return f->ready;
 }
 
+static void hook_ready_details(void *ctx, gslb_api_ready_details_t *out)
+{
+    fixture_t *f = ctx;
+    out->gossip_deaf = !f->ready;
+    out->agent_data_since_start = f->ready;
+    out->agents_known = 3;
+    out->agents_silent = f->ready ? 0 : 3;
+    out->backends = 5;
+}
+
 static void hook_stats(void *ctx, gslb_api_stats_t *out)
 {
     out->dns_workers = 2;
@@ -122,7 +132,8 @@ static int setup(void **state)
     f->set.allowed_networks = (const char(*)[64])f->loopback;
     f->set.allowed_net_count = 1;
     f->ready = true;
-    gslb_api_hooks_t hooks = {.ctx = f, .ready = hook_ready, .stats = hook_stats};
+    gslb_api_hooks_t hooks = {
+        .ctx = f, .ready = hook_ready, .ready_details = hook_ready_details, .stats = hook_stats};
     if (gslb_api_start(&f->env, &f->set, &hooks, &f->api, &eb) != 0) {
         fprintf(stderr, "api start: %s\n", eb.msg);
         return -1;
@@ -253,11 +264,18 @@ static void test_live_ready_version(void **state)
 
     j = expect_json(http(f, "GET", "/api/v1/ready", NULL, NULL), 200);
     assert_string_equal(jstr(j, "status"), "ready");
+    assert_true(json_is_false(json_object_get(j, "gossip_deaf")));
+    assert_true(json_is_true(json_object_get(j, "agent_data_since_start")));
+    assert_int_equal(json_integer_value(json_object_get(j, "agents_known")), 3);
+    assert_int_equal(json_integer_value(json_object_get(j, "agents_silent")), 0);
+    assert_int_equal(json_integer_value(json_object_get(j, "backends")), 5);
     json_decref(j);
     f->ready = false;
     j = expect_json(http(f, "GET", "/api/v1/ready", NULL, NULL), 503);
     assert_string_equal(jstr(j, "reason"), "dns workers not started");
     assert_int_equal(json_integer_value(json_object_get(j, "code")), 503);
+    assert_true(json_is_true(json_object_get(j, "gossip_deaf"))); /* details either way */
+    assert_int_equal(json_integer_value(json_object_get(j, "agents_silent")), 3);
     json_decref(j);
     f->ready = true;
 

@@ -106,6 +106,8 @@ static void assert_seed_common(const gslb_config_t *cfg)
     assert_int_equal(cfg->restart.map_size, (uint64_t)4 << 30);
     assert_int_equal(cfg->restart.stale_threshold_ms, 30000);
     assert_int_equal(cfg->restart.stale_remove_after_ms, 300000);
+    assert_int_equal(cfg->restart.stale_deaf_percent, 100);
+    assert_int_equal(cfg->restart.stale_deaf_min_agents, 2);
     assert_false(cfg->restart.validation_enabled);
     assert_int_equal(cfg->restart.validation_interval_ms, 30000);
     assert_int_equal(cfg->restart.validation_timeout_ms, 5000);
@@ -421,7 +423,7 @@ static void test_minimal_and_defaults(void **state)
             "overwatch:\n"
             "  identity: {node_id: n1}\n"
             "  dnssec: {algorithm: 15}\n"
-            "  stale: {threshold: 1m, remove_after: 1h30m}\n"
+            "  stale: {threshold: 1m, remove_after: 1h30m, deaf_percent: 75, deaf_min_agents: 3}\n"
             "  gossip: {max_clock_skew: 500ms}\n"
             "  validation: {enabled: true, check_interval: 10, check_timeout: 2s}\n"
             "storage: {map_size: 64MiB}\n"
@@ -450,6 +452,8 @@ static void test_minimal_and_defaults(void **state)
     assert_int_equal(cfg.dnssec_algorithm, 15);
     assert_int_equal(cfg.restart.stale_threshold_ms, 60000);
     assert_int_equal(cfg.restart.stale_remove_after_ms, 5400000);
+    assert_int_equal(cfg.restart.stale_deaf_percent, 75);
+    assert_int_equal(cfg.restart.stale_deaf_min_agents, 3);
     assert_int_equal(cfg.gossip_max_skew_ms, 500);
     assert_true(cfg.restart.validation_enabled);
     assert_int_equal(cfg.restart.validation_interval_ms, 10000);
@@ -793,6 +797,12 @@ static void test_error_cidr_duration_key(void **state)
     expect_error(
         "mode: overwatch\noverwatch:\n  stale:\n    threshold: 1m\n    remove_after: 30s\n",
         "t.yaml:5:5: overwatch.stale.remove_after: ", "must not be shorter");
+    expect_error("mode: overwatch\noverwatch:\n  stale:\n    deaf_percent: 0\n",
+                 "t.yaml:4:19: overwatch.stale.deaf_percent: ", "out of range");
+    expect_error("mode: overwatch\noverwatch:\n  stale:\n    deaf_percent: 101\n",
+                 "t.yaml:4:19: overwatch.stale.deaf_percent: ", "out of range");
+    expect_error("mode: overwatch\noverwatch:\n  stale:\n    deaf_min_agents: 0\n",
+                 "t.yaml:4:22: overwatch.stale.deaf_min_agents: ", "out of range");
     expect_error("mode: overwatch\ndns:\n  default_ttl: 1500ms\n",
                  "t.yaml:3:16: dns.default_ttl: ", "whole number of seconds");
     expect_error("mode: overwatch\noverwatch:\n  gossip:\n    encryption_key: \"c2hvcnQ=\"\n",
@@ -1315,6 +1325,8 @@ static const restart_field_t RESTART_FIELDS[] = {
     RF(region, F_TEXT, GSLB_RESTART_IDENTITY),
     RF(stale_threshold_ms, F_U64, GSLB_RESTART_STALE),
     RF(stale_remove_after_ms, F_U64, GSLB_RESTART_STALE),
+    RF(stale_deaf_percent, F_U32, GSLB_RESTART_STALE),
+    RF(stale_deaf_min_agents, F_U32, GSLB_RESTART_STALE),
     RF(validation_enabled, F_BOOL, GSLB_RESTART_VALIDATION),
     RF(validation_interval_ms, F_U64, GSLB_RESTART_VALIDATION),
     RF(validation_timeout_ms, F_U64, GSLB_RESTART_VALIDATION),

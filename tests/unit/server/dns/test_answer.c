@@ -156,6 +156,9 @@ static void build_store(void)
     put_domain(txn, "last", GSLB_POLICY_ROUND_ROBIN, GSLB_UNHEALTHY_RETURN_LAST_HEALTHY, 0, 30);
     put_backend(txn, "last", "10.6.0.1", "east", 1, GSLB_UNKNOWN);
     put_backend(txn, "last", "10.6.0.2", "east", 1, GSLB_UNHEALTHY);
+    put_domain(txn, "empty", GSLB_POLICY_ROUND_ROBIN, GSLB_UNHEALTHY_NODATA, 0, 30);
+    put_domain(txn, "gone", GSLB_POLICY_ROUND_ROBIN, GSLB_UNHEALTHY_NODATA, 0, 30);
+    put_backend(txn, "gone", "10.8.0.1", "east", 1, GSLB_UNKNOWN);
     put_domain(txn, "deep.a.b", GSLB_POLICY_WEIGHTED, 0, 0, 30);
     put_backend(txn, "deep.a.b", "10.7.0.1", "east", 5, GSLB_UNKNOWN);
     assert_int_equal(gslb_answers_rebuild_all(&F->env, txn), 0);
@@ -617,6 +620,52 @@ static void test_unhealthy_modes(void **state)
     ldns_pkt_free(p);
 }
 
+/* Delete every backend of domain name (as the sweeper does) and recompile it. */
+static void remove_backends(const char *name, const char *addr)
+{
+    MDB_txn *txn;
+    assert_int_equal(gslb_env_write_begin(&F->env, &txn), 0);
+    char domain[GSLB_NAME_MAX];
+    snprintf(domain, sizeof(domain), "%s." ZONE, name);
+    gslb_addr_t a;
+    assert_int_equal(gslb_addr_parse(addr, &a), 0);
+    assert_int_equal(gslb_store_backend_del(&F->env, txn, domain, &a, 80), 0);
+    assert_int_equal(gslb_answers_rebuild_domain(&F->env, txn, domain), 0);
+    assert_int_equal(gslb_env_commit(&F->env, txn), 0);
+}
+
+static void assert_servfail(const char *name, uint16_t qtype)
+{
+    ldns_pkt *p = ask(name, qtype);
+    assert_int_equal(ldns_pkt_get_rcode(p), LDNS_RCODE_SERVFAIL);
+    assert_false(ldns_pkt_aa(p));
+    assert_int_equal(ldns_pkt_ancount(p), 0);
+    ldns_pkt_free(p);
+}
+
+/* A GSLB name with no backend state at all (never reported, or every backend
+ * removed) is SERVFAIL for A and AAAA, whatever its all_unhealthy mode: never a
+ * cacheable NODATA. Other types stay NODATA, and so does a name whose backends
+ * exist but are all unhealthy (test_unhealthy_modes). */
+static void test_no_backend_state_is_servfail(void **state)
+{
+    (void)state;
+    assert_servfail("empty." ZONE, GSLB_RR_A);
+    assert_servfail("empty." ZONE, GSLB_RR_AAAA);
+    ldns_pkt *p = ask("empty." ZONE, GSLB_RR_TXT);
+    assert_negative(p, LDNS_RCODE_NOERROR);
+    ldns_pkt_free(p);
+    p = ask("gone." ZONE, GSLB_RR_A);
+    assert_int_equal(ldns_pkt_ancount(p), 1);
+    ldns_pkt_free(p);
+    p = ask("gone." ZONE, GSLB_RR_AAAA); /* only the family is missing: NODATA */
+    assert_negative(p, LDNS_RCODE_NOERROR);
+    ldns_pkt_free(p);
+    remove_backends("gone", "10.8.0.1");
+    assert_servfail("gone." ZONE, GSLB_RR_A);
+    assert_servfail("gone." ZONE, GSLB_RR_AAAA);
+}
+
 static void test_failover_via_store(void **state)
 {
     (void)state;
@@ -918,6 +967,7 @@ int main(void)
         cmocka_unit_test(test_max_records_cap),
         cmocka_unit_test(test_weighted_single_record),
         cmocka_unit_test(test_nodata_cases),
+        cmocka_unit_test(test_no_backend_state_is_servfail),
         cmocka_unit_test(test_nxdomain),
         cmocka_unit_test(test_refused_outside_zones),
         cmocka_unit_test(test_any_minimal),

@@ -4,7 +4,9 @@
  * unknown token, stale timestamp, replay, garbage) change nothing; accepted
  * heartbeats create and update agent backends and answer sets; goodbye
  * drains; unreported backends are removed; sequence numbers survive a
- * restart; the sweeper marks silent agents stale and removes them later.
+ * restart; the sweeper marks silent agents stale and removes them later,
+ * judged from when the node began to listen, except while the node itself is
+ * gossip deaf (the deaf-node rule), when it keeps the last known state.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -459,6 +461,10 @@ static void test_sequence_survives_restart(void **state)
                      GSLB_GOSSIP_REPLAYED);
 }
 
+/* A node that has listened for gossip since long before any message of these
+ * tests (listen_start_ms): agents are judged from their own heard times. */
+#define LONG_AGO 1
+
 static void test_sweeper_stale_then_removed(void **state)
 {
     fixture_t *f = *state;
@@ -471,6 +477,7 @@ static void test_sweeper_stale_then_removed(void **state)
     gslb_sweeper_opts_t so = {.env = &f->env,
                               .stale_threshold_ms = f->cfg.restart.stale_threshold_ms,
                               .remove_after_ms = f->cfg.restart.stale_remove_after_ms,
+                              .listen_start_ms = LONG_AGO,
                               .no_thread = true}; /* judged from the stored times */
     assert_int_equal(gslb_sweeper_start(&sw, &so, &eb), 0);
     int64_t heard = (f->now / 1000) * 1000 + 999;
@@ -539,7 +546,12 @@ static void test_sweeper_full_scans_find_orphans(void **state)
     gslb_sweeper_t *sw;
     gslb_errbuf_t eb;
     gslb_sweeper_opts_t so = {
-        .env = &f->env, .stale_threshold_ms = 2000, .remove_after_ms = 60000, .no_thread = true};
+        .env = &f->env,
+        .stale_threshold_ms = 2000,
+        .remove_after_ms = 60000,
+        .listen_start_ms = LONG_AGO,
+        .no_thread = true,
+    };
     assert_int_equal(gslb_sweeper_start(&sw, &so, &eb), 0);
     assert_int_equal(gslb_sweeper_run_once(sw, f->now), 0); /* sweep 0: full scan */
     assert_false(served(f, WEB, "127.0.0.7"));
@@ -572,12 +584,223 @@ static void test_sweeper_uses_receiver_time(void **state)
                               .remove_after_ms = 6000,
                               .last_heard = heard_from_rx,
                               .last_heard_ctx = f->rx,
+                              .listen_start_ms = LONG_AGO,
                               .no_thread = true};
     assert_int_equal(gslb_sweeper_start(&sw, &so, &eb), 0);
     assert_int_equal(gslb_sweeper_run_once(sw, f->now + 1999), 0);
     assert_true(served(f, WEB, "127.0.0.1"));
     assert_int_equal(gslb_sweeper_run_once(sw, f->now + 2000), 0);
     assert_false(served(f, WEB, "127.0.0.1"));
+    gslb_sweeper_stop(sw);
+}
+
+/* ---- the deaf-node rule ------------------------------------------------------------ */
+
+static void test_sweeper_deaf_rule(void **state)
+{
+    (void)state;
+    /* the fraction rule: (known, quiet, percent, min_agents) */
+    assert_false(gslb_sweeper_is_deaf(0, 0, 50, 1));   /* no agent known: nothing to hear */
+    assert_false(gslb_sweeper_is_deaf(1, 1, 50, 2));   /* too few agents to tell */
+    assert_true(gslb_sweeper_is_deaf(1, 1, 50, 1));    /* ... unless configured */
+    assert_true(gslb_sweeper_is_deaf(2, 2, 50, 2));    /* all quiet */
+    assert_false(gslb_sweeper_is_deaf(2, 1, 50, 2));   /* half is not "more than half" */
+    assert_true(gslb_sweeper_is_deaf(3, 2, 50, 2));    /* most */
+    assert_false(gslb_sweeper_is_deaf(4, 2, 50, 2));   /* two of four */
+    assert_false(gslb_sweeper_is_deaf(3, 0, 50, 2));   /* all live */
+    assert_false(gslb_sweeper_is_deaf(10, 9, 100, 2)); /* 100 %: only when all are quiet */
+    assert_true(gslb_sweeper_is_deaf(10, 10, 100, 2));
+    assert_true(gslb_sweeper_is_deaf(10, 4, 30, 2));
+    assert_false(gslb_sweeper_is_deaf(10, 3, 30, 2));
+    /* the decision: (deaf now, known, silent, quiet, percent, min_agents) */
+    assert_false(gslb_sweeper_deaf_next(false, 3, 0, 3, 50, 2)); /* all quiet, none silent yet */
+    assert_true(gslb_sweeper_deaf_next(false, 3, 1, 3, 50, 2));  /* the first crosses: together */
+    assert_true(gslb_sweeper_deaf_next(false, 3, 1, 2, 50, 2));  /* most went together */
+    assert_false(gslb_sweeper_deaf_next(false, 3, 1, 1, 50, 2)); /* one went away alone */
+    assert_true(gslb_sweeper_deaf_next(true, 3, 0, 2, 50, 2));   /* stays while most are quiet */
+    assert_false(gslb_sweeper_deaf_next(true, 3, 3, 1, 50, 2));  /* most heard again: leaves */
+    assert_false(gslb_sweeper_deaf_next(false, 1, 1, 1, 50, 2)); /* a single agent: judged alone */
+}
+
+/* One heartbeat of agent reporting addr (port 8080, webapp). */
+static void report(fixture_t *f, const char *agent, const char *addr)
+{
+    msgspec_t s = heartbeat(f, agent);
+    add_backend(&s, "webapp", addr, 8080, GSLB_HEALTHY);
+    assert_int_equal(send_msg(f, &s), GSLB_GOSSIP_ACCEPTED);
+    flush(f);
+}
+
+/* deaf_percent 0 = the default rule (all agents, at least 2). */
+static gslb_sweeper_t *rule_sweeper(fixture_t *f, int64_t listen_start_ms, uint32_t deaf_percent)
+{
+    gslb_sweeper_t *sw = NULL;
+    gslb_errbuf_t eb;
+    gslb_sweeper_opts_t so = {.env = &f->env,
+                              .stale_threshold_ms = 2000,
+                              .remove_after_ms = 6000,
+                              .last_heard = heard_from_rx,
+                              .last_heard_ctx = f->rx,
+                              .listen_start_ms = listen_start_ms,
+                              .deaf_percent = deaf_percent,
+                              .no_thread = true};
+    assert_int_equal(gslb_sweeper_start(&sw, &so, &eb), 0);
+    return sw;
+}
+
+static gslb_sweeper_t *deaf_sweeper(fixture_t *f, int64_t listen_start_ms)
+{
+    return rule_sweeper(f, listen_start_ms, 0);
+}
+
+static gslb_sweeper_counters_t counters_of(const gslb_sweeper_t *sw)
+{
+    gslb_sweeper_counters_t c;
+    gslb_sweeper_counters(sw, &c);
+    return c;
+}
+
+/* Both agents silent past remove_after: the node is deaf and keeps everything;
+ * when one agent reports again the node hears again, and the other, timed from
+ * that moment, is marked stale and removed as usual. */
+static void test_sweeper_deaf_node_keeps_last_state(void **state)
+{
+    fixture_t *f = *state;
+    int64_t t0 = f->now;
+    report(f, "agent-a", "127.0.0.1");
+    f->now = t0 + 600; /* the last heartbeats before the cut, 600 ms apart */
+    report(f, "agent-b", "127.0.0.2");
+    gslb_sweeper_t *sw = deaf_sweeper(f, LONG_AGO);
+    assert_int_equal(gslb_sweeper_run_once(sw, t0 + 1000), 0);
+    gslb_sweeper_counters_t c = counters_of(sw);
+    assert_int_equal(c.gossip_deaf, 0);
+    /* agent-a reaches the 2 s threshold first; agent-b, silent for 1.4 s (more than
+     * half of it), went with it: not "agent-a went away" */
+    assert_int_equal(gslb_sweeper_run_once(sw, t0 + 2000), 0);
+    assert_true(served(f, WEB, "127.0.0.1"));
+    c = counters_of(sw);
+    assert_int_equal(c.gossip_deaf, 1);
+    assert_int_equal(c.agents_stale, 1); /* by the clock: agent-a only */
+    assert_int_equal(c.backends_marked_stale, 0);
+    assert_int_equal(c.domains_known, 2);
+    assert_int_equal(c.backends_known, 3); /* the static 127.0.0.99 and the agents' two */
+    uint64_t before = txnid(f);
+    assert_int_equal(gslb_sweeper_run_once(sw, t0 + 60000), 0); /* far past remove_after */
+    assert_int_equal(txnid(f), before);                         /* nothing written */
+    assert_true(served(f, WEB, "127.0.0.1"));
+    assert_true(served(f, WEB, "127.0.0.2"));
+    c = counters_of(sw);
+    assert_int_equal(c.gossip_deaf, 1);
+    assert_int_equal(c.deaf_episodes, 1);
+    assert_int_equal(c.agents_stale, 2); /* the gauges still say who is silent */
+    assert_int_equal(c.backends_marked_stale + c.backends_removed + c.agents_removed, 0);
+    /* gossip resumes: agent-a reports, agent-b stays silent */
+    f->now = t0 + 61000;
+    report(f, "agent-a", "127.0.0.1");
+    assert_int_equal(gslb_sweeper_run_once(sw, f->now), 0);
+    c = counters_of(sw);
+    assert_int_equal(c.gossip_deaf, 0);
+    assert_int_equal(c.agents_registered, 2); /* agent-b timed from now */
+    assert_true(served(f, WEB, "127.0.0.2"));
+    f->now += 2000;
+    report(f, "agent-a", "127.0.0.1");
+    assert_int_equal(gslb_sweeper_run_once(sw, f->now), 0);
+    assert_false(served(f, WEB, "127.0.0.2")); /* silent for a threshold since hearing */
+    c = counters_of(sw);
+    assert_int_equal(c.gossip_deaf, 0); /* one of two silent is not deaf */
+    assert_int_equal(c.agents_stale, 1);
+    f->now += 4000;
+    report(f, "agent-a", "127.0.0.1");
+    assert_int_equal(gslb_sweeper_run_once(sw, f->now), 0);
+    gslb_agent_rec_t a;
+    assert_int_equal(get_agent(f, "agent-b", &a), GSLB_ENOENT);
+    assert_true(served(f, WEB, "127.0.0.1"));
+    gslb_sweeper_stop(sw);
+}
+
+/* One agent of three goes away while the others keep reporting: stale, then
+ * removed, and the node never counts itself deaf. */
+static void test_sweeper_agent_that_leaves_is_removed(void **state)
+{
+    fixture_t *f = *state;
+    report(f, "agent-a", "127.0.0.1");
+    report(f, "agent-b", "127.0.0.2");
+    report(f, "agent-c", "127.0.0.3");
+    gslb_sweeper_t *sw = deaf_sweeper(f, LONG_AGO);
+    int64_t t0 = f->now;
+    for (int64_t t = 1000; t <= 7000; t += 1000) {
+        f->now = t0 + t;
+        report(f, "agent-a", "127.0.0.1");
+        report(f, "agent-b", "127.0.0.2");
+        assert_int_equal(gslb_sweeper_run_once(sw, f->now), 0);
+        assert_int_equal(counters_of(sw).gossip_deaf, 0);
+        assert_true(served(f, WEB, "127.0.0.3") == (t < 2000));
+    }
+    gslb_agent_rec_t a;
+    assert_int_equal(get_agent(f, "agent-c", &a), GSLB_ENOENT);
+    gslb_backend_rec_t b;
+    assert_int_equal(get_backend(f, WEB, "127.0.0.3", 8080, &b), GSLB_ENOENT);
+    assert_int_equal(counters_of(sw).deaf_episodes, 0);
+    gslb_sweeper_stop(sw);
+}
+
+/* With "more than half" (deaf_percent 50), agents that went away one by one never add
+ * up to a deaf node: those already marked stale do not count. Four agents; c and d go
+ * silent (2 of 4: not more than half), are marked stale; then b goes silent: 1 of the
+ * 2 agents still judged, not 3 of 4, so b is marked stale too. */
+static void test_sweeper_agents_gone_one_by_one_are_not_deafness(void **state)
+{
+    fixture_t *f = *state;
+    static const char *const ids[4] = {"agent-a", "agent-b", "agent-c", "agent-d"};
+    static const char *const addrs[4] = {"127.0.0.1", "127.0.0.2", "127.0.0.3", "127.0.0.4"};
+    for (int i = 0; i < 4; i++)
+        report(f, ids[i], addrs[i]);
+    gslb_sweeper_t *sw = rule_sweeper(f, LONG_AGO, 50);
+    int64_t t0 = f->now;
+    for (int64_t t = 500; t <= 2500; t += 500) { /* c and d silent from t0 */
+        f->now = t0 + t;
+        report(f, "agent-a", "127.0.0.1");
+        report(f, "agent-b", "127.0.0.2");
+        assert_int_equal(gslb_sweeper_run_once(sw, f->now), 0);
+    }
+    assert_false(served(f, WEB, "127.0.0.3"));
+    assert_false(served(f, WEB, "127.0.0.4"));
+    int64_t b_last = f->now;
+    for (int64_t t = b_last + 500; t <= b_last + 2500; t += 500) { /* now b is silent too */
+        f->now = t;
+        report(f, "agent-a", "127.0.0.1");
+        assert_int_equal(gslb_sweeper_run_once(sw, f->now), 0);
+    }
+    assert_false(served(f, WEB, "127.0.0.2"));
+    assert_true(served(f, WEB, "127.0.0.1"));
+    gslb_sweeper_counters_t c = counters_of(sw);
+    assert_int_equal(c.deaf_episodes, 0);
+    assert_int_equal(c.agents_stale, 3);
+    gslb_sweeper_stop(sw);
+}
+
+/* A node restarted long after its agents last reported judges them from the time
+ * it began to listen: nothing is dropped at start. */
+static void test_sweeper_judges_from_listen_start(void **state)
+{
+    fixture_t *f = *state;
+    report(f, "agent-a", "127.0.0.1");
+    gslb_gossip_rx_stop(f->rx); /* the node goes down ... */
+    gslb_errbuf_t eb;
+    gslb_gossip_rx_opts_t ro = {.env = &f->env, .cfg = &f->cfg, .no_sockets = true};
+    assert_int_equal(gslb_gossip_rx_start(&f->rx, &ro, &eb), 0);
+    int64_t back = f->now + 3600000; /* ... and listens again an hour later */
+    gslb_sweeper_t *sw = deaf_sweeper(f, back);
+    assert_int_equal(gslb_sweeper_run_once(sw, back), 0);
+    assert_true(served(f, WEB, "127.0.0.1")); /* stored state served at once */
+    assert_int_equal(gslb_sweeper_run_once(sw, back + 1999), 0);
+    assert_true(served(f, WEB, "127.0.0.1"));
+    assert_int_equal(gslb_sweeper_run_once(sw, back + 2000), 0);
+    assert_false(served(f, WEB, "127.0.0.1")); /* one agent: judged alone, stale */
+    assert_int_equal(counters_of(sw).gossip_deaf, 0);
+    assert_int_equal(gslb_sweeper_run_once(sw, back + 6000), 0);
+    gslb_agent_rec_t a;
+    assert_int_equal(get_agent(f, "agent-a", &a), GSLB_ENOENT);
     gslb_sweeper_stop(sw);
 }
 
@@ -1040,6 +1263,12 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_sweeper_stale_then_removed, setup, teardown),
         cmocka_unit_test_setup_teardown(test_sweeper_uses_receiver_time, setup, teardown),
         cmocka_unit_test_setup_teardown(test_sweeper_full_scans_find_orphans, setup, teardown),
+        cmocka_unit_test(test_sweeper_deaf_rule),
+        cmocka_unit_test_setup_teardown(test_sweeper_deaf_node_keeps_last_state, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_sweeper_agent_that_leaves_is_removed, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_sweeper_judges_from_listen_start, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_sweeper_agents_gone_one_by_one_are_not_deafness, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_validator_vetoes_and_counts_disagreements, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_foreign_token_cannot_touch_an_agent, setup, teardown),

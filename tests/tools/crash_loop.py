@@ -39,8 +39,8 @@ import requests
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "system"))
 from harness import (AGENT_TOKEN, AGENT_TOKEN_NAME, API_TOKEN, DUMP, GOSSIP_KEY,  # noqa: E402
-                     GOSSIP_LOAD, ZONE, ALL_PORTS, Overwatch, StartError, default_config,
-                     stop_process)
+                     GOSSIP_LOAD, SANITIZER_REPORTS, ZONE, ALL_PORTS, Overwatch, StartError,
+                     default_config, stop_process)
 
 # Backends of the webapp service that the writers put overrides on (one owner thread each).
 ADDRESSES = [f"127.0.1.{i}" for i in range(1, 49)]
@@ -203,6 +203,7 @@ def run_crash_loop(iterations, base, seed=None, writers=4, min_kill=0.1, max_kil
     base = Path(base)
     ow = Overwatch(base / "ow", crash_config, ports=ALL_PORTS)
     keys = {a: KeyState() for a in ADDRESSES}
+    # errors: unexpected API replies and sanitizer reports (an ASan build's log)
     stats = {"iterations": 0, "corrupted": 0, "acked": 0, "lost": 0, "errors": 0,
              "first_answer": [], "problems": []}
     gossip_log = open(base / "gossip-load.log", "ab")
@@ -246,6 +247,11 @@ def run_crash_loop(iterations, base, seed=None, writers=4, min_kill=0.1, max_kil
             os.kill(ow.proc.pid, signal.SIGKILL)
             ow.proc.wait()
             ow.proc = None
+            run_log = ow.log()[ow.start_mark:]
+            bad = [r for r in SANITIZER_REPORTS if r in run_log]
+            if bad:
+                stats["errors"] += 1
+                note(f"iteration {i}: {bad[0]} in the log before the kill: {run_log[-2000:]}")
             w.stop()
             stop_process(gossip, signal.SIGKILL)
             stats["acked"] += w.acked
@@ -275,7 +281,7 @@ def summary_lines(stats):
         f"corrupted environments: {stats['corrupted']}",
         f"acknowledged writes: {stats['acked']}",
         f"lost acknowledged writes: {stats['lost']}",
-        f"unexpected API replies: {stats['errors']}",
+        f"unexpected API replies or sanitizer reports: {stats['errors']}",
         f"time to first DNS answer: median {statistics.median(fa) * 1000:.0f} ms, "
         f"max {fa[-1] * 1000:.0f} ms (over {len(stats['first_answer'])} starts)",
     ]

@@ -2,7 +2,8 @@
 # setup.sh - install what OpenGSLB-C needs on Debian 12 (idempotent, quiet when all is there).
 #
 #   scripts/setup.sh            build dependencies (compiler, cmake, -dev libraries)
-#   scripts/setup.sh --test     + test tools (cmocka, dnspython, pytest, dig/kdig, curl, clang)
+#   scripts/setup.sh --test     + test tools (cmocka, dnspython, pytest, dig/kdig, curl, clang,
+#                                 dnsperf for the soak)
 #   scripts/setup.sh --demo     + what the demo needs (python3 for a demo HTTP backend, dig)
 #   scripts/setup.sh --bench    + benchmark peers and load tools (knot, nsd, dnsperf)
 set -euo pipefail
@@ -14,7 +15,7 @@ BUILD_PKGS=(build-essential cmake pkg-config git ca-certificates
 # verify RRSIGs (dns.dnssec.validate).
 TEST_PKGS=(libcmocka-dev python3 python3-dnspython python3-pytest python3-pyflakes python3-requests
     python3-cryptography dnsutils knot-dnsutils jq
-    curl openssl lmdb-utils iproute2 procps clang clang-format libclang-rt-14-dev)
+    curl openssl lmdb-utils iproute2 procps clang clang-format libclang-rt-14-dev dnsperf)
 DEMO_PKGS=(python3 dnsutils curl)
 BENCH_PKGS=(knot nsd dnsperf)
 
@@ -25,7 +26,7 @@ for arg in "$@"; do
     --test) want+=("${TEST_PKGS[@]}") ;;
     --bench) want+=("${TEST_PKGS[@]}" "${BENCH_PKGS[@]}") ;;
     -h | --help)
-        sed -n '2,8p' "$0"
+        sed -n '2,9p' "$0"
         exit 0
         ;;
     *)

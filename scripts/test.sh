@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
 # test.sh - install what the tests need, build, and run the whole suite:
 #   1. the normal build (gcc, -Werror) and every ctest test: unit, system, fuzz corpus replay;
-#   2. the same suite built with AddressSanitizer + UndefinedBehaviorSanitizer;
-#   3. the libFuzzer targets (clang) run for a short bounded time each;
-#   4. compile-only builds a packager would make: Release with gcc and with clang, -Werror.
-# Exits non-zero on the first failing stage. Set GSLB_TEST_QUICK=1 to run stage 1 only.
+#   2. a 5-minute soak of the normal build (scripts/soak.sh: agents flapping, overrides,
+#      reloads, key syncs and DNS load; RSS, fds and store size flat, no error lines);
+#   3. the same suite built with AddressSanitizer + UndefinedBehaviorSanitizer;
+#   4. the libFuzzer targets (clang) run for a short bounded time each;
+#   5. compile-only builds a packager would make: Release with gcc and with clang, -Werror.
+# Exits non-zero on the first failing stage. Set GSLB_TEST_QUICK=1 to run stage 1 only;
+# GSLB_SOAK=DURATION changes the soak's length (default 5m).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh --test
@@ -12,6 +15,7 @@ scripts/setup.sh --test
 jobs=$(nproc)
 summary=()
 built=()
+soaked=()
 
 run_stage() {
     local name=$1 dir=$2 filter=$3
@@ -35,8 +39,25 @@ compile_only() {
     built+=("$name: compiled (Release, $cc, -Werror)")
 }
 
+soak_stage() {
+    local dir=$1 duration=$2
+    echo "=== soak: $duration ($dir) ==="
+    local log="$dir.soak.log"
+    set +e
+    BUILD_DIR=$dir scripts/soak.sh "$duration" 2>&1 | tee "$log"
+    local rc=${PIPESTATUS[0]}
+    set -e
+    soaked+=("$(grep -E '^soak verdict:' "$log" | tail -n1 || echo "soak verdict: none (exit $rc)")")
+    [ "$rc" -eq 0 ] || {
+        echo "test.sh: stage 'soak' failed"
+        printf '%s\n' "${soaked[@]}" "${summary[@]}"
+        exit "$rc"
+    }
+}
+
 run_stage "normal" build-test "" -DGSLB_WERROR=ON
 if [ "${GSLB_TEST_QUICK:-0}" != 1 ]; then
+    soak_stage build-test "${GSLB_SOAK:-5m}"
     ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
         run_stage "asan+ubsan" build-asan "" -DGSLB_WERROR=ON -DGSLB_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug
     CC=clang run_stage "libfuzzer" build-fuzz '^fuzz\.' -DGSLB_FUZZ=ON -DGSLB_BUILD_TESTS=OFF -DGSLB_WERROR=ON -DCMAKE_BUILD_TYPE=Debug
@@ -45,4 +66,5 @@ if [ "${GSLB_TEST_QUICK:-0}" != 1 ]; then
 fi
 echo "=== summary ==="
 [ ${#built[@]} -eq 0 ] || printf '%s\n' "${built[@]}"
+[ ${#soaked[@]} -eq 0 ] || printf '%s\n' "${soaked[@]}"
 printf '%s\n' "${summary[@]}"

@@ -66,7 +66,7 @@ int gslb_uri_decode_path(const char *raw, char *out, size_t cap, gslb_errbuf_t *
         return gslb_errf(eb, GSLB_EINVAL, "path too long");
     size_t n = 0;
     for (const char *p = raw; *p;) {
-        unsigned char c;
+        unsigned char c = 0;
         int rc = decode_byte(&p, &c, "path", eb);
         if (rc != 0)
             return rc;
@@ -79,7 +79,7 @@ int gslb_uri_decode_path(const char *raw, char *out, size_t cap, gslb_errbuf_t *
 int gslb_uri_check_query(const char *query, gslb_errbuf_t *eb)
 {
     for (const char *p = query; p && *p;) {
-        unsigned char c;
+        unsigned char c = 0;
         int rc = decode_byte(&p, &c, "query string", eb);
         if (rc != 0)
             return rc;

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # fuzz-long.sh - a long libFuzzer campaign, one target at a time, at nice 10:
 #   scripts/fuzz-long.sh TARGET|all [RUNS]          (default RUNS: 10000000)
-# TARGET is a fuzz/fuzz_<TARGET>.c name (api_json, config, dns, gossip, key_export, records).
+# TARGET is a fuzz/fuzz_<TARGET>.c name (api_json, config, dns, gossip, gossip_rx, key_export,
+# records).
 # Environment:
 #   FUZZ_BUILD=DIR        clang build dir (default /tmp/gslb-fuzz-long; configured and built
 #                         here with -DGSLB_FUZZ=ON: ASan + UBSan + libFuzzer)

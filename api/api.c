@@ -9,7 +9,6 @@
 
 #include <arpa/inet.h>
 #include <civetweb.h>
-#include <dirent.h>
 #include <errno.h>
 #include <netinet/in.h>
 #include <openssl/crypto.h>
@@ -277,47 +276,10 @@ static void poke(const stopper_t *s)
     close(fd);
 }
 
-static bool port_in(uint16_t port, const uint16_t *ports, size_t n)
-{
-    for (size_t i = 0; i < n; i++) {
-        if (port && ports[i] == port)
-            return true;
-    }
-    return false;
-}
-
 /* A CivetWeb worker waiting for a request on an open connection notices the
  * stop only at its next poll timeout (up to 2 s): an idle keep-alive or
  * half-sent request from a client, a load balancer's check or a scraper held
- * every stop for that long. Shutting down the read side of our accepted
- * connections (local port one of ours, connected) ends that wait at once; an
- * answer being written still goes out. */
-static void wake_connections(const uint16_t *ports, size_t n)
-{
-    DIR *dir = opendir("/proc/self/fd");
-    if (!dir)
-        return;
-    struct dirent *de;
-    while ((de = readdir(dir)) != NULL) {
-        char *end = NULL;
-        long fd = strtol(de->d_name, &end, 10);
-        if (!end || *end || end == de->d_name || fd == dirfd(dir))
-            continue;
-        struct sockaddr_storage local, peer;
-        socklen_t llen = sizeof(local), plen = sizeof(peer);
-        if (getsockname((int)fd, (struct sockaddr *)&local, &llen) != 0 ||
-            (local.ss_family != AF_INET && local.ss_family != AF_INET6) ||
-            getpeername((int)fd, (struct sockaddr *)&peer, &plen) != 0)
-            continue; /* not a socket, not IP, or not connected (a listener) */
-        uint16_t port =
-            ntohs(local.ss_family == AF_INET ? ((struct sockaddr_in *)&local)->sin_port
-                                             : ((struct sockaddr_in6 *)&local)->sin6_port);
-        if (port_in(port, ports, n))
-            (void)shutdown((int)fd, SHUT_RD);
-    }
-    closedir(dir);
-}
-
+ * every stop for that long. gslb_conn_wake() ends that wait at once. */
 /* Stop n contexts at once (each on its own thread, poked awake); the accepted
  * connections on ports[] are woken so that no worker waits for an idle client. */
 static void stop_contexts(stopper_t *s, size_t n, const uint16_t *ports, size_t nports)
@@ -338,7 +300,7 @@ static void stop_contexts(stopper_t *s, size_t n, const uint16_t *ports, size_t 
         }
         if (all_done)
             break;
-        wake_connections(ports, nports);
+        gslb_conn_wake(ports, nports);
         usleep(round == 0 ? 2000 : 20 * 1000);
     }
     for (size_t i = 0; i < n; i++) {

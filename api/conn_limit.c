@@ -72,8 +72,17 @@ static bool peer_of(const struct sockaddr_storage *ss, peer_conn_t *out)
     return true;
 }
 
-/* fd is a connected TCP socket on one of the ports: fill *out. */
-static bool connection_on(int fd, const uint16_t ports[2], peer_conn_t *out)
+static bool port_listed(int port, const uint16_t *ports, size_t nports)
+{
+    for (size_t i = 0; i < nports; i++) {
+        if (ports[i] && ports[i] == port)
+            return true;
+    }
+    return false;
+}
+
+/* fd is an established TCP socket on one of the ports: fill *out. */
+static bool connection_on(int fd, const uint16_t *ports, size_t nports, peer_conn_t *out)
 {
     struct stat st;
     struct sockaddr_storage local, peer;
@@ -82,7 +91,7 @@ static bool connection_on(int fd, const uint16_t ports[2], peer_conn_t *out)
         getsockname(fd, (struct sockaddr *)&local, &llen) != 0)
         return false;
     int port = port_of(&local);
-    if (port <= 0 || (port != ports[0] && port != ports[1]))
+    if (port <= 0 || !port_listed(port, ports, nports))
         return false;
     if (getpeername(fd, (struct sockaddr *)&peer, &plen) != 0)
         return false; /* the listening socket */
@@ -94,7 +103,8 @@ static bool connection_on(int fd, const uint16_t ports[2], peer_conn_t *out)
     return peer_of(&peer, out);
 }
 
-static size_t scan(const uint16_t ports[2], peer_conn_t *out, size_t cap)
+/* The established connections on the ports (the one scan of /proc/self/fd). */
+static size_t scan(const uint16_t *ports, size_t nports, peer_conn_t *out, size_t cap)
 {
     DIR *d = opendir("/proc/self/fd");
     if (!d)
@@ -106,7 +116,7 @@ static size_t scan(const uint16_t ports[2], peer_conn_t *out, size_t cap)
         long fd = strtol(e->d_name, &end, 10);
         if (e->d_name[0] == '\0' || *end || fd == self)
             continue;
-        if (connection_on((int)fd, ports, &out[n]))
+        if (connection_on((int)fd, ports, nports, &out[n]))
             n++;
     }
     closedir(d);
@@ -152,7 +162,7 @@ size_t gslb_conn_limit_enforce(gslb_conn_limit_t *l)
     peer_conn_t *conns = malloc(MAX_SCANNED * sizeof(*conns));
     if (!conns)
         return 0;
-    size_t n = scan(ports, conns, MAX_SCANNED), total = 0;
+    size_t n = scan(ports, 2, conns, MAX_SCANNED), total = 0;
     /* per peer, lowest fds first: the oldest connections stay, the newest go */
     qsort(conns, n, sizeof(*conns), by_peer_then_fd);
     for (size_t i = 0, run = 0; i < n; i++) {
@@ -168,4 +178,16 @@ size_t gslb_conn_limit_enforce(gslb_conn_limit_t *l)
     }
     free(conns);
     return total;
+}
+
+size_t gslb_conn_wake(const uint16_t *ports, size_t nports)
+{
+    peer_conn_t *conns = malloc(MAX_SCANNED * sizeof(*conns));
+    if (!conns)
+        return 0;
+    size_t n = scan(ports, nports, conns, MAX_SCANNED);
+    for (size_t i = 0; i < n; i++)
+        (void)shutdown(conns[i].fd, SHUT_RD);
+    free(conns);
+    return n;
 }

@@ -41,3 +41,10 @@ void gslb_conn_limit_set_ports(gslb_conn_limit_t *l, uint16_t port0, uint16_t po
 /** Shut down the connections beyond per_client of every client address; returns
  *  how many. */
 size_t gslb_conn_limit_enforce(gslb_conn_limit_t *l);
+
+/** Shut down the read side of every established TCP connection of this process
+ *  whose local port is one of ports[0..nports) (0 entries are ignored), with
+ *  the same scan as the limit: a worker waiting for a request on it wakes at
+ *  once (a context that stops); an answer being written still goes out.
+ *  Returns how many. */
+size_t gslb_conn_wake(const uint16_t *ports, size_t nports);
